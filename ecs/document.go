@@ -1,0 +1,93 @@
+// Package ecs holds telemetry as Elastic Common Schema documents: the one
+// contract between the sensor that produces events, the EQL engine that reads
+// them, and Elasticsearch that stores them.
+//
+// A Document is a decoded JSON object. Renderers build nested objects
+// ({"process": {"name": "nc"}}), exported data may use flattened keys
+// ({"process.name": "nc"}); Lookup accepts both, as Elasticsearch's field
+// resolution does for _source.
+package ecs
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Document is one event: a JSON object decoded into Go values. Numbers keep
+// whatever Go type the producer used (int, int64, uint16, float64 or
+// json.Number); consumers normalise them.
+type Document map[string]any
+
+// Lookup returns the value at a dotted field path such as "process.name".
+// It resolves nested objects and flattened keys alike, preferring the longest
+// literal key at each level, and reports ok=false when the path is absent.
+// A present JSON null returns (nil, true).
+func (d Document) Lookup(path string) (any, bool) {
+	return lookup(map[string]any(d), path)
+}
+
+func lookup(m map[string]any, path string) (any, bool) {
+	if v, ok := m[path]; ok {
+		return v, true
+	}
+	// Try each dot from the right: "a.b.c" -> key "a.b" then "c", key "a" then "b.c".
+	for i := strings.LastIndexByte(path, '.'); i > 0; i = strings.LastIndexByte(path[:i], '.') {
+		v, ok := m[path[:i]]
+		if !ok {
+			continue
+		}
+		child, isObj := asObject(v)
+		if !isObj {
+			continue
+		}
+		if got, ok := lookup(child, path[i+1:]); ok {
+			return got, true
+		}
+	}
+	return nil, false
+}
+
+func asObject(v any) (map[string]any, bool) {
+	switch o := v.(type) {
+	case map[string]any:
+		return o, true
+	case Document:
+		return map[string]any(o), true
+	}
+	return nil, false
+}
+
+// Set stores v at a dotted path, creating nested objects as needed.
+func (d Document) Set(path string, v any) {
+	m := map[string]any(d)
+	for {
+		i := strings.IndexByte(path, '.')
+		if i < 0 {
+			m[path] = v
+			return
+		}
+		child, ok := asObject(m[path[:i]])
+		if !ok {
+			child = map[string]any{}
+			m[path[:i]] = child
+		}
+		m, path = child, path[i+1:]
+	}
+}
+
+// Decode reads one JSON object into a Document, keeping numbers as
+// json.Number so that integers beyond 2^53 survive.
+func Decode(data []byte) (Document, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var d Document
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("decode document: %w", err)
+	}
+	if d == nil {
+		return nil, fmt.Errorf("decode document: not a JSON object")
+	}
+	return d, nil
+}

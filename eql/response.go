@@ -1,0 +1,107 @@
+package eql
+
+import (
+	"encoding/json"
+
+	"github.com/purpleharness/purpleharness/ecs"
+)
+
+// Fields is how the engine reads an event: a dotted-path lookup returning
+// the raw value (nil, bool, string, any Go number type or json.Number,
+// []any, map[string]any) and whether the field is present. ecs.Document
+// implements it for rendered telemetry, fixture files and the conformance data.
+type Fields interface {
+	Lookup(path string) (any, bool)
+}
+
+var _ Fields = ecs.Document(nil)
+
+// Request holds the parameters of an _eql/search request. The JSON names are
+// Elasticsearch's, so an Elasticsearch backend can send it as the body.
+// Zero values mean Elasticsearch's defaults (see Defaults).
+type Request struct {
+	Query                       string          `json:"query"`
+	Size                        int             `json:"size,omitempty"`
+	FetchSize                   int             `json:"fetch_size,omitempty"`
+	ResultPosition              string          `json:"result_position,omitempty"`
+	TimestampField              string          `json:"timestamp_field,omitempty"`
+	TiebreakerField             string          `json:"tiebreaker_field,omitempty"`
+	EventCategoryField          string          `json:"event_category_field,omitempty"`
+	MaxSamplesPerKey            int             `json:"max_samples_per_key,omitempty"`
+	AllowPartialSearchResults   *bool           `json:"allow_partial_search_results,omitempty"`
+	AllowPartialSequenceResults *bool           `json:"allow_partial_sequence_results,omitempty"`
+	Filter                      json.RawMessage `json:"filter,omitempty"`
+}
+
+// Elasticsearch's request defaults (EqlSearchRequest / RequestDefaults).
+const (
+	DefaultSize               = 10
+	DefaultFetchSize          = 1000
+	DefaultResultPosition     = "tail"
+	DefaultTimestampField     = "@timestamp"
+	DefaultEventCategoryField = "event.category"
+	DefaultMaxSamplesPerKey   = 1
+)
+
+// WithDefaults returns r with every unset parameter set to Elasticsearch's default.
+func (r Request) WithDefaults() Request {
+	if r.Size == 0 {
+		r.Size = DefaultSize
+	}
+	if r.FetchSize == 0 {
+		r.FetchSize = DefaultFetchSize
+	}
+	if r.ResultPosition == "" {
+		r.ResultPosition = DefaultResultPosition
+	}
+	if r.TimestampField == "" {
+		r.TimestampField = DefaultTimestampField
+	}
+	if r.EventCategoryField == "" {
+		r.EventCategoryField = DefaultEventCategoryField
+	}
+	if r.MaxSamplesPerKey == 0 {
+		r.MaxSamplesPerKey = DefaultMaxSamplesPerKey
+	}
+	return r
+}
+
+// Response is the body of an _eql/search response, as Elasticsearch sends it.
+// The embedded engine and the Elasticsearch backend both return this shape.
+type Response struct {
+	IsPartial bool  `json:"is_partial"`
+	IsRunning bool  `json:"is_running"`
+	Took      int64 `json:"took"`
+	TimedOut  bool  `json:"timed_out"`
+	Hits      Hits  `json:"hits"`
+}
+
+// Hits holds either events (event queries) or sequences (sequence and sample
+// queries), never both.
+type Hits struct {
+	Total     Total      `json:"total"`
+	Events    []Hit      `json:"events,omitempty"`
+	Sequences []Sequence `json:"sequences,omitempty"`
+}
+
+// Total counts the hits: events for an event query, sequences otherwise.
+type Total struct {
+	Value    int    `json:"value"`
+	Relation string `json:"relation"`
+}
+
+// Hit is one event of a result. A missing-event placeholder (a ![...] stage)
+// has Missing set and no source.
+type Hit struct {
+	Index   string       `json:"_index"`
+	ID      string       `json:"_id"`
+	Source  ecs.Document `json:"_source,omitempty"`
+	Missing bool         `json:"missing,omitempty"`
+}
+
+// Sequence is one sequence or sample: its join key values (in the order of
+// the by clause; null keys as JSON null) and its events in stage order.
+type Sequence struct {
+	JoinKeys []any `json:"join_keys,omitempty"`
+	Events   []Hit `json:"events"`
+}
