@@ -1,0 +1,246 @@
+package rules
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const publishedQuery = `sequence by host.name, process.entity_id with maxspan=24h
+  [network where event.type == "connection_attempted" and
+   destination.port in (25, 465, 587, 110, 995, 143, 993) and
+   not process.name in~ ("outlook.exe", "thunderbird.exe", "mailclient.exe", "em client.exe", "msedge.exe", "chrome.exe", "firefox.exe", "safari.exe")] with runs=3
+`
+
+func TestPublishedRule(t *testing.T) {
+	path := "t1071_003_mail_c2_published.toml"
+	rs, err := Load(path)
+	if err != nil {
+		t.Fatalf("Load(%q): %v", path, err)
+	}
+	if len(rs) != 1 {
+		t.Fatalf("Load(%q) = %d rules, want 1", path, len(rs))
+	}
+	r := rs[0]
+	if r.Query != publishedQuery {
+		t.Errorf("query differs from the published rule:\ngot:\n%s\nwant:\n%s", r.Query, publishedQuery)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"ID", r.ID, "8926248f-d88a-49f0-8887-cdcd9971cc5f"},
+		{"Name", r.Name, "Potential Command and Control via Mail Protocols"},
+		{"Type", r.Type, "eql"},
+		{"Language", r.Language, LanguageEQL},
+		{"Index", r.Index, []string{"logs-endpoint.events.*"}},
+		{"Severity", r.Severity, SeverityHigh},
+		{"RiskScore", r.RiskScore, 73},
+		{"TechniqueIDs", r.TechniqueIDs(), []string{"T1071", "T1071.003"}},
+		{"Tactic", r.Threat[0].Tactic.ID, "TA0011"},
+		{"Framework", r.Threat[0].Framework, "MITRE ATT&CK"},
+		{"Skipped", r.Skipped(), ""},
+		{"QueryPos", r.QueryPos(), Pos{path, 39, 1}},
+		{"Position(4,8)", r.Position(4, 8), Pos{path, 42, 8}},
+	}
+	for _, c := range checks {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s = %#v, want %#v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestPosition(t *testing.T) {
+	tests := []struct {
+		name      string
+		file      string
+		rule      int // index in the loaded rules
+		line, col int // in the query
+		want      string
+	}{
+		{"toml basic start", "testdata/basic_escapes.toml", 0, 1, 1, "testdata/basic_escapes.toml:17:1"},
+		{"toml escaped quote", "testdata/basic_escapes.toml", 0, 1, 31, "testdata/basic_escapes.toml:17:31"},
+		{"toml unicode escape", "testdata/basic_escapes.toml", 0, 1, 35, "testdata/basic_escapes.toml:17:36"},
+		{"toml after unicode escape", "testdata/basic_escapes.toml", 0, 1, 36, "testdata/basic_escapes.toml:17:42"},
+		{"toml after line-ending backslash", "testdata/basic_escapes.toml", 0, 1, 46, "testdata/basic_escapes.toml:18:7"},
+		{"toml second query line", "testdata/basic_escapes.toml", 0, 2, 3, "testdata/basic_escapes.toml:19:3"},
+		{"toml escaped quote line 2", "testdata/basic_escapes.toml", 0, 2, 19, "testdata/basic_escapes.toml:19:19"},
+		{"toml past the end", "testdata/basic_escapes.toml", 0, 9, 1, "testdata/basic_escapes.toml:19:29"},
+		{"eql after BOM", "testdata/bom.eql", 0, 1, 1, "testdata/bom.eql:1:4"},
+		{"eql line 2", "testdata/bom.eql", 0, 2, 7, "testdata/bom.eql:2:7"},
+		{"ndjson start", "testdata/export.ndjson", 0, 1, 1, "testdata/export.ndjson:1:206"},
+		{"ndjson after \\n escape", "testdata/export.ndjson", 0, 2, 3, "testdata/export.ndjson:1:239"},
+		{"saved object escaped quote", "testdata/export.ndjson", 3, 1, 31, "testdata/export.ndjson:6:287"},
+		{"saved object escaped backslash", "testdata/export.ndjson", 3, 1, 32, "testdata/export.ndjson:6:289"},
+		{"saved object after escape", "testdata/export.ndjson", 3, 1, 33, "testdata/export.ndjson:6:291"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs, _ := Load(tt.file)
+			if tt.rule >= len(rs) {
+				t.Fatalf("Load(%q) = %d rules, want more than %d", tt.file, len(rs), tt.rule)
+			}
+			r := rs[tt.rule]
+			if got := r.Position(tt.line, tt.col).String(); got != tt.want {
+				t.Errorf("%s: Position(%d, %d) = %s, want %s", r.Name, tt.line, tt.col, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadNDJSON(t *testing.T) {
+	rs, err := Load("testdata/export.ndjson")
+	wantErr := "testdata/export.ndjson:3:32: json: invalid character '}' looking for beginning of value"
+	if err == nil || err.Error() != wantErr {
+		t.Errorf("Load error = %v, want %s", err, wantErr)
+	}
+	type summary struct {
+		Line     int
+		ID, Name string
+		Lang     Language
+		Index    []string
+		Skipped  string
+	}
+	var got []summary
+	for _, r := range rs {
+		got = append(got, summary{r.Line, r.ID, r.Name, r.Language, r.Index, r.Skipped()})
+	}
+	want := []summary{
+		{1, "0b4e7c7e-1111-4a8e-9d6c-000000000010", "Mail C2 export", LanguageEQL, []string{"logs-endpoint.events.network-*"}, ""},
+		{2, "0b4e7c7e-1111-4a8e-9d6c-000000000011", "KQL rule", LanguageKuery, []string{"logs-*"}, `kuery rule, not EQL (type "query")`},
+		{4, "0b4e7c7e-1111-4a8e-9d6c-000000000012", "ML rule", "", nil, `no language rule, not EQL (type "machine_learning")`},
+		{6, "0b4e7c7e-1111-4a8e-9d6c-000000000013", "Saved object rule", LanguageEQL, []string{"logs-endpoint.events.process-*"}, ""},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Load(export.ndjson) rules:\ngot  %+v\nwant %+v", got, want)
+	}
+	if len(rs) == 4 {
+		if q := `process where process.name == "\u00e9\t" and "q\"uote" == x`; rs[3].Query != q {
+			t.Errorf("saved object query = %q, want %q", rs[3].Query, q)
+		}
+		if got := rs[0].TechniqueIDs(); !reflect.DeepEqual(got, []string{"T1071", "T1071.003"}) {
+			t.Errorf("TechniqueIDs = %v", got)
+		}
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		file string
+		want string
+	}{
+		{"testdata/syntax_error.toml", "testdata/syntax_error.toml:4:19: toml: unexpected EOF; expected \"'''\""},
+		{"testdata/type_error.toml", `testdata/type_error.toml:3:1: toml: rule.risk_score: incompatible types: TOML value has type string; destination has type integer`},
+		{"testdata/no_rule.toml", "testdata/no_rule.toml:1:1: no [rule] table (not a detection-rules file)"},
+		{"testdata/no_query.toml", "testdata/no_query.toml:4:1: eql rule has no query"},
+		{"testdata/README.txt", `testdata/README.txt: unknown rule format ".txt" (want .toml, .ndjson or .eql)`},
+		{"testdata/absent.toml", "load rules: open testdata/absent.toml: no such file or directory"},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.file), func(t *testing.T) {
+			_, err := Load(tt.file)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("Load(%q) error = %v\nwant %s", tt.file, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadSkipsOtherLanguages(t *testing.T) {
+	rs, err := Load("testdata/kuery.toml")
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("Load(kuery.toml) = %d rules, %v", len(rs), err)
+	}
+	if got, want := rs[0].Skipped(), `kuery rule, not EQL (type "query")`; got != want {
+		t.Errorf("Skipped() = %q, want %q", got, want)
+	}
+}
+
+func TestWithIndex(t *testing.T) {
+	rs, err := Load("testdata/bom.eql", WithIndex("logs-endpoint.events.process-*"))
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("Load(bom.eql) = %d rules, %v", len(rs), err)
+	}
+	r := rs[0]
+	if want := []string{"logs-endpoint.events.process-*"}; !reflect.DeepEqual(r.Index, want) {
+		t.Errorf("Index = %v, want %v", r.Index, want)
+	}
+	if want := "process where process.name == \"nc\"\n  and process.args : \"*25*\"\n"; r.Query != want {
+		t.Errorf("Query = %q, want %q (without the BOM)", r.Query, want)
+	}
+	if r.Name != "bom" || r.Language != LanguageEQL {
+		t.Errorf("Name, Language = %q, %q; want bom, eql", r.Name, r.Language)
+	}
+}
+
+func TestLoadDir(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"a.eql":          "process where true",
+		"sub/b.toml":     "[rule]\ntype = \"eql\"\nquery = 'any where true'\nname = \"b\"\n",
+		"sub/c.toml":     "[rule\n",
+		"notes.md":       "not a rule",
+		".hidden/d.eql":  "ignored",
+		"testdata/e.eql": "ignored",
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, err := LoadDir(dir)
+	var names []string
+	for _, r := range rs {
+		names = append(names, r.Name)
+	}
+	if want := []string{"a", "b"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("LoadDir rules = %v, want %v", names, want)
+	}
+	var re *Error
+	if !errors.As(err, &re) || re.Pos.File != filepath.Join(dir, "sub/c.toml") || re.Pos.Line != 1 {
+		t.Errorf("LoadDir error = %v, want one at sub/c.toml:1", err)
+	}
+	if err != nil && strings.Count(err.Error(), "\n") != 0 {
+		t.Errorf("LoadDir error has more than one finding: %v", err)
+	}
+}
+
+// TestQueryMapsToSource checks, for every rule in testdata, that each
+// query byte decoded from a plain (unescaped) source character points at
+// that very character in the file.
+func TestQueryMapsToSource(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*")
+	files = append(files, "t1071_003_mail_c2_published.toml")
+	for _, f := range files {
+		if fi, err := os.Stat(f); err != nil || fi.IsDir() {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, _ := Load(f)
+		for _, r := range rs {
+			if r.Query == "" {
+				continue
+			}
+			if len(r.src) != len(r.Query)+1 {
+				t.Errorf("%s %q: %d source offsets for %d query bytes", f, r.Name, len(r.src), len(r.Query))
+				continue
+			}
+			for i := 0; i < len(r.Query); i++ {
+				s := r.src[i]
+				if data[s] != '\\' && data[s] != r.Query[i] && r.Query[i] < 0x80 {
+					t.Errorf("%s %q: query byte %d %q maps to file offset %d holding %q", f, r.Name, i, r.Query[i], s, data[s])
+					break
+				}
+			}
+		}
+	}
+}
