@@ -189,13 +189,18 @@ func (s *Server) track(l net.Listener) bool {
 	if s.closing.Load() {
 		return false
 	}
+	s.initLocked()
+	s.listeners[l] = struct{}{}
+	return true
+}
+
+// initLocked allocates the server's bookkeeping on first use; s.mu is held.
+func (s *Server) initLocked() {
 	if s.listeners == nil {
 		s.listeners = make(map[net.Listener]struct{})
 		s.sessions = make(map[*session]struct{})
 		s.baseCtx, s.cancel = context.WithCancel(context.Background())
 	}
-	s.listeners[l] = struct{}{}
-	return true
 }
 
 func (s *Server) untrack(l net.Listener) {
@@ -207,28 +212,44 @@ func (s *Server) untrack(l net.Listener) {
 
 // start runs one connection on its own goroutine.
 func (s *Server) start(c net.Conn, implicitTLS bool) {
-	sess := newSession(s, c, implicitTLS)
 	s.mu.Lock()
 	if s.closing.Load() {
 		s.mu.Unlock()
 		c.Close()
 		return
 	}
+	sess := newSession(s, c, implicitTLS)
 	s.sessions[sess] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
 
 	refuse := s.active.Add(1) > int64(s.maxConnections())
-	go func() {
-		defer func() {
-			s.active.Add(-1)
-			s.mu.Lock()
-			delete(s.sessions, sess)
-			s.mu.Unlock()
-			s.wg.Done()
-		}()
-		sess.run(refuse)
+	go s.runSession(sess, refuse)
+}
+
+// runSession runs sess and forgets it when it ends.
+func (s *Server) runSession(sess *session, refuse bool) {
+	defer func() {
+		s.active.Add(-1)
+		s.mu.Lock()
+		delete(s.sessions, sess)
+		s.mu.Unlock()
+		s.wg.Done()
 	}()
+	sess.run(refuse)
+}
+
+// serveConn runs one session on c synchronously, as if c had been accepted
+// by Serve: the fuzz test drives the command loop through it without
+// sockets.
+func (s *Server) serveConn(c net.Conn) {
+	s.mu.Lock()
+	s.initLocked()
+	sess := newSession(s, c, false)
+	s.sessions[sess] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.runSession(sess, s.active.Add(1) > int64(s.maxConnections()))
 }
 
 // Shutdown stops accepting connections, tells idle sessions the server is
