@@ -43,12 +43,14 @@ type Process struct {
 
 	UID, EUID, GID, EGID int    // real and effective ids from the SYSCALL record
 	User, Group          string // names resolved from UID/GID; "" if unknown
+	EUser, EGroup        string // names resolved from EUID/EGID; "" if unknown
 
 	// AUID and Session are the audit login uid and session id ("auid=",
 	// "ses="); NoID when unset. Auditbeat renders them as user.audit.id and
 	// auditd.session. The zero value means uid 0 / session 0, so a sensor
 	// that does not know them must set NoID.
 	AUID, Session uint32
+	AUser         string // name resolved from AUID; "" if unknown or unset
 
 	TTY string // "tty=" e.g. "pts0", or "(none)"
 
@@ -124,18 +126,29 @@ const (
 )
 
 // Host describes the machine the sensor ran on (host.* in every profile).
+// It holds the raw facts; each profile words them as its source does (Elastic
+// Defend reports host.os.name "Linux" and host.os.full "Debian 12", the Beats
+// report the os-release NAME and VERSION). LocalHost fills it for this machine.
 type Host struct {
-	Name         string   // host.name (Elastic Agent uses the hostname, lowercased)
-	ID           string   // host.id: /etc/machine-id
-	Hostname     string   // host.hostname
-	Architecture string   // host.architecture: uname -m, e.g. "x86_64"
-	OSName       string   // host.os.name, e.g. "Debian GNU/Linux"
-	OSVersion    string   // host.os.version, e.g. "12 (bookworm)"
-	OSPlatform   string   // host.os.platform, e.g. "debian" (ID= in os-release)
-	OSFamily     string   // host.os.family, e.g. "debian"
-	Kernel       string   // host.os.kernel: uname -r
-	IPs          []string // host.ip
-	MACs         []string // host.mac, "AA-BB-CC-DD-EE-FF" as ECS recommends
+	Name         string // host.name: the hostname as the agent reports it
+	ID           string // host.id: /etc/machine-id
+	Hostname     string // host.hostname
+	Architecture string // host.architecture: uname -m, e.g. "x86_64"
+
+	OSName      string // os-release NAME, e.g. "Debian GNU/Linux"
+	OSVersion   string // os-release VERSION, e.g. "12 (bookworm)"
+	OSVersionID string // os-release VERSION_ID, e.g. "12"
+	OSPlatform  string // os-release ID, e.g. "debian"
+	OSFamily    string // e.g. "debian", "redhat" (from ID / ID_LIKE)
+	OSCodename  string // os-release VERSION_CODENAME, e.g. "bookworm"
+
+	Kernel        string // uname -r, e.g. "6.1.0-18-amd64"
+	KernelVersion string // uname -v, e.g. "#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01)"
+
+	IPs  []string // every interface address, loopback included
+	MACs []string // "AA-BB-CC-DD-EE-FF", as ECS recommends
+
+	Containerized bool // running inside a container (Beats: host.containerized)
 }
 
 // Agent describes the shipper the rendered documents claim to come from
