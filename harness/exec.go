@@ -1,0 +1,123 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/purpleharness/purpleharness/scenarios"
+)
+
+// maxOutput caps the stdout/stderr kept per scenario as evidence.
+const maxOutput = 64 << 10
+
+// runCommand runs a benign scenario's command in its own process group, so
+// that a timeout or Ctrl-C kills the whole tree it started, and reports its
+// root pid to onStart as soon as it exists.
+func runCommand(ctx context.Context, c scenarios.Command, timeout time.Duration, onStart func(int)) (Execution, error) {
+	ex := Execution{Command: c.String(), Start: time.Now().UTC()}
+	var argv []string
+	if c.Shell != "" {
+		argv = []string{"/bin/sh", "-c", c.Shell}
+	} else {
+		argv = append([]string{}, c.Argv...)
+		path, err := exec.LookPath(argv[0])
+		if err != nil {
+			ex.Status, ex.Reason, ex.End = ExecSkipped, fmt.Sprintf("%s not found in PATH", argv[0]), time.Now().UTC()
+			return ex, nil
+		}
+		argv[0] = path
+		if c.ProcessName != "" {
+			// A copy, not a symlink: the kernel reports the resolved image
+			// path, so process.name would still be the target's name.
+			dir, err := os.MkdirTemp("", "purpleharness-proc-")
+			if err != nil {
+				return ex, fmt.Errorf("rename %s: %w", argv[0], err)
+			}
+			defer os.RemoveAll(dir)
+			dst := filepath.Join(dir, c.ProcessName)
+			if err := copyFile(path, dst); err != nil {
+				return ex, fmt.Errorf("copy %s to %s: %w", path, dst, err)
+			}
+			argv[0] = dst
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stdout, stderr capped
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Stdin = nil
+	if err := cmd.Start(); err != nil {
+		ex.Status, ex.Reason, ex.End = ExecFailed, err.Error(), time.Now().UTC()
+		return ex, nil
+	}
+	ex.PID = cmd.Process.Pid
+	if onStart != nil {
+		onStart(ex.PID)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		_ = syscall.Kill(-ex.PID, syscall.SIGKILL)
+		err = <-done
+	}
+	// Kill what the command left running in its group (background children).
+	_ = syscall.Kill(-ex.PID, syscall.SIGKILL)
+	ex.End = time.Now().UTC()
+	ex.Stdout, ex.Stderr = stdout.String(), stderr.String()
+	ex.ExitCode = cmd.ProcessState.ExitCode()
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		ex.Status, ex.Reason = ExecFailed, fmt.Sprintf("timed out after %s", timeout)
+	case ctx.Err() != nil:
+		ex.Status, ex.Reason = ExecFailed, "cancelled"
+	case err != nil:
+		ex.Status, ex.Reason = ExecFailed, fmt.Sprintf("exit code %d", ex.ExitCode)
+	default:
+		ex.Status = ExecOK
+	}
+	return ex, nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// capped keeps the first maxOutput bytes written to it.
+type capped struct{ bytes.Buffer }
+
+func (c *capped) Write(p []byte) (int, error) {
+	if room := maxOutput - c.Len(); room > 0 {
+		if len(p) > room {
+			c.Buffer.Write(p[:room])
+		} else {
+			c.Buffer.Write(p)
+		}
+	}
+	return len(p), nil
+}

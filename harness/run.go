@@ -1,0 +1,448 @@
+package harness
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/purpleharness/purpleharness/ecs"
+	"github.com/purpleharness/purpleharness/eql"
+	"github.com/purpleharness/purpleharness/rules"
+	"github.com/purpleharness/purpleharness/scenarios"
+)
+
+// Config is one run.
+type Config struct {
+	Suites []*scenarios.Suite
+	Rules  []rules.Rule
+	// Only, when not empty, restricts the run to these scenario names.
+	Only []string
+
+	Engine    Engine
+	Explainer Explainer
+	Atomics   Atomics // may be nil when no scenario runs an atomic
+	// StartServers and StartSensor bring the parts up; errors are
+	// environment errors (exit 3).
+	StartServers func(ctx context.Context) (MailServers, error)
+	StartSensor  func(ctx context.Context) (Sensor, error)
+
+	Profile string
+	// Progress, when set, is told about each step as it happens.
+	Progress func(Progress)
+}
+
+// Progress is one step of a run, for live output.
+type Progress struct {
+	Step     string // "servers", "sensor", "scenario", "evaluate"
+	Scenario string
+	Index    int // 1-based scenario index
+	Total    int
+	Done     bool
+	Exec     *Execution // when a scenario finished
+	Message  string
+}
+
+// EnvError is an environment problem: a part could not start (not root, no
+// audit, ports in use, no Docker). cmd/validate maps it to exit 3.
+type EnvError struct {
+	Part string
+	Err  error
+}
+
+func (e *EnvError) Error() string { return fmt.Sprintf("start %s: %v", e.Part, e.Err) }
+func (e *EnvError) Unwrap() error { return e.Err }
+
+// InputError lists problems in the suite or rules found before anything
+// runs (unknown rule reference, unknown atomic, a query that does not
+// parse). cmd/validate maps it to exit 2.
+type InputError struct{ Problems []string }
+
+func (e *InputError) Error() string { return strings.Join(e.Problems, "\n") }
+
+// Check validates the configuration without running anything: every rule
+// parses, every expectation names a rule, every atomic resolves.
+func Check(cfg Config) error {
+	var probs []string
+	for i := range cfg.Rules {
+		r := &cfg.Rules[i]
+		if r.Skipped() != "" || cfg.Explainer == nil {
+			continue
+		}
+		if _, err := cfg.Explainer.Shape(r.Query); err != nil {
+			probs = append(probs, ruleError(r, err))
+		}
+	}
+	for _, s := range cfg.Suites {
+		for _, sc := range s.Scenarios {
+			for _, e := range sc.Expect {
+				if e.Rule != scenarios.AnyRule && findRule(cfg.Rules, e.Rule) == nil {
+					probs = append(probs, fmt.Sprintf("%s: unknown rule %q (rules: %s)", e.Pos, e.Rule, ruleNames(cfg.Rules)))
+				}
+			}
+			if sc.Atomic != nil {
+				if cfg.Atomics == nil {
+					probs = append(probs, fmt.Sprintf("%s: scenario %q runs an atomic but no atomics are loaded", sc.Pos, sc.Name))
+				} else if err := cfg.Atomics.Check(*sc.Atomic, sc.Inputs); err != nil {
+					probs = append(probs, fmt.Sprintf("%s: scenario %q: %v", sc.Pos, sc.Name, err))
+				}
+			}
+		}
+	}
+	if len(cfg.Rules) == 0 {
+		probs = append(probs, "no rules to evaluate")
+	}
+	if len(probs) > 0 {
+		return &InputError{probs}
+	}
+	return nil
+}
+
+// ruleError renders a query error at its file position when the error has
+// a line:col (eql errors render as "line:col: msg").
+func ruleError(r *rules.Rule, err error) string {
+	var line, col int
+	var msg string
+	if n, _ := fmt.Sscanf(err.Error(), "%d:%d:", &line, &col); n == 2 {
+		msg = strings.TrimSpace(err.Error()[strings.Index(err.Error(), ": ")+1:])
+		return fmt.Sprintf("%s: %s", r.Position(line, col), msg)
+	}
+	return fmt.Sprintf("%s: %v", r.QueryPos(), err)
+}
+
+// RuleRefs are the ways a scenario may name a rule: name, rule_id, file
+// name with and without extension.
+func RuleRefs(r *rules.Rule) []string {
+	base := filepath.Base(r.File)
+	return []string{r.Name, r.ID, base, strings.TrimSuffix(base, filepath.Ext(base)), r.File}
+}
+
+func findRule(rs []rules.Rule, ref string) *rules.Rule {
+	for i := range rs {
+		for _, x := range RuleRefs(&rs[i]) {
+			if x != "" && x == ref {
+				return &rs[i]
+			}
+		}
+	}
+	return nil
+}
+
+func ruleNames(rs []rules.Rule) string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, strings.TrimSuffix(filepath.Base(r.File), filepath.Ext(r.File)))
+	}
+	return strings.Join(out, ", ")
+}
+
+// Run executes the suite and returns the verdict matrix. Whatever happens,
+// including cancellation of ctx, the servers and the sensor are shut down
+// before it returns; the result so far is returned with ctx's error.
+func Run(ctx context.Context, cfg Config) (res *Result, err error) {
+	if err := Check(cfg); err != nil {
+		return nil, err
+	}
+	progress := cfg.Progress
+	if progress == nil {
+		progress = func(Progress) {}
+	}
+	host, _ := os.Hostname()
+	res = &Result{RunID: newRunID(), Start: time.Now().UTC(), Host: host, Engine: cfg.Engine.Name(), Profile: cfg.Profile}
+	// Teardown gets its own deadline: after Ctrl-C the run's ctx is done,
+	// and cleanup must still happen.
+	cleanupCtx := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	}
+
+	progress(Progress{Step: "servers"})
+	servers, err := cfg.StartServers(ctx)
+	if err != nil {
+		return nil, &EnvError{"mail servers", err}
+	}
+	res.Servers = servers.Mode()
+	defer func() {
+		cctx, cancel := cleanupCtx()
+		defer cancel()
+		res.Evidence = servers.Evidence()
+		if serr := servers.Shutdown(cctx); serr != nil && err == nil {
+			err = fmt.Errorf("shut down mail servers: %w", serr)
+		}
+	}()
+	progress(Progress{Step: "servers", Done: true, Message: servers.Mode()})
+
+	progress(Progress{Step: "sensor"})
+	sensor, err := cfg.StartSensor(ctx)
+	if err != nil {
+		return nil, &EnvError{"sensor", err}
+	}
+	defer func() {
+		if cerr := sensor.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close sensor: %w", cerr)
+		}
+	}()
+	progress(Progress{Step: "sensor", Done: true})
+
+	var list []*scenarios.Scenario
+	for _, s := range cfg.Suites {
+		for _, sc := range s.Scenarios {
+			if len(cfg.Only) == 0 || contains(cfg.Only, sc.Name) {
+				list = append(list, sc)
+			}
+		}
+	}
+	// Telemetry from before the first scenario (the servers starting, the
+	// sensor's own setup) belongs to no scenario.
+	if err := sensor.Sync(ctx); err != nil {
+		return res, fmt.Errorf("sensor sync: %w", err)
+	}
+	res.Documents = append(res.Documents, sensor.Documents()...)
+
+	windows := make([]window, 0, len(list))
+	for i, sc := range list {
+		if ctx.Err() != nil {
+			break
+		}
+		progress(Progress{Step: "scenario", Scenario: sc.Name, Index: i + 1, Total: len(list)})
+		sr := &ScenarioResult{Name: sc.Name, Description: sc.Description, Technique: sc.Technique, Tags: sc.Tags}
+		w := window{scenario: sr, pids: map[int]bool{}}
+		onStart := func(pid int) { w.addRoot(pid) }
+		var ex Execution
+		if sc.Atomic != nil {
+			sr.Runs = "atomic " + sc.Atomic.String()
+			ex, err = cfg.Atomics.Run(ctx, *sc.Atomic, sc.Inputs, sc.Timeout, onStart)
+		} else {
+			sr.Runs = sc.Command.String()
+			ex, err = runCommand(ctx, *sc.Command, sc.Timeout, onStart)
+		}
+		if err != nil {
+			ex.Status, ex.Reason = ExecFailed, err.Error()
+		}
+		if ex.PID != 0 {
+			w.addRoot(ex.PID)
+		}
+		sr.Exec = ex
+		if serr := sensor.Sync(ctx); serr != nil && ctx.Err() == nil {
+			return res, fmt.Errorf("sensor sync after %s: %w", sc.Name, serr)
+		}
+		w.first = len(res.Documents)
+		res.Documents = append(res.Documents, sensor.Documents()...)
+		w.last = len(res.Documents)
+		res.Scenarios = append(res.Scenarios, sr)
+		windows = append(windows, w)
+		progress(Progress{Step: "scenario", Scenario: sc.Name, Index: i + 1, Total: len(list), Done: true, Exec: &sr.Exec})
+	}
+	res.Lost = sensor.Lost()
+	if ctx.Err() != nil {
+		res.End = time.Now().UTC()
+		return res, ctx.Err()
+	}
+
+	// Attribute telemetry to scenarios by process tree, within each
+	// scenario's slice of the stream.
+	var evaluated []ecs.Document
+
+	for wi := range windows {
+		w := &windows[wi]
+		w.attribute(res.Documents[w.first:w.last])
+		for _, d := range w.scenario.docs {
+			evaluated = append(evaluated, d)
+		}
+	}
+	sort.SliceStable(evaluated, func(i, j int) bool { return docTime(evaluated[i]).Before(docTime(evaluated[j])) })
+
+
+	progress(Progress{Step: "evaluate"})
+	for i := range cfg.Rules {
+		r := &cfg.Rules[i]
+		info := RuleInfo{Name: r.Name, ID: r.ID, File: r.File, Severity: string(r.Severity), Techniques: r.TechniqueIDs(), Query: r.Query, Skipped: r.Skipped()}
+		res.Rules = append(res.Rules, info)
+		var shape *Shape
+		perScenario := map[*ScenarioResult][]Detection{}
+		if info.Skipped == "" {
+			shape, _ = cfg.Explainer.Shape(r.Query)
+			resp, err := cfg.Engine.Search(ctx, r, eql.Request{Query: r.Query, Size: MaxResults}, evaluated)
+			if err != nil {
+				return res, fmt.Errorf("evaluate %s: %w", r.File, err)
+			}
+			for _, d := range detections(resp) {
+				if w := ownerOf(windows, d); w != nil {
+					perScenario[w.scenario] = append(perScenario[w.scenario], d.Detection)
+				}
+			}
+		}
+		for _, sr := range res.Scenarios {
+			sc := findScenario(list, sr.Name)
+			exp, has := sc.ExpectationFor(RuleRefs(r)...)
+			cell := &Cell{Scenario: sr.Name, Rule: r.Name, RuleFile: r.File, Tags: sr.Tags, Sequences: perScenario[sr]}
+			if has {
+				cell.Expect, cell.KnownGap = exp.Expect, exp.KnownGap
+			}
+			if cell.Sequences == nil {
+				cell.Sequences = []Detection{}
+			}
+			if info.Skipped != "" {
+				cell.Verdict = Skipped
+				cell.Explanation = Explanation{Summary: "rule not evaluated: " + info.Skipped}
+			} else {
+				cell.Verdict = judge(sr, exp, has, cell.Sequences)
+				cell.Explanation = explain(cell.Verdict, sr, exp, shape, cell.Sequences)
+			}
+			res.Cells = append(res.Cells, cell)
+		}
+	}
+	res.End = time.Now().UTC()
+	return res, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func findScenario(list []*scenarios.Scenario, name string) *scenarios.Scenario {
+	for _, sc := range list {
+		if sc.Name == name {
+			return sc
+		}
+	}
+	return nil
+}
+
+func newRunID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// window is one scenario's slice of the telemetry stream and its process
+// tree.
+type window struct {
+	scenario    *ScenarioResult
+	pids        map[int]bool
+	first, last int // indexes into Result.Documents
+	from, to    time.Time
+}
+
+func (w *window) addRoot(pid int) { w.pids[pid] = true }
+
+// attribute keeps the documents of the scenario's process tree: its root
+// process(es) and every process whose parent is in the tree, learnt from the
+// documents themselves (process.parent.pid), in stream order.
+func (w *window) attribute(docs []ecs.Document) {
+	// Parents may appear after children in arrival order (audit records
+	// from two CPUs); iterate to a fixed point.
+	for changed := true; changed; {
+		changed = false
+		for _, d := range docs {
+			pid, ok := docInt(d, "process.pid")
+			if !ok || w.pids[pid] {
+				continue
+			}
+			if ppid, ok := docInt(d, "process.parent.pid"); ok && w.pids[ppid] {
+				w.pids[pid] = true
+				changed = true
+			}
+		}
+	}
+	for _, d := range docs {
+		pid, ok := docInt(d, "process.pid")
+		if !ok || !w.pids[pid] {
+			continue
+		}
+		w.scenario.docs = append(w.scenario.docs, d)
+		w.scenario.Events++
+		if docHas(d, "event.category", "network") {
+			w.scenario.NetworkEvents++
+		}
+		t := docTime(d)
+		if w.from.IsZero() || t.Before(w.from) {
+			w.from = t
+		}
+		if t.After(w.to) {
+			w.to = t
+		}
+	}
+	for p := range w.pids {
+		w.scenario.Processes = append(w.scenario.Processes, p)
+	}
+	sort.Ints(w.scenario.Processes)
+}
+
+type attributed struct {
+	Detection
+	pids  []int
+	times []time.Time
+}
+
+// detections converts an _eql/search response into detections. An event
+// query's hits each count as one detection.
+func detections(resp *eql.Response) []attributed {
+	var out []attributed
+	add := func(keys []any, hits []eql.Hit) {
+		a := attributed{Detection: Detection{JoinKeys: keys}}
+		for _, h := range hits {
+			if h.Missing || h.Source == nil {
+				continue
+			}
+			d := h.Source
+			pid, _ := docInt(d, "process.pid")
+			ref := EventRef{
+				Time: docTime(d), Action: docString(d, "event.action"), ProcessName: docString(d, "process.name"),
+				PID: pid, EntityID: docString(d, "process.entity_id"),
+			}
+			if ip := docString(d, "destination.ip"); ip != "" {
+				ref.Destination = ip + ":" + docString(d, "destination.port")
+				if strings.Contains(ip, ":") {
+					ref.Destination = "[" + ip + "]:" + docString(d, "destination.port")
+				}
+			}
+			a.Events = append(a.Events, ref)
+			a.pids = append(a.pids, pid)
+			a.times = append(a.times, ref.Time)
+		}
+		out = append(out, a)
+	}
+	if resp == nil {
+		return nil
+	}
+	for _, s := range resp.Hits.Sequences {
+		add(s.JoinKeys, s.Events)
+	}
+	for _, h := range resp.Hits.Events {
+		add(nil, []eql.Hit{h})
+	}
+	return out
+}
+
+// ownerOf attributes a detection to the scenario that completed it: the
+// scenario whose process tree and time window hold its last event.
+func ownerOf(ws []window, a attributed) *window {
+	for i := len(a.pids) - 1; i >= 0; i-- {
+		for wi := range ws {
+			w := &ws[wi]
+			if !w.pids[a.pids[i]] {
+				continue
+			}
+			t := a.times[i]
+			if !w.from.IsZero() && (t.Before(w.from) || t.After(w.to)) {
+				continue
+			}
+			return w
+		}
+	}
+	return nil
+}
+
+// ErrNoScenarios is returned when the filter leaves nothing to run.
+var ErrNoScenarios = errors.New("no scenario to run")
