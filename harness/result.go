@@ -136,15 +136,15 @@ type ScenarioResult struct {
 
 // Cell is one scenario × rule verdict.
 type Cell struct {
-	Scenario    string          `json:"scenario"`
-	Rule        string          `json:"rule"`
-	RuleFile    string          `json:"rule_file"`
+	Scenario    string           `json:"scenario"`
+	Rule        string           `json:"rule"`
+	RuleFile    string           `json:"rule_file"`
 	Expect      scenarios.Expect `json:"expect,omitempty"`
-	KnownGap    string          `json:"known_gap,omitempty"`
-	Tags        []scenarios.Tag `json:"tags,omitempty"`
-	Verdict     Verdict         `json:"verdict"`
-	Explanation Explanation     `json:"explanation"`
-	Sequences   []Detection     `json:"sequences"`
+	KnownGap    string           `json:"known_gap,omitempty"`
+	Tags        []scenarios.Tag  `json:"tags,omitempty"`
+	Verdict     Verdict          `json:"verdict"`
+	Explanation Explanation      `json:"explanation"`
+	Sequences   []Detection      `json:"sequences"`
 }
 
 // Detection is one sequence (or event hit) the rule returned, attributed to

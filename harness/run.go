@@ -257,7 +257,6 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	}
 	sort.SliceStable(evaluated, func(i, j int) bool { return docTime(evaluated[i]).Before(docTime(evaluated[j])) })
 
-
 	progress(Progress{Step: "evaluate"})
 	for i := range cfg.Rules {
 		r := &cfg.Rules[i]
