@@ -26,7 +26,8 @@ import (
 // deletions that stick, and an event log through Observer. A few reserved
 // names make it misbehave on purpose: login "panic" panics in Login, a
 // message with UID "boom" panics in Open, and login "broken" fails with an
-// internal error.
+// internal error, login "slow" blocks until the session's context ends, and
+// login "bomb" owns the "boom" message.
 type memBackend struct {
 	mu     sync.Mutex
 	users  map[string]string // user -> password
@@ -57,9 +58,10 @@ const lfMessage = "Subject: second\n\nline one\nline two\nline three\n"
 
 func newMemBackend() *memBackend {
 	return &memBackend{
-		users: map[string]string{"c2": "atomic-red", "empty": "nothing", "panic": "x", "broken": "x"},
+		users: map[string]string{"c2": "atomic-red", "empty": "nothing", "panic": "x", "broken": "x", "slow": "x", "bomb": "x"},
 		boxes: map[string][]memMessage{
-			"c2": {{"uid-tasking-1", tasking}, {"uid-second-2", lfMessage}},
+			"c2":   {{"uid-tasking-1", tasking}, {"uid-second-2", lfMessage}},
+			"bomb": {{"boom", "Subject: never sent\r\n\r\n"}},
 		},
 		locked: map[string]bool{},
 	}
@@ -74,6 +76,10 @@ func (b *memBackend) Login(ctx context.Context, user, pass string) (Mailbox, err
 		panic("memBackend: Login panics on purpose")
 	case "broken":
 		return nil, errors.New("memBackend: store unavailable")
+	case "slow":
+		// A backend stuck on its store until the session is torn down.
+		<-ctx.Done()
+		return nil, ctx.Err()
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -230,7 +230,6 @@ func (s *Server) start(c net.Conn, implicitTLS bool) {
 // runSession runs sess and forgets it when it ends.
 func (s *Server) runSession(sess *session, refuse bool) {
 	defer func() {
-		s.active.Add(-1)
 		s.mu.Lock()
 		delete(s.sessions, sess)
 		s.mu.Unlock()

@@ -81,7 +81,7 @@ func (s *session) interrupt() {
 // run is the session's goroutine.
 func (s *session) run(refuse bool) {
 	defer s.cancel()
-	defer s.raw.Close()
+	defer s.closeConn()
 	s.observe(Event{Kind: EventConnect})
 	s.setupIO(s.raw)
 	defer s.releaseIO()
@@ -101,6 +101,34 @@ func (s *session) run(refuse bool) {
 	}
 	s.reply(true, "POP3 server ready <"+s.srv.hostname()+">")
 	s.loop()
+}
+
+// Bounds of the lingering close.
+const (
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 256 << 10
+)
+
+// closeConn closes the connection. When the server ends the session while
+// the client may still be sending (a line too long, a brute force, a
+// shutdown), closing a socket with unread input makes the kernel answer
+// with a RST, which can destroy the final "-ERR" before the client reads
+// it. So in those cases it half-closes, drains the input for a bounded time
+// and amount, then closes, as net/http does for the same reason.
+func (s *session) closeConn() {
+	switch s.reason {
+	case CloseLineTooLong, CloseAuthFailures, CloseInternalError, CloseShutdown,
+		CloseTooManyConns, CloseTLSFailed:
+		if tc, ok := s.conn.(*tls.Conn); ok {
+			tc.SetWriteDeadline(time.Now().Add(lingerTime))
+			tc.CloseWrite() // close_notify
+		}
+		if cw, ok := s.raw.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			s.raw.SetReadDeadline(time.Now().Add(lingerTime))
+			io.CopyN(io.Discard, s.raw, lingerBytes)
+		}
+	}
+	s.raw.Close()
 }
 
 func (s *session) setupIO(c net.Conn) {
@@ -123,6 +151,9 @@ func (s *session) releaseIO() {
 
 // finish ends the session: it releases the maildrop and reports the close.
 func (s *session) finish() {
+	// Free the connection slot first: a session reported closed must not
+	// keep counting against MaxConnections while its socket lingers.
+	s.srv.active.Add(-1)
 	if s.mbox != nil {
 		mb := s.mbox
 		s.mbox = nil

@@ -68,6 +68,14 @@ func (c *client) lines(n int) []string {
 	return out
 }
 
+// quit ends the session, if still open, and waits until the server has
+// closed the connection, so the maildrop lock is released.
+func (c *client) quit() {
+	io.WriteString(c.conn, "QUIT\r\n")
+	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	io.Copy(io.Discard, c.r)
+}
+
 func (c *client) cmd(line string) string {
 	c.t.Helper()
 	c.send(line + "\r\n")
@@ -245,7 +253,7 @@ func TestSessionDialogues(t *testing.T) {
 					t.Fatalf("after %q:\ngot  %q\nwant %q", st.send, got, st.want)
 				}
 			}
-			io.WriteString(c.conn, "QUIT\r\n") // the session may be over already
+			c.quit()
 		})
 	}
 	if logs := ts.logs.String(); !strings.Contains(logs, "panic in Backend.Login: memBackend: Login panics on purpose") {
