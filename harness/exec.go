@@ -30,7 +30,7 @@ func runCommand(ctx context.Context, c scenarios.Command, timeout time.Duration,
 		argv = append([]string{}, c.Argv...)
 		path, err := exec.LookPath(argv[0])
 		if err != nil {
-			ex.Status, ex.Reason, ex.End = ExecSkipped, fmt.Sprintf("%s not found in PATH", argv[0]), time.Now().UTC()
+			ex.Status, ex.Reason, ex.End = StatusSkipped, fmt.Sprintf("%s not found in PATH", argv[0]), time.Now().UTC()
 			return ex, nil
 		}
 		argv[0] = path
@@ -57,7 +57,7 @@ func runCommand(ctx context.Context, c scenarios.Command, timeout time.Duration,
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Stdin = nil
 	if err := cmd.Start(); err != nil {
-		ex.Status, ex.Reason, ex.End = ExecFailed, err.Error(), time.Now().UTC()
+		ex.Status, ex.Reason, ex.End = StatusFailed, err.Error(), time.Now().UTC()
 		return ex, nil
 	}
 	ex.PID = cmd.Process.Pid
@@ -80,13 +80,13 @@ func runCommand(ctx context.Context, c scenarios.Command, timeout time.Duration,
 	ex.ExitCode = cmd.ProcessState.ExitCode()
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		ex.Status, ex.Reason = ExecFailed, fmt.Sprintf("timed out after %s", timeout)
+		ex.Status, ex.Reason = StatusFailed, fmt.Sprintf("timed out after %s", timeout)
 	case ctx.Err() != nil:
-		ex.Status, ex.Reason = ExecFailed, "cancelled"
+		ex.Status, ex.Reason = StatusFailed, "cancelled"
 	case err != nil:
-		ex.Status, ex.Reason = ExecFailed, fmt.Sprintf("exit code %d", ex.ExitCode)
+		ex.Status, ex.Reason = StatusFailed, fmt.Sprintf("exit code %d", ex.ExitCode)
 	default:
-		ex.Status = ExecOK
+		ex.Status = StatusOK
 	}
 	return ex, nil
 }

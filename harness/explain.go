@@ -72,9 +72,9 @@ type ConditionReport struct {
 // telemetry and the detections attributed to it.
 func judge(sc *ScenarioResult, exp scenarios.Expectation, hasExp bool, dets []Detection) Verdict {
 	switch {
-	case sc.Exec.Status == ExecSkipped:
+	case sc.Exec.Status == StatusSkipped:
 		return Skipped
-	case sc.Exec.Status == ExecFailed:
+	case sc.Exec.Status == StatusFailed:
 		return ExecFailed
 	case sc.NetworkEvents == 0 && len(dets) == 0:
 		return NoTelemetry

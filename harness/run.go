@@ -222,7 +222,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			ex, err = runCommand(ctx, *sc.Command, sc.Timeout, onStart)
 		}
 		if err != nil {
-			ex.Status, ex.Reason = ExecFailed, err.Error()
+			ex.Status, ex.Reason = StatusFailed, err.Error()
 		}
 		if ex.PID != 0 {
 			w.addRoot(ex.PID)

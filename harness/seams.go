@@ -139,7 +139,7 @@ type Execution struct {
 type ExecStatus string
 
 const (
-	ExecOK      ExecStatus = "ok"
-	ExecFailed  ExecStatus = "failed"
-	ExecSkipped ExecStatus = "skipped"
+	StatusOK      ExecStatus = "ok"
+	StatusFailed  ExecStatus = "failed"
+	StatusSkipped ExecStatus = "skipped"
 )
