@@ -52,7 +52,7 @@ var (
 		PID: 4243, PPID: 4100, Start: t0.Add(1*time.Second + 20*time.Millisecond),
 		Executable: "/usr/bin/curl", Comm: "curl", WorkingDirectory: "/work",
 		Args: []string{"curl", "-s", "--max-time", "2", "imap://127.0.0.1:143/INBOX", "-u", `a "b" c\d`},
-		UID: 0, EUID: 0, GID: 0, EGID: 0, User: "root", Group: "root", EUser: "root", EGroup: "root",
+		UID:  0, EUID: 0, GID: 0, EGID: 0, User: "root", Group: "root", EUser: "root", EGroup: "root",
 		AUID: NoID, Session: NoID, TTY: "(none)", Parent: bash,
 	}
 	setuidProc = Process{
