@@ -56,7 +56,7 @@ func (r Renderer) auditbeatCommon(d Document, a auditContext) {
 	if p.AUID == NoID {
 		d.Set("auditd.summary.actor.primary", "unset")
 	} else {
-		d.Set("auditd.summary.actor.primary", nameOr(p.AUser, int(p.AUID)))
+		d.Set("auditd.summary.actor.primary", nameOr(p.loginUser(), int(p.AUID)))
 	}
 	d.Set("auditd.summary.actor.secondary", nameOr(p.User, p.UID))
 	if how := auditHow(p); how != "" {
@@ -85,11 +85,11 @@ func (r Renderer) auditbeatCommon(d Document, a auditContext) {
 		d.Set("user.effective.id", itoa(p.EUID))
 		setIf(d, "user.effective.name", p.EUser)
 		d.Set("user.effective.group.id", itoa(p.EGID))
-		setIf(d, "user.effective.group.name", p.EGroup)
+		setIf(d, "user.effective.group.name", p.effectiveGroup())
 	}
 	if p.AUID != NoID {
 		d.Set("user.audit.id", strconv.FormatUint(uint64(p.AUID), 10))
-		setIf(d, "user.audit.name", p.AUser)
+		setIf(d, "user.audit.name", p.loginUser())
 	}
 	if a.key != "" {
 		d.Set("tags", []any{a.key})

@@ -80,20 +80,20 @@ func osVariant(h Host) string {
 // prefixes for the process's own user/real_user fields.
 func endpointEventUser(d Document, p *Process) {
 	d.Set("user.id", p.EUID)
-	setIf(d, "user.name", p.EUser)
+	setIf(d, "user.name", p.effectiveUser())
 	d.Set("user.Ext.real.id", p.UID)
 	setIf(d, "user.Ext.real.name", p.User)
 	d.Set("group.id", p.EGID)
-	setIf(d, "group.name", p.EGroup)
+	setIf(d, "group.name", p.effectiveGroup())
 	d.Set("group.Ext.real.id", p.GID)
 	setIf(d, "group.Ext.real.name", p.Group)
 }
 
 func endpointProcessUsers(d Document, prefix string, p *Process) {
 	d.Set(prefix+"user.id", p.EUID)
-	setIf(d, prefix+"user.name", p.EUser)
+	setIf(d, prefix+"user.name", p.effectiveUser())
 	d.Set(prefix+"group.id", p.EGID)
-	setIf(d, prefix+"group.name", p.EGroup)
+	setIf(d, prefix+"group.name", p.effectiveGroup())
 	d.Set(prefix+"real_user.id", p.UID)
 	setIf(d, prefix+"real_user.name", p.User)
 	d.Set(prefix+"real_group.id", p.GID)

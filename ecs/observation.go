@@ -43,14 +43,14 @@ type Process struct {
 
 	UID, EUID, GID, EGID int    // real and effective ids from the SYSCALL record
 	User, Group          string // names resolved from UID/GID; "" if unknown
-	EUser, EGroup        string // names resolved from EUID/EGID; "" if unknown
+	EUser, EGroup        string // names resolved from EUID/EGID; "" if unknown or equal to User/Group's ids
 
 	// AUID and Session are the audit login uid and session id ("auid=",
 	// "ses="); NoID when unset. Auditbeat renders them as user.audit.id and
 	// auditd.session. The zero value means uid 0 / session 0, so a sensor
 	// that does not know them must set NoID.
 	AUID, Session uint32
-	AUser         string // name resolved from AUID; "" if unknown or unset
+	AUser         string // name resolved from AUID; "" if unknown, unset, or AUID == UID
 
 	TTY string // "tty=" e.g. "pts0", or "(none)"
 
@@ -70,6 +70,31 @@ func (p Process) Name() string {
 		return p.Executable
 	}
 	return p.Comm
+}
+
+// effectiveUser is EUser, or User when the effective uid is the real one
+// (same id, same name: a deduction, not an invention).
+func (p *Process) effectiveUser() string {
+	if p.EUser == "" && p.EUID == p.UID {
+		return p.User
+	}
+	return p.EUser
+}
+
+// effectiveGroup is EGroup, or Group when the effective gid is the real one.
+func (p *Process) effectiveGroup() string {
+	if p.EGroup == "" && p.EGID == p.GID {
+		return p.Group
+	}
+	return p.EGroup
+}
+
+// loginUser is AUser, or User when the login uid is the real uid.
+func (p *Process) loginUser() string {
+	if p.AUser == "" && p.AUID != NoID && int64(p.AUID) == int64(p.UID) {
+		return p.User
+	}
+	return p.AUser
 }
 
 // Audit is the audit record context an observation came from. Auditbeat

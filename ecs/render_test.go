@@ -648,3 +648,35 @@ func TestProfilesDiffer(t *testing.T) {
 		t.Errorf("event.action values = %v, want %v", keys, want)
 	}
 }
+
+// Names for the effective and login ids fall back to the real user's name
+// only when the ids are equal; otherwise an unknown name stays absent.
+func TestIdentityNameFallback(t *testing.T) {
+	tests := []struct {
+		name    string
+		p       Process
+		profile Profile
+		path    string
+		want    any // nil: absent
+	}{
+		{"endpoint, euid == uid", Process{UID: 1000, EUID: 1000, User: "runner"}, Endpoint, "user.name", "runner"},
+		{"endpoint, setuid, euid name unknown", Process{UID: 1000, EUID: 0, User: "runner"}, Endpoint, "user.name", nil},
+		{"endpoint, setuid, euid name known", Process{UID: 1000, EUID: 0, User: "runner", EUser: "root"}, Endpoint, "user.name", "root"},
+		{"endpoint, egid == gid", Process{GID: 50, EGID: 50, Group: "staff"}, Endpoint, "process.group.name", "staff"},
+		{"auditbeat, auid == uid", Process{UID: 1000, AUID: 1000, User: "runner"}, Auditbeat, "user.audit.name", "runner"},
+		{"auditbeat, auid differs", Process{UID: 0, AUID: 1000, User: "root"}, Auditbeat, "user.audit.name", nil},
+		{"auditbeat, auid unset", Process{UID: 0, AUID: NoID, Session: NoID, User: "root"}, Auditbeat, "auditd.summary.actor.primary", "unset"},
+		{"auditbeat, setuid shows effective", Process{UID: 1000, EUID: 0, EUser: "root"}, Auditbeat, "user.effective.name", "root"},
+		{"auditbeat, no setuid drops effective", Process{UID: 1000, EUID: 1000}, Auditbeat, "user.effective.id", nil},
+	}
+	for _, tt := range tests {
+		d, err := fixtureRenderer(tt.profile).Exec(Exec{Time: t0, Serial: 1, Process: tt.p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := d.Lookup(tt.path)
+		if (tt.want == nil && ok) || (tt.want != nil && got != tt.want) {
+			t.Errorf("%s: %s = %v (present %v), want %v", tt.name, tt.path, got, ok, tt.want)
+		}
+	}
+}
