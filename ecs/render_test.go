@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -679,4 +680,59 @@ func TestIdentityNameFallback(t *testing.T) {
 			t.Errorf("%s: %s = %v (present %v), want %v", tt.name, tt.path, got, ok, tt.want)
 		}
 	}
+}
+
+func FuzzApplyOSRelease(f *testing.F) {
+	f.Add("NAME=\"Debian GNU/Linux\"\nID=debian\nVERSION_ID=\"12\"\n")
+	f.Add("ID_LIKE=\"rhel fedora\"\n=\n#x\nA")
+	f.Fuzz(func(t *testing.T, s string) {
+		var h Host
+		applyOSRelease(&h, []byte(s))
+		for _, v := range []string{h.OSName, h.OSVersion, h.OSVersionID, h.OSPlatform, h.OSCodename} {
+			if strings.ContainsAny(v, "\n") || !strings.Contains(s, v) {
+				t.Fatalf("applyOSRelease(%q) produced %q, not a single-line part of the input", s, v)
+			}
+		}
+	})
+}
+
+// Whatever the process looked like, every profile renders a document that
+// survives JSON and keeps its destination, or says it would not be sent.
+func FuzzRender(f *testing.F) {
+	f.Add("/usr/bin/nc", "nc", "nc\x00-w 1", uint16(110), true, 4242, int64(0))
+	f.Add("", "", "", uint16(0), false, -1, int64(-1))
+	f.Add("/tmp/\"quoted\" \\path", "a\tb", "\"\"\\\"", uint16(65535), false, 1<<30, int64(1<<40))
+	f.Fuzz(func(t *testing.T, exe, comm, args string, port uint16, established bool, pid int, startSec int64) {
+		p := Process{PID: pid, PPID: pid / 2, Executable: exe, Comm: comm, Args: strings.Split(args, "\x00"),
+			Start: time.Unix(startSec%(1<<33), 0), AUID: NoID, Session: NoID}
+		p.Parent = &Process{PID: pid / 2, Executable: comm, Parent: &p} // a cycle must not hang
+		c := Connect{Time: t0, Serial: 1, Process: p, Dest: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port),
+			Established: established, Result: map[bool]string{true: "", false: "ECONNREFUSED"}[established], Transport: TCP}
+		for _, prof := range Profiles {
+			r := fixtureRenderer(prof)
+			for _, o := range []Observation{c, Exec{Time: t0, Serial: 2, Process: p}} {
+				d, err := r.Render(o)
+				if errors.Is(err, ErrNotEmitted) {
+					continue
+				}
+				if err != nil {
+					t.Fatalf("%s: %v", prof, err)
+				}
+				b, err := json.Marshal(d)
+				if err != nil {
+					t.Fatalf("%s: marshal: %v", prof, err)
+				}
+				back, err := Decode(b)
+				if err != nil {
+					t.Fatalf("%s: decode: %v", prof, err)
+				}
+				if _, isConnect := o.(Connect); isConnect {
+					got, _ := back.Lookup("destination.port")
+					if fmt.Sprint(got) != strconv.Itoa(int(port)) {
+						t.Fatalf("%s: destination.port = %v, want %d", prof, got, port)
+					}
+				}
+			}
+		}
+	})
 }
