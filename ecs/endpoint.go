@@ -126,7 +126,37 @@ func interactive(tty string) (bool, bool) {
 	return true, true
 }
 
-func (r Renderer) endpointConnect(c Connect) Document {
+// preSYNErrors are connect(2) failures that happen before tcp_v4_connect /
+// tcp_v6_connect queue a SYN (state checks in inet_stream_connect, route
+// and address lookups): Defend's probe only reports a connection attempt
+// when that function returns 0, so these leave no event. Failures that
+// arrive after the SYN (ECONNREFUSED, ETIMEDOUT, an ICMP EHOSTUNREACH) and
+// the non-blocking EINPROGRESS do have one.
+var preSYNErrors = map[string]bool{
+	"ENETUNREACH": true, "EADDRNOTAVAIL": true, "EADDRINUSE": true, "EACCES": true, "EPERM": true,
+	"EINVAL": true, "EAFNOSUPPORT": true, "EALREADY": true, "EISCONN": true, "EBADF": true,
+	"ENOTSOCK": true, "EPROTOTYPE": true, "EFAULT": true,
+}
+
+// endpointEmits says whether Defend's Linux network probe (elastic/ebpf
+// GPL/Events/Network/Probe.bpf.c: fexit tcp_v4_connect / tcp_v6_connect,
+// emitted only when they return 0) would report c.
+func endpointEmits(c Connect) error {
+	switch {
+	case c.Transport == UDP:
+		return &NotEmittedError{Endpoint, NetworkKind,
+			"Elastic Defend on Linux reports TCP connection attempts (tcp_v4_connect/tcp_v6_connect); UDP appears only as DNS traffic"}
+	case !c.Established && preSYNErrors[c.Result]:
+		return &NotEmittedError{Endpoint, NetworkKind,
+			"connect(2) failed with " + c.Result + " before a SYN was sent; Elastic Defend reports an attempt only when tcp_v4_connect/tcp_v6_connect succeeds"}
+	}
+	return nil
+}
+
+func (r Renderer) endpointConnect(c Connect) (Document, error) {
+	if err := endpointEmits(c); err != nil {
+		return nil, err
+	}
 	d := Document{}
 	r.endpointCommon(d, NetworkKind, c.Time, c.Serial)
 	d.Set("event.action", "connection_attempted")
@@ -158,7 +188,7 @@ func (r Renderer) endpointConnect(c Connect) Document {
 	}
 	r.endpointAncestry(d, p)
 	endpointEventUser(d, p)
-	return d
+	return d, nil
 }
 
 // connectOutcome maps a connect(2) result to event.outcome. Defend documents

@@ -101,7 +101,7 @@ func (r Renderer) Connect(c Connect) (Document, error) {
 	}
 	switch r.profile() {
 	case Endpoint:
-		return r.endpointConnect(c), nil
+		return r.endpointConnect(c)
 	case Auditbeat:
 		return r.auditbeatConnect(c), nil
 	case SysmonLinux:

@@ -84,6 +84,8 @@ var (
 			Audit: Audit{Sequence: 1030, Syscall: "connect", Arch: "x86_64", Exit: -111}}},
 		{"ipv6 attempt never answered", Connect{Time: t0.Add(5 * time.Second), Serial: 1040, Process: setuidProc,
 			Dest: netip.MustParseAddrPort("[2001:db8::25]:587"), Result: "EINPROGRESS", Transport: TCP}},
+		{"no route, fails before the SYN", Connect{Time: t0.Add(5500 * time.Millisecond), Serial: 1045, Process: curl,
+			Dest: netip.MustParseAddrPort("203.0.113.7:25"), Result: "ENETUNREACH", Transport: TCP}},
 		{"udp connect", Connect{Time: t0.Add(6 * time.Second), Serial: 1050, Process: setuidProc,
 			Dest: netip.MustParseAddrPort("127.0.0.53:53"), Transport: UDP}},
 	}
@@ -412,6 +414,15 @@ func TestNotEmitted(t *testing.T) {
 		if _, err := fixtureRenderer(p).Render(fixtures[5].obs); err != nil {
 			t.Errorf("%s must record a refused attempt: %v", p, err)
 		}
+	}
+	_, err = fixtureRenderer(Endpoint).Render(fixtures[7].obs) // ENETUNREACH
+	const wantEndpoint = "endpoint sends no network event: connect(2) failed with ENETUNREACH before a SYN was sent; " +
+		"Elastic Defend reports an attempt only when tcp_v4_connect/tcp_v6_connect succeeds"
+	if err == nil || err.Error() != wantEndpoint {
+		t.Errorf("endpoint ENETUNREACH: err = %v\nwant %s", err, wantEndpoint)
+	}
+	if _, err := fixtureRenderer(Auditbeat).Render(fixtures[7].obs); err != nil {
+		t.Errorf("auditbeat records every connect(2) its rule matches: %v", err)
 	}
 }
 
