@@ -109,14 +109,14 @@ func TestNetcat(t *testing.T) {
 	if err != nil {
 		t.Fatalf("nc failed")
 	}
-	want := "+OK POP3 server ready <pop3.purpleharness.test>\r\n" +
+	want := "+OK pop3.purpleharness.test POP3 server ready\r\n" +
 		"+OK send PASS\r\n" +
 		"+OK c2's maildrop has 2 messages (165 octets)\r\n" +
 		"+OK 2 165\r\n" +
 		"+OK 114 octets\r\n" +
 		strings.Replace(tasking, "\r\n.hidden", "\r\n..hidden", 1) + ".\r\n" +
 		"+OK message 1 deleted\r\n" +
-		"+OK bye (1 messages left)\r\n"
+		"+OK bye (1 message left)\r\n"
 	if got != want {
 		t.Errorf("nc transcript:\ngot  %q\nwant %q", got, want)
 	}

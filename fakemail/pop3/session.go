@@ -99,7 +99,9 @@ func (s *session) run(refuse bool) {
 			return
 		}
 	}
-	s.reply(true, "POP3 server ready <"+s.srv.hostname()+">")
+	// No "<...>" in the greeting: RFC 1939 section 7 makes that the APOP
+	// timestamp, and clients such as mutt would then try APOP first.
+	s.reply(true, s.srv.hostname()+" POP3 server ready")
 	s.loop()
 }
 
@@ -550,7 +552,7 @@ func (s *session) login(user, pass string) {
 	s.deleted = make([]bool, len(msgs))
 	s.observe(Event{Kind: EventLogin, User: user, OK: true})
 	n, size := s.stat()
-	s.reply(true, fmt.Sprintf("%s's maildrop has %d messages (%d octets)", user, n, size))
+	s.reply(true, fmt.Sprintf("%s's maildrop has %s (%d octets)", user, messages(n), size))
 }
 
 func (s *session) loginFailed(user string, err error) {
@@ -645,7 +647,7 @@ func (s *session) transaction(verb, args string) {
 	case "RSET":
 		clear(s.deleted)
 		n, size := s.stat()
-		s.reply(true, fmt.Sprintf("maildrop has %d messages (%d octets)", n, size))
+		s.reply(true, fmt.Sprintf("maildrop has %s (%d octets)", messages(n), size))
 	default:
 		if verb == "USER" || verb == "PASS" || verb == "AUTH" || verb == "STLS" {
 			s.reply(false, "command not valid after login")
@@ -702,7 +704,7 @@ func (s *session) list(verb, args string) {
 	}
 	if verb == "LIST" {
 		n, size := s.stat()
-		s.reply(true, fmt.Sprintf("%d messages (%d octets)", n, size))
+		s.reply(true, fmt.Sprintf("%s (%d octets)", messages(n), size))
 	} else {
 		s.reply(true, "unique-id listing follows")
 	}
@@ -772,7 +774,7 @@ func (s *session) quit() {
 		}
 	}
 	n, _ := s.stat()
-	s.reply(true, fmt.Sprintf("bye (%d messages left)", n))
+	s.reply(true, fmt.Sprintf("bye (%s left)", messages(n)))
 }
 
 // observe reports ev to the backend's Observer, if any. A panicking
@@ -792,4 +794,12 @@ func (s *session) observe(ev Event) {
 		}
 	}()
 	s.obs.Observe(s.ctx, ev)
+}
+
+// messages renders a message count for reply texts.
+func messages(n int) string {
+	if n == 1 {
+		return "1 message"
+	}
+	return strconv.Itoa(n) + " messages"
 }

@@ -156,7 +156,7 @@ func TestSessionDialogues(t *testing.T) {
 			{"DELE 1", []string{"-ERR message 1 already deleted"}},
 			{"RETR 1", []string{"-ERR message 1 already deleted"}},
 			{"STAT", []string{"+OK 1 51"}},
-			{"LIST", []string{"+OK 1 messages (51 octets)", "2 51", "."}},
+			{"LIST", []string{"+OK 1 message (51 octets)", "2 51", "."}},
 			{"RSET", []string{"+OK maildrop has 2 messages (165 octets)"}},
 			{"STAT", []string{"+OK 2 165"}},
 		})},
@@ -241,7 +241,7 @@ func TestSessionDialogues(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, greeting := dial(t, ts.addr)
-			if want := "+OK POP3 server ready <pop3.purpleharness.test>"; greeting != want {
+			if want := "+OK pop3.purpleharness.test POP3 server ready"; greeting != want {
 				t.Fatalf("greeting = %q, want %q", greeting, want)
 			}
 			for _, st := range tt.steps {
@@ -446,7 +446,7 @@ func TestImplicitTLS(t *testing.T) {
 	}
 	t.Cleanup(func() { conn.Close() })
 	c := &client{t: t, conn: conn, r: bufio.NewReader(conn)}
-	if g := c.line(); !strings.HasPrefix(g, "+OK POP3 server ready") {
+	if g := c.line(); g != "+OK pop3.purpleharness.test POP3 server ready" {
 		t.Fatalf("greeting = %q", g)
 	}
 	capa := strings.Join(append([]string{c.cmd("CAPA")}, c.lines(9)...), " ")
