@@ -52,9 +52,13 @@ func (r Renderer) endpointHost(d Document) {
 	setIf(d, "host.os.platform", h.OSPlatform)
 	variant := osVariant(h)
 	setIf(d, "host.os.Ext.variant", variant)
-	setIf(d, "host.os.version", h.OSVersionID)
-	if variant != "" && h.OSVersionID != "" {
-		d.Set("host.os.full", variant+" "+h.OSVersionID)
+	version := h.OSPointRelease
+	if version == "" {
+		version = h.OSVersionID
+	}
+	setIf(d, "host.os.version", version)
+	if variant != "" && version != "" {
+		d.Set("host.os.full", variant+" "+version)
 	}
 	kernel := h.Kernel
 	if h.KernelVersion != "" && kernel != "" {

@@ -36,9 +36,27 @@ func LocalHost() (Host, error) {
 			break
 		}
 	}
+	if h.OSPlatform == "debian" {
+		h.OSPointRelease = debianVersion("/etc/debian_version")
+	}
 	h.IPs, h.MACs = interfaceAddrs()
 	h.Containerized = fileExists("/.dockerenv") || fileExists("/run/.containerenv")
 	return h, nil
+}
+
+// debianVersion reads /etc/debian_version when it holds a release number
+// ("12.11"); testing and sid hold a codename ("trixie/sid"), which Defend
+// does not report as a version.
+func debianVersion(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" || v[0] < '0' || v[0] > '9' || strings.ContainsAny(v, "/ \n") {
+		return ""
+	}
+	return v
 }
 
 func readMachineID() string {

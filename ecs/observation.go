@@ -166,6 +166,10 @@ type Host struct {
 	OSPlatform  string // os-release ID, e.g. "debian"
 	OSFamily    string // e.g. "debian", "redhat" (from ID / ID_LIKE)
 	OSCodename  string // os-release VERSION_CODENAME, e.g. "bookworm"
+	// OSPointRelease is the distribution's point release where it keeps one
+	// apart from os-release: /etc/debian_version on Debian ("12.11").
+	// Elastic Defend reports it as host.os.version ("Debian 11.9").
+	OSPointRelease string
 
 	Kernel        string // uname -r, e.g. "6.1.0-18-amd64"
 	KernelVersion string // uname -v, e.g. "#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01)"

@@ -26,7 +26,7 @@ var (
 	fixtureHost = Host{
 		Name: "ci-runner-7", ID: "4c1bd5a0f2e84e7d9a1c0b6f3e2d1a90", Hostname: "ci-runner-7",
 		Architecture: "x86_64", OSName: "Debian GNU/Linux", OSVersion: "12 (bookworm)",
-		OSVersionID: "12", OSPlatform: "debian", OSFamily: "debian", OSCodename: "bookworm",
+		OSVersionID: "12", OSPlatform: "debian", OSFamily: "debian", OSCodename: "bookworm", OSPointRelease: "12.5",
 		Kernel: "6.1.0-18-amd64", KernelVersion: "#1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01)",
 		IPs:  []string{"127.0.0.1", "10.20.30.40", "::1", "fe80::1c2d:3eff:fe4f:5a6b"},
 		MACs: []string{"1E-2D-3E-4F-5A-6B"},
@@ -612,6 +612,28 @@ func TestApplyOSRelease(t *testing.T) {
 		if !reflect.DeepEqual(h, tt.want) {
 			t.Errorf("%s: got %+v, want %+v", tt.name, h, tt.want)
 		}
+	}
+}
+
+func TestDebianVersion(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct{ content, want string }{
+		{"12.11\n", "12.11"},
+		{"trixie/sid\n", ""},
+		{"", ""},
+		{"11.9", "11.9"},
+	}
+	for i, tt := range tests {
+		path := filepath.Join(dir, fmt.Sprint(i))
+		if err := os.WriteFile(path, []byte(tt.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := debianVersion(path); got != tt.want {
+			t.Errorf("debianVersion(%q) = %q, want %q", tt.content, got, tt.want)
+		}
+	}
+	if got := debianVersion(filepath.Join(dir, "missing")); got != "" {
+		t.Errorf("debianVersion(missing) = %q", got)
 	}
 }
 
