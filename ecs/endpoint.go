@@ -164,7 +164,11 @@ func (r Renderer) endpointConnect(c Connect) (Document, error) {
 	d := Document{}
 	r.endpointCommon(d, NetworkKind, c.Time, c.Serial)
 	d.Set("event.action", "connection_attempted")
-	d.Set("event.outcome", connectOutcome(c))
+	// The probe fires when tcp_v4_connect returns, before the handshake:
+	// Defend cannot know how the attempt ends, and its Linux events say
+	// "unknown" (as its exec events do). Claiming success for an accepted
+	// connection would be a value the real source never sends.
+	d.Set("event.outcome", "unknown")
 	d.Set("message", "Endpoint network event")
 
 	dst := c.Dest.Addr().String()
@@ -193,21 +197,6 @@ func (r Renderer) endpointConnect(c Connect) (Document, error) {
 	r.endpointAncestry(d, p)
 	endpointEventUser(d, p)
 	return d, nil
-}
-
-// connectOutcome maps a connect(2) result to event.outcome. Defend documents
-// the field for connection attempts without saying how it is set on Linux;
-// we say success only when the connection is known to have been made,
-// failure when connect(2) failed outright, unknown for a non-blocking
-// connect whose fate nobody observed.
-func connectOutcome(c Connect) string {
-	switch {
-	case c.Established || c.Result == "":
-		return "success"
-	case c.Result == "EINPROGRESS" || c.Result == "EALREADY":
-		return "unknown"
-	}
-	return "failure"
 }
 
 func (r Renderer) endpointExec(e Exec) Document {
