@@ -3,7 +3,10 @@ package pop3
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -123,5 +126,58 @@ func TestNetcat(t *testing.T) {
 	waitFor(t, func() bool { return len(ts.backend.eventsOf(EventClose)) == 1 })
 	if uids := ts.backend.uids("c2"); strings.Join(uids, " ") != "uid-second-2" {
 		t.Errorf("maildrop after QUIT = %q, want only uid-second-2", uids)
+	}
+}
+
+// TestFetchmail fetches the maildrop with fetchmail, which drives
+// USER/PASS or AUTH itself, uses UIDL/LIST/RETR and deletes what it fetched
+// (DELE then QUIT), once in clear and once upgraded with STLS.
+func TestFetchmail(t *testing.T) {
+	if _, err := exec.LookPath("fetchmail"); err != nil {
+		t.Skip("fetchmail not installed")
+	}
+	tests := []struct {
+		name, tlsOpts string
+		wantTLS       bool
+	}{
+		{"plain", "sslproto ''", false},
+		{"stls", "sslproto tls1.2+ no sslcertck", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, nil)
+			dir := t.TempDir()
+			_, port, _ := strings.Cut(ts.addr, ":")
+			out := filepath.Join(dir, "delivered")
+			rc := fmt.Sprintf("poll 127.0.0.1 proto POP3 port %s\n"+
+				"  user \"c2\" there with password \"atomic-red\" is \"root\" here %s\n"+
+				"  mda \"/bin/sh -c 'cat >> %s'\"\n", port, tt.tlsOpts, out)
+			rcPath := filepath.Join(dir, "fetchmailrc")
+			if err := os.WriteFile(rcPath, []byte(rc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("HOME", dir)
+			t.Setenv("FETCHMAILHOME", dir)
+			if _, err := run(t, "", "fetchmail", "-f", rcPath, "--nosyslog", "-N", "--all",
+				"--pidfile", filepath.Join(dir, "pid"), "-i", filepath.Join(dir, "ids")); err != nil {
+				t.Fatalf("fetchmail failed")
+			}
+			got, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatalf("nothing delivered: %v", err)
+			}
+			for _, want := range []string{"Subject: tasking", "\n.hidden line\n", "Subject: second", "line three"} {
+				if !strings.Contains(string(got), want) {
+					t.Errorf("delivered mail lacks %q:\n%s", want, got)
+				}
+			}
+			waitFor(t, func() bool { return len(ts.backend.eventsOf(EventClose)) >= 1 })
+			if uids := ts.backend.uids("c2"); len(uids) != 0 {
+				t.Errorf("maildrop after fetchmail = %q, want empty (fetched mail is deleted)", uids)
+			}
+			if gotTLS := len(ts.backend.eventsOf(EventTLS)) > 0; gotTLS != tt.wantTLS {
+				t.Errorf("fetchmail used TLS = %v, want %v", gotTLS, tt.wantTLS)
+			}
+		})
 	}
 }
