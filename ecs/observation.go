@@ -31,9 +31,11 @@ type Process struct {
 	// boot) plus the boot time, or from the execve time for processes it saw
 	// start. Entity ids are derived from it, so it must be the same value
 	// for every event of one instance: use the kernel start time, not the
-	// time the sensor first noticed the process. Zero means unknown (the
-	// renderer then omits process.start and falls back to PID-only ids,
-	// which are stable but do not survive PID reuse).
+	// time the sensor first noticed the process. Elastic Defend ids use
+	// whole seconds of it (an exec without a fork keeps its id, as in
+	// Defend); the Sysmon-style GUID hashes the nanoseconds. Zero means
+	// unknown (the renderer then omits process.start and derives ids from
+	// the PID alone: stable, but not proof against PID reuse).
 	Start time.Time
 
 	Executable       string   // "exe=" — absolute path of the image
@@ -54,14 +56,17 @@ type Process struct {
 
 	TTY string // "tty=" e.g. "pts0", or "(none)"
 
-	// Parent is the parent instance when known (its PID equals PPID). Only
-	// its identity and naming fields are rendered (process.parent.*); its own
-	// Parent is ignored.
+	// Parent is the parent instance when known (its PID equals PPID); it
+	// gives process.parent.* and the parent's entity id. The Elastic
+	// Defend profile follows Parent.Parent... for process.Ext.ancestry
+	// (at most 20, cycles cut), so a sensor may link the chain or not.
 	Parent *Process
 }
 
-// Name is the process name as Elastic sources report it: the basename of
-// the executable, falling back to the kernel comm.
+// Name is the process name as Elastic Defend reports it: the basename of
+// the executable (symlinks resolved by the kernel: "nc.openbsd"), falling
+// back to the kernel comm. Auditbeat reports the comm instead, and the
+// Sysmon integration "sysmon"; the renderer handles that per profile.
 func (p Process) Name() string {
 	if p.Executable != "" {
 		if i := strings.LastIndexByte(p.Executable, '/'); i >= 0 && i < len(p.Executable)-1 {
