@@ -1,0 +1,783 @@
+package eql
+
+import (
+	"math"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// evalCtx is one event under evaluation.
+type evalCtx struct {
+	doc    Fields
+	failed bool // a field could not be evaluated (Elasticsearch: shard failure)
+	bad    func(field string) bool
+}
+
+// cnode is a compiled expression.
+type cnode interface {
+	eval(c *evalCtx) val
+}
+
+type litNode struct{ v val }
+
+func (n *litNode) eval(*evalCtx) val { return n.v }
+
+type fieldNode struct {
+	name    string // physical path after alias resolution
+	ft      fieldType
+	nullVal any
+	hasNull bool
+	runtime bool
+}
+
+func (n *fieldNode) eval(c *evalCtx) val {
+	if n.runtime && c.bad != nil && c.bad(n.name) {
+		c.failed = true
+		return nullVal
+	}
+	raw, ok := c.doc.Lookup(n.name)
+	if !ok {
+		return nullVal
+	}
+	if raw == nil {
+		if n.hasNull {
+			return fromRaw(n.nullVal, n.ft)
+		}
+		return nullVal
+	}
+	return fromRaw(raw, n.ft)
+}
+
+type notNode struct{ x cnode }
+
+func (n *notNode) eval(c *evalCtx) val {
+	v := n.x.eval(c)
+	if v.k != vBool {
+		return nullVal
+	}
+	return boolVal(!v.b)
+}
+
+func truth(v val) Tri {
+	if v.k == vBool {
+		return triOf(v.b)
+	}
+	return Null
+}
+
+type andNode struct{ l, r cnode }
+
+func (n *andNode) eval(c *evalCtx) val {
+	a := truth(n.l.eval(c))
+	if a == False {
+		return boolVal(false)
+	}
+	b := truth(n.r.eval(c))
+	if b == False {
+		return boolVal(false)
+	}
+	if a == True && b == True {
+		return boolVal(true)
+	}
+	return nullVal
+}
+
+type orNode struct{ l, r cnode }
+
+func (n *orNode) eval(c *evalCtx) val {
+	a := truth(n.l.eval(c))
+	if a == True {
+		return boolVal(true)
+	}
+	b := truth(n.r.eval(c))
+	if b == True {
+		return boolVal(true)
+	}
+	if a == False && b == False {
+		return boolVal(false)
+	}
+	return nullVal
+}
+
+// isNullNode implements "x == null" / "x != null": Elasticsearch rewrites
+// equality with the null literal into IS NULL / IS NOT NULL.
+type isNullNode struct {
+	x   cnode
+	not bool
+}
+
+func (n *isNullNode) eval(c *evalCtx) val {
+	v := n.x.eval(c)
+	isNull := v.k == vNull
+	return boolVal(isNull != n.not)
+}
+
+// anyOf applies f to each value of a multi-valued v (an array matches when
+// any of its values does, as a term query on an array does).
+func anyOf(v val, f func(val) Tri) Tri {
+	if v.k != vList {
+		return f(v)
+	}
+	res := False
+	for _, e := range v.l {
+		switch f(e) {
+		case True:
+			return True
+		case Null:
+			res = Null
+		}
+	}
+	return res
+}
+
+type cmpNode struct {
+	op   string
+	l, r cnode
+	dsl  bool // pushed-down query semantics: a missing field does not match
+}
+
+func (n *cmpNode) eval(c *evalCtx) val {
+	a := n.l.eval(c)
+	b := n.r.eval(c)
+	if n.dsl && n.op == "!=" {
+		// must_not term: true unless some value equals
+		if a.k == vNull || b.k == vNull {
+			return boolVal(true)
+		}
+		eq := anyOf(a, func(x val) Tri {
+			return anyOf(b, func(y val) Tri { return compareOp("==", x, y) })
+		})
+		return boolVal(eq != True)
+	}
+	if a.k == vNull || b.k == vNull {
+		if n.dsl {
+			return boolVal(false)
+		}
+		return nullVal
+	}
+	return triVal(anyOf(a, func(x val) Tri {
+		return anyOf(b, func(y val) Tri { return compareOp(n.op, x, y) })
+	}))
+}
+
+func compareOp(op string, x, y val) Tri {
+	cmp, ok := compareVals(x, y)
+	if !ok {
+		switch op {
+		case "==":
+			return False
+		case "!=":
+			return True
+		}
+		return Null
+	}
+	switch op {
+	case "==":
+		return triOf(cmp == 0)
+	case "!=":
+		return triOf(cmp != 0)
+	case "<":
+		return triOf(cmp < 0)
+	case "<=":
+		return triOf(cmp <= 0)
+	case ">":
+		return triOf(cmp > 0)
+	case ">=":
+		return triOf(cmp >= 0)
+	}
+	return Null
+}
+
+// compareVals orders two scalars; ok=false when they are not comparable.
+func compareVals(x, y val) (int, bool) {
+	if x.date || y.date {
+		xn, okx := asDate(x)
+		yn, oky := asDate(y)
+		if okx && oky {
+			return cmpInt(xn, yn), true
+		}
+		return 0, false
+	}
+	switch {
+	case x.k == vInt && y.k == vInt:
+		return cmpInt(x.i, y.i), true
+	case x.isNum() && y.isNum():
+		a, b := x.num(), y.num()
+		switch {
+		case a < b:
+			return -1, true
+		case a > b:
+			return 1, true
+		case a == b:
+			return 0, true
+		}
+		return 0, false
+	case x.k == vStr && y.k == vStr:
+		if x.ver || y.ver {
+			return compareVersions(x.s, y.s), true
+		}
+		if x.ip || y.ip {
+			if a, err := netip.ParseAddr(x.s); err == nil {
+				if b, err := netip.ParseAddr(y.s); err == nil {
+					return a.Unmap().Compare(b.Unmap()), true
+				}
+			}
+		}
+		return strings.Compare(x.s, y.s), true
+	case x.k == vBool && y.k == vBool:
+		switch {
+		case x.b == y.b:
+			return 0, true
+		case !x.b:
+			return -1, true
+		}
+		return 1, true
+	}
+	return 0, false
+}
+
+// asDate reads a date operand: a date field (epoch ns), a string literal
+// in ISO 8601 or epoch millis, or a number (epoch millis).
+func asDate(v val) (int64, bool) {
+	if v.date {
+		return v.i, true
+	}
+	return parseDateValue(v)
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+type inNode struct {
+	x           cnode
+	list        []cnode
+	insensitive bool
+	negated     bool
+	dsl         bool
+}
+
+func (n *inNode) eval(c *evalCtx) val {
+	x := n.x.eval(c)
+	if x.k == vNull {
+		if n.dsl {
+			return boolVal(n.negated)
+		}
+		return nullVal
+	}
+	items := make([]val, len(n.list))
+	for i, e := range n.list {
+		items[i] = e.eval(c)
+	}
+	t := anyOf(x, func(v val) Tri {
+		for _, it := range items {
+			if anyOf(it, func(w val) Tri { return equalVals(v, w, n.insensitive) }) == True {
+				return True
+			}
+		}
+		return False
+	})
+	if n.negated {
+		t = -t
+	}
+	return triVal(t)
+}
+
+func equalVals(a, b val, insensitive bool) Tri {
+	if insensitive && a.k == vStr && b.k == vStr {
+		return triOf(strings.EqualFold(a.s, b.s))
+	}
+	return compareOp("==", a, b)
+}
+
+// matcher tests one string against one compiled pattern.
+type matcher interface {
+	match(s string) bool
+}
+
+type wildcard struct {
+	pat  string // lowercased when insensitive
+	fold bool
+	re   *regexp.Regexp
+	lit  bool
+}
+
+func (w *wildcard) match(s string) bool {
+	if w.fold {
+		s = strings.ToLower(s)
+	}
+	if w.lit {
+		return s == w.pat
+	}
+	return w.re.MatchString(s)
+}
+
+func newWildcard(p string, fold bool) *wildcard {
+	if fold {
+		p = strings.ToLower(p)
+	}
+	w := &wildcard{pat: p, fold: fold}
+	if !strings.ContainsAny(p, "*?") {
+		w.lit = true
+		return w
+	}
+	var b strings.Builder
+	b.WriteString("^(?s:")
+	for _, r := range p {
+		switch r {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	b.WriteString(")$")
+	w.re = regexp.MustCompile(b.String())
+	return w
+}
+
+type regexMatcher struct{ re *regexp.Regexp }
+
+func (r *regexMatcher) match(s string) bool { return r.re.MatchString(s) }
+
+// luceneToRE2 translates a Lucene regular expression (the syntax of
+// Elasticsearch's regexp query, always anchored at both ends) into RE2.
+// Lucene has no predefined classes: "\s" is a literal "s".
+func luceneToRE2(p string, fold bool) (*regexp.Regexp, error) {
+	var b strings.Builder
+	if fold {
+		b.WriteString("(?i)")
+	}
+	b.WriteString("^(?s:")
+	inClass := false
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c == '\\' && i+1 < len(p):
+			i++
+			b.WriteString(regexp.QuoteMeta(string(p[i])))
+		case inClass:
+			if c == ']' {
+				inClass = false
+			}
+			b.WriteByte(c)
+		case c == '[':
+			inClass = true
+			b.WriteByte(c)
+		case c == '"':
+			end := strings.IndexByte(p[i+1:], '"')
+			if end < 0 {
+				b.WriteString(regexp.QuoteMeta(p[i:]))
+				i = len(p)
+				continue
+			}
+			b.WriteString(regexp.QuoteMeta(p[i+1 : i+1+end]))
+			i += end + 1
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteString(")$")
+	return regexp.Compile(b.String())
+}
+
+func (m *Match) compile(src string) *Error {
+	m.compiled = m.compiled[:0]
+	for _, pe := range m.Patterns {
+		lit := pe.(*Literal)
+		s, isStr := lit.Val.(string)
+		if !isStr {
+			if m.Op == ":" {
+				m.compiled = append(m.compiled, nil) // equality with a non-string
+				continue
+			}
+			st, _ := lit.Span()
+			return errAt(src, st, "[%s] requires a string pattern, found [%s]", m.Op, formatLiteral(lit.Val))
+		}
+		switch m.Op {
+		case ":":
+			m.compiled = append(m.compiled, newWildcard(s, true))
+		case "like", "like~":
+			m.compiled = append(m.compiled, newWildcard(s, m.Op == "like~"))
+		case "regex", "regex~":
+			re, err := luceneToRE2(s, m.Op == "regex~")
+			if err != nil {
+				st, _ := lit.Span()
+				return errAt(src, st, "invalid regular expression [%s]: %v", s, err)
+			}
+			m.compiled = append(m.compiled, &regexMatcher{re})
+		}
+	}
+	return nil
+}
+
+type matchNode struct {
+	x    cnode
+	m    *Match
+	lits []val
+	dsl  bool
+}
+
+func (n *matchNode) eval(c *evalCtx) val {
+	x := n.x.eval(c)
+	if x.k == vNull {
+		if n.dsl {
+			return boolVal(false)
+		}
+		return nullVal
+	}
+	return triVal(anyOf(x, func(v val) Tri {
+		for i, mt := range n.m.compiled {
+			if mt == nil {
+				if equalVals(v, n.lits[i], true) == True {
+					return True
+				}
+				continue
+			}
+			if v.k != vStr {
+				continue
+			}
+			if mt.match(v.s) {
+				return True
+			}
+		}
+		return False
+	}))
+}
+
+type negNode struct{ x cnode }
+
+func (n *negNode) eval(c *evalCtx) val {
+	v := first(n.x.eval(c))
+	switch v.k {
+	case vInt:
+		return intVal(-v.i)
+	case vFloat:
+		return floatVal(-v.f)
+	}
+	return nullVal
+}
+
+type arithNode struct {
+	op   string
+	l, r cnode
+}
+
+func (n *arithNode) eval(c *evalCtx) val {
+	return arith(n.op, first(n.l.eval(c)), first(n.r.eval(c)))
+}
+
+func arith(op string, a, b val) val {
+	if !a.isNum() || !b.isNum() {
+		return nullVal
+	}
+	if a.k == vInt && b.k == vInt {
+		x, y := a.i, b.i
+		switch op {
+		case "+":
+			return intVal(x + y)
+		case "-":
+			return intVal(x - y)
+		case "*":
+			return intVal(x * y)
+		case "/":
+			if y == 0 {
+				return nullVal
+			}
+			return intVal(x / y)
+		case "%":
+			if y == 0 {
+				return nullVal
+			}
+			return intVal(x % y)
+		}
+	}
+	x, y := a.num(), b.num()
+	switch op {
+	case "+":
+		return floatVal(x + y)
+	case "-":
+		return floatVal(x - y)
+	case "*":
+		return floatVal(x * y)
+	case "/":
+		if y == 0 {
+			return nullVal
+		}
+		return floatVal(x / y)
+	case "%":
+		if y == 0 {
+			return nullVal
+		}
+		return floatVal(math.Mod(x, y))
+	}
+	return nullVal
+}
+
+// first reduces a multi-valued field to its first value, as scripts on
+// doc values see it.
+func first(v val) val {
+	if v.k == vList {
+		if len(v.l) == 0 {
+			return nullVal
+		}
+		return v.l[0]
+	}
+	return v
+}
+
+type callNode struct {
+	c    *Call
+	args []cnode
+}
+
+func toString(v val) (string, bool) {
+	switch v.k {
+	case vStr:
+		return v.s, true
+	case vInt:
+		if v.date {
+			return formatDate(v.i, v.i%1e6 != 0), true
+		}
+		return strconv.FormatInt(v.i, 10), true
+	case vFloat:
+		return strconv.FormatFloat(v.f, 'f', -1, 64), true
+	case vBool:
+		return strconv.FormatBool(v.b), true
+	}
+	return "", false
+}
+
+func (n *callNode) eval(c *evalCtx) val {
+	args := make([]val, len(n.args))
+	for i, a := range n.args {
+		args[i] = first(a.eval(c))
+	}
+	fold := n.c.Insensitive
+	switch n.c.Name {
+	case "add":
+		return arith("+", args[0], args[1])
+	case "subtract":
+		return arith("-", args[0], args[1])
+	case "multiply":
+		return arith("*", args[0], args[1])
+	case "divide":
+		return arith("/", args[0], args[1])
+	case "modulo":
+		return arith("%", args[0], args[1])
+	case "between":
+		src, ok1 := toString(args[0])
+		l, ok2 := toString(args[1])
+		r, ok3 := toString(args[2])
+		if !ok1 || !ok2 || !ok3 {
+			return nullVal
+		}
+		greedy := false
+		if len(args) > 3 {
+			if args[3].k != vBool {
+				return nullVal
+			}
+			greedy = args[3].b
+		}
+		return strVal(between(src, l, r, greedy, fold))
+	case "cidrMatch":
+		ipv := args[0]
+		if ipv.k != vStr {
+			return nullVal
+		}
+		ip, err := netip.ParseAddr(ipv.s)
+		if err != nil {
+			return boolVal(false)
+		}
+		ip = ip.Unmap()
+		for _, a := range args[1:] {
+			if a.k != vStr {
+				continue
+			}
+			pfx, err := netip.ParsePrefix(a.s)
+			if err != nil {
+				continue
+			}
+			if pfx.Masked().Contains(ip) {
+				return boolVal(true)
+			}
+		}
+		return boolVal(false)
+	case "concat":
+		var b strings.Builder
+		for _, a := range args {
+			s, ok := toString(a)
+			if !ok {
+				return nullVal
+			}
+			b.WriteString(s)
+		}
+		return strVal(b.String())
+	case "endsWith", "startsWith", "stringContains":
+		s, ok1 := toString(args[0])
+		sub, ok2 := toString(args[1])
+		if args[0].k != vStr || !ok1 || !ok2 {
+			return nullVal
+		}
+		if fold {
+			s, sub = strings.ToLower(s), strings.ToLower(sub)
+		}
+		switch n.c.Name {
+		case "endsWith":
+			return boolVal(strings.HasSuffix(s, sub))
+		case "startsWith":
+			return boolVal(strings.HasPrefix(s, sub))
+		}
+		return boolVal(strings.Contains(s, sub))
+	case "indexOf":
+		s, ok1 := toString(args[0])
+		sub, ok2 := toString(args[1])
+		if args[0].k != vStr || !ok1 || !ok2 {
+			return nullVal
+		}
+		start := int64(0)
+		if len(args) > 2 {
+			if args[2].k == vNull {
+				start = 0
+			} else if args[2].k != vInt {
+				return nullVal
+			} else {
+				start = args[2].i
+			}
+		}
+		if fold {
+			s, sub = strings.ToLower(s), strings.ToLower(sub)
+		}
+		if start < 0 {
+			start = 0
+		}
+		if start > int64(len(s)) {
+			return nullVal
+		}
+		i := strings.Index(s[start:], sub)
+		if i < 0 {
+			return nullVal
+		}
+		return intVal(start + int64(i))
+	case "length":
+		s, ok := toString(args[0])
+		if args[0].k != vStr || !ok {
+			return nullVal
+		}
+		return intVal(int64(len([]rune(s))))
+	case "number":
+		s, ok := toString(args[0])
+		if !ok {
+			return nullVal
+		}
+		base := int64(10)
+		if len(args) > 1 {
+			if args[1].k != vInt {
+				return nullVal
+			}
+			base = args[1].i
+		}
+		return parseNumber(s, int(base))
+	case "string":
+		s, ok := toString(args[0])
+		if !ok {
+			return nullVal
+		}
+		return strVal(s)
+	case "substring":
+		s, ok := toString(args[0])
+		if args[0].k != vStr || !ok || args[1].k != vInt {
+			return nullVal
+		}
+		r := []rune(s)
+		start := args[1].i
+		end := int64(len(r))
+		if len(args) > 2 && args[2].k != vNull {
+			if args[2].k != vInt {
+				return nullVal
+			}
+			end = args[2].i
+		}
+		return strVal(substring(r, start, end))
+	}
+	return nullVal
+}
+
+// between implements EQL's between(): the text between the first left
+// and the first (or, greedy, the last) right after it; "" when absent.
+func between(src, left, right string, greedy, fold bool) string {
+	hay := src
+	if fold {
+		hay, left, right = strings.ToLower(src), strings.ToLower(left), strings.ToLower(right)
+	}
+	i := strings.Index(hay, left)
+	if i < 0 {
+		return ""
+	}
+	start := i + len(left)
+	var j int
+	if greedy {
+		j = strings.LastIndex(hay[start:], right)
+	} else {
+		j = strings.Index(hay[start:], right)
+	}
+	if j < 0 {
+		return ""
+	}
+	return src[start : start+j]
+}
+
+// substring has Python slice semantics: negative offsets count from the end.
+func substring(r []rune, start, end int64) string {
+	n := int64(len(r))
+	if start < 0 {
+		start += n
+	}
+	if end < 0 {
+		end += n
+	}
+	if start < 0 {
+		start = 0
+	}
+	if end > n {
+		end = n
+	}
+	if start >= end || start >= n {
+		return ""
+	}
+	return string(r[start:end])
+}
+
+func parseNumber(s string, base int) val {
+	s = strings.TrimSpace(s)
+	if base == 16 {
+		t := strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X")
+		if i, err := strconv.ParseInt(t, 16, 64); err == nil {
+			return intVal(i)
+		}
+		return nullVal
+	}
+	if base != 10 {
+		if i, err := strconv.ParseInt(s, base, 64); err == nil {
+			return intVal(i)
+		}
+		return nullVal
+	}
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return intVal(i)
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return floatVal(f)
+	}
+	return nullVal
+}

@@ -1,0 +1,379 @@
+package eql
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/purpleharness/purpleharness/ecs"
+)
+
+// Source is one index of a search: its name, its mapping (may be nil)
+// and its events in ingest order.
+type Source struct {
+	Index   string
+	Mapping *Mapping
+	Events  iter.Seq2[ecs.Document, error]
+}
+
+// Search runs req.Query over events and answers in the exact shape of
+// Elasticsearch's _eql/search response. Events are read through Lookup only.
+// Unless Sorted() is given, all events are read and ordered by timestamp,
+// tiebreaker and input order first; with Sorted() memory is bounded by the
+// open sequences (and, for samples, by the matching events).
+func Search(ctx context.Context, req Request, events iter.Seq2[ecs.Document, error], opts ...Option) (*Response, error) {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return searchSources(ctx, req, []Source{{Index: cfg.index, Mapping: cfg.mapping, Events: events}}, cfg)
+}
+
+// SearchSources runs req over several indices at once, like a search on
+// "index1,index2": their mappings are merged, their events interleaved in
+// order, and each hit names its index.
+func SearchSources(ctx context.Context, req Request, sources []Source, opts ...Option) (*Response, error) {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return searchSources(ctx, req, sources, cfg)
+}
+
+func searchSources(ctx context.Context, req Request, sources []Source, cfg config) (*Response, error) {
+	start := time.Now()
+	req = req.WithDefaults()
+	if req.ResultPosition != "head" && req.ResultPosition != "tail" {
+		return nil, fmt.Errorf("invalid result_position [%s], expecting [head] or [tail]", req.ResultPosition)
+	}
+	if req.Size < 0 {
+		return nil, fmt.Errorf("size must be greater than or equal to 0")
+	}
+	q, perr := parse(req.Query)
+	if perr != nil {
+		return nil, perr
+	}
+	var ms []*Mapping
+	anyMapping := false
+	for _, s := range sources {
+		if s.Mapping != nil {
+			anyMapping = true
+			ms = append(ms, s.Mapping)
+		}
+	}
+	if cfg.mapping != nil && len(sources) > 1 {
+		anyMapping = true
+		ms = append(ms, cfg.mapping)
+	}
+	if anyMapping {
+		cfg.mapping = Merge(ms...)
+	}
+	prog, cerr := compile(q, &cfg)
+	if cerr != nil {
+		return nil, cerr
+	}
+	r := newRunner(ctx, prog, req, cfg, sources)
+	resp, err := r.run()
+	if err != nil {
+		return nil, err
+	}
+	resp.Took = time.Since(start).Milliseconds()
+	return resp, nil
+}
+
+// Run executes a compiled program over events.
+func (p *Program) Run(ctx context.Context, req Request, events iter.Seq2[ecs.Document, error], opts ...Option) (*Response, error) {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	cfg.mapping = p.mapping
+	start := time.Now()
+	req = req.WithDefaults()
+	r := newRunner(ctx, p, req, cfg, []Source{{Index: cfg.index, Mapping: p.mapping, Events: events}})
+	resp, err := r.run()
+	if err != nil {
+		return nil, err
+	}
+	resp.Took = time.Since(start).Milliseconds()
+	return resp, nil
+}
+
+// event is one input event with its sort key.
+type event struct {
+	doc   ecs.Document
+	index string
+	id    string
+	ts    int64
+	hasTS bool
+	tb    val
+	ord   int64 // ingest order across all sources
+}
+
+// before orders events by timestamp, tiebreaker, ingest order.
+func (a *event) before(b *event) bool { return a.cmp(b) < 0 }
+
+func (a *event) cmp(b *event) int {
+	if a.hasTS != b.hasTS {
+		if a.hasTS {
+			return -1
+		}
+		return 1
+	}
+	if a.ts != b.ts {
+		return cmpInt(a.ts, b.ts)
+	}
+	if a.tb.k != vNull || b.tb.k != vNull {
+		if a.tb.k == vNull {
+			return 1
+		}
+		if b.tb.k == vNull {
+			return -1
+		}
+		if c, ok := compareVals(a.tb, b.tb); ok && c != 0 {
+			return c
+		}
+	}
+	return cmpInt(a.ord, b.ord)
+}
+
+type runner struct {
+	ctx     context.Context
+	p       *Program
+	req     Request
+	cfg     config
+	sources []Source
+	tsField *fieldNode
+	tbField *fieldNode
+	catFld  *fieldNode
+	ord     int64
+	partial bool
+	failed  map[int]bool // stage index (len(stages) = until) whose search failed on some index
+	ectx    evalCtx
+	curIdx  string
+}
+
+func newRunner(ctx context.Context, p *Program, req Request, cfg config, sources []Source) *runner {
+	r := &runner{ctx: ctx, p: p, req: req, cfg: cfg, sources: sources, failed: map[int]bool{}}
+	res := func(name string) *fieldNode {
+		n, ft, _ := cfg.mapping.resolve(name)
+		return &fieldNode{name: n, ft: ft}
+	}
+	r.tsField = res(req.TimestampField)
+	if r.tsField.ft == ftUnknown {
+		r.tsField.ft = ftDate
+	}
+	if req.TiebreakerField != "" {
+		r.tbField = res(req.TiebreakerField)
+	}
+	r.catFld = res(req.EventCategoryField)
+	return r
+}
+
+func (r *runner) makeEvent(doc ecs.Document, index string, pos int) *event {
+	e := &event{doc: doc, index: index, ord: r.ord}
+	r.ord++
+	if id, ok := doc["_id"].(string); ok {
+		e.id = id
+	} else {
+		e.id = strconv.Itoa(pos)
+	}
+	c := evalCtx{doc: doc}
+	tv := first(r.tsField.eval(&c))
+	if ns, ok := asDate(tv); ok && tv.k != vNull {
+		e.ts, e.hasTS = ns, true
+	}
+	if r.tbField != nil {
+		e.tb = first(r.tbField.eval(&c))
+	}
+	return e
+}
+
+// events yields the input in order: streamed when cfg.streaming, sorted
+// otherwise.
+func (r *runner) events() iter.Seq2[*event, error] {
+	return func(yield func(*event, error) bool) {
+		if r.cfg.streaming && len(r.sources) == 1 {
+			var prev *event
+			pos := 0
+			for doc, err := range r.sources[0].Events {
+				if err != nil {
+					yield(nil, err)
+					return
+				}
+				e := r.makeEvent(doc, r.sources[0].Index, pos)
+				pos++
+				if prev != nil && e.before(prev) {
+					yield(nil, fmt.Errorf("event %d is out of order (timestamp/tiebreaker before event %d's) and Sorted() was given", pos, pos-1))
+					return
+				}
+				prev = e
+				if !yield(e, nil) {
+					return
+				}
+			}
+			return
+		}
+		var all []*event
+		for _, s := range r.sources {
+			pos := 0
+			for doc, err := range s.Events {
+				if err != nil {
+					yield(nil, err)
+					return
+				}
+				all = append(all, r.makeEvent(doc, s.Index, pos))
+				pos++
+				if len(all)%4096 == 0 {
+					if err := r.ctx.Err(); err != nil {
+						yield(nil, err)
+						return
+					}
+				}
+			}
+		}
+		slices.SortStableFunc(all, func(a, b *event) int { return a.cmp(b) })
+		for _, e := range all {
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+}
+
+// matches evaluates a stage filter (category and condition) on e.
+// failed reports a field that could not be evaluated on e's index.
+func (r *runner) matches(s *stage, e *event) (ok, failed bool) {
+	c := &r.ectx
+	*c = evalCtx{doc: e.doc}
+	if r.cfg.badField != nil {
+		idx := e.index
+		bf := r.cfg.badField
+		c.bad = func(f string) bool { return bf(idx, f) }
+	}
+	if s.category != "" {
+		cv := r.catFld.eval(c)
+		if anyOf(cv, func(v val) Tri { return triOf(v.k == vStr && v.s == s.category) }) != True {
+			return false, false
+		}
+	}
+	v := s.cond.eval(c)
+	if c.failed {
+		return false, true
+	}
+	return v.k == vBool && v.b, false
+}
+
+func (r *runner) hit(e *event) Hit {
+	return Hit{Index: e.index, ID: e.id, Source: e.doc}
+}
+
+func (r *runner) run() (*Response, error) {
+	switch r.p.q.Kind {
+	case SequenceQuery:
+		return r.runSequence()
+	case SampleQuery:
+		return r.runSample()
+	}
+	return r.runEvents()
+}
+
+// limits returns the effective head/tail limit from pipes then size.
+func (r *runner) window(n int) (lo, hi int) {
+	lo, hi = 0, n
+	for _, p := range r.p.q.Pipes {
+		cnt := hi - lo
+		if p.N < cnt {
+			if p.Name == "head" {
+				hi = lo + p.N
+			} else {
+				lo = hi - p.N
+			}
+		}
+	}
+	if cnt := hi - lo; r.req.Size < cnt {
+		if r.headFirst() {
+			hi = lo + r.req.Size
+		} else {
+			lo = hi - r.req.Size
+		}
+	}
+	return lo, hi
+}
+
+// headFirst tells which end the size limit keeps: the result position,
+// unless a head/tail pipe fixed it (Elasticsearch lets the last pipe decide).
+func (r *runner) headFirst() bool {
+	if n := len(r.p.q.Pipes); n > 0 {
+		return r.p.q.Pipes[n-1].Name == "head"
+	}
+	return r.req.ResultPosition == "head"
+}
+
+func (r *runner) runEvents() (*Response, error) {
+	s := r.p.stages[0]
+	var hits []Hit
+	// With a head limit the stream can stop early.
+	limit := -1
+	if r.headFirst() {
+		lo, hi := r.window(1 << 62)
+		limit = hi - lo
+	}
+	var buf []Hit
+	for e, err := range r.events() {
+		if err != nil {
+			return nil, err
+		}
+		ok, failed := r.matches(s, e)
+		if failed {
+			r.partial = true
+			continue
+		}
+		if !ok {
+			continue
+		}
+		buf = append(buf, r.hit(e))
+		if limit >= 0 && len(buf) >= limit {
+			break
+		}
+		if limit < 0 {
+			// tail: keep a bounded window
+			_, tailN := r.tailLimit()
+			if tailN >= 0 && len(buf) > 2*tailN+64 {
+				buf = append(buf[:0], buf[len(buf)-tailN:]...)
+			}
+		}
+	}
+	lo, hi := r.window(len(buf))
+	hits = buf[lo:hi]
+	resp := &Response{IsPartial: r.partial}
+	resp.Hits.Total = Total{Value: len(hits), Relation: "eq"}
+	resp.Hits.Events = hits
+	if resp.Hits.Events == nil {
+		resp.Hits.Events = []Hit{}
+	}
+	return resp, nil
+}
+
+// tailLimit returns the number of trailing results a tail window can
+// possibly need (-1 when unbounded).
+func (r *runner) tailLimit() (bool, int) {
+	n := r.req.Size
+	for _, p := range r.p.q.Pipes {
+		if p.Name == "head" {
+			return false, -1
+		}
+		if p.N < n {
+			n = p.N
+		}
+	}
+	return true, n
+}
+
+func sortHits(h []Hit) {
+	sort.SliceStable(h, func(i, j int) bool { return false })
+}

@@ -1,0 +1,397 @@
+package eql
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// Sequence matching follows Elasticsearch's SequenceMatcher: events are
+// consumed in order; for a join key, a hit of stage N continues the latest
+// pending sequence of stage N-1 that ended before it and drops the older
+// ones (so one pending sequence per key and stage is all that matters);
+// maxspan is measured from the sequence's first event and a span equal to
+// maxspan still matches; an until hit for the key discards the key's
+// pending sequences. Stages of one event are tried from the last to the
+// first so that an event never continues a sequence it just started.
+
+type keyTuple struct {
+	id   string // grouping identity
+	vals []val
+}
+
+type pending struct {
+	key    keyTuple
+	events []*event // per positive stage matched so far
+	start  *event
+	last   *event
+}
+
+type seqState struct {
+	// per stage, the latest pending sequence that completed that stage
+	stages []*pending
+}
+
+type completed struct {
+	key    keyTuple
+	events []*event // per stage; nil for a missing-event stage
+}
+
+// keyValues returns the join-key values of e for a stage: the global keys
+// then the stage keys, each fanned out over a multi-valued field (sorted
+// and de-duplicated, as doc values are). ok=false when a required key is
+// null: Elasticsearch only joins events that have the key.
+func (r *runner) keyTuples(s *stage, e *event) ([]keyTuple, bool) {
+	nk := len(r.p.keys) + len(s.keys)
+	if nk == 0 {
+		return []keyTuple{{}}, true
+	}
+	per := make([][]val, 0, nk)
+	add := func(fn *fieldNode, opt bool) bool {
+		c := evalCtx{doc: e.doc}
+		v := fn.eval(&c)
+		vs := distinctSorted(v)
+		if len(vs) == 0 {
+			if !opt {
+				return false
+			}
+			vs = []val{nullVal}
+		}
+		per = append(per, vs)
+		return true
+	}
+	for i, fn := range r.p.keys {
+		if !add(fn, r.p.keyOpt[i]) {
+			return nil, false
+		}
+	}
+	for i, fn := range s.keys {
+		if !add(fn, s.keyOpt[i]) {
+			return nil, false
+		}
+	}
+	// cartesian product, first key outermost
+	out := []keyTuple{{}}
+	for _, vs := range per {
+		next := make([]keyTuple, 0, len(out)*len(vs))
+		for _, t := range out {
+			for _, v := range vs {
+				vals := append(slices.Clip(t.vals), v)
+				next = append(next, keyTuple{vals: vals})
+			}
+		}
+		out = next
+	}
+	for i := range out {
+		var b strings.Builder
+		for _, v := range out[i].vals {
+			k, ok := v.key()
+			if !ok {
+				k = "\x00null"
+			}
+			b.WriteString(k)
+			b.WriteByte(0x1f)
+		}
+		out[i].id = b.String()
+	}
+	return out, true
+}
+
+func distinctSorted(v val) []val {
+	switch v.k {
+	case vNull, vObj:
+		return nil
+	case vList:
+		var out []val
+		for _, e := range v.l {
+			if e.k != vNull && e.k != vObj {
+				out = append(out, e)
+			}
+		}
+		slices.SortStableFunc(out, func(a, b val) int {
+			c, _ := compareVals(a, b)
+			return c
+		})
+		out = slices.CompactFunc(out, func(a, b val) bool {
+			c, ok := compareVals(a, b)
+			return ok && c == 0
+		})
+		return out
+	}
+	return []val{v}
+}
+
+func (r *runner) runSequence() (*Response, error) {
+	stages := r.p.stages
+	n := len(stages)
+	// positive stages carry the matching; missing stages are checked later
+	var pos []int
+	for i, s := range stages {
+		if !s.missing {
+			pos = append(pos, i)
+		}
+	}
+	maxspan := int64(r.p.q.MaxSpan / time.Nanosecond)
+	state := map[string]*seqState{}
+	var done []completed
+	var missing []*event // events matching some missing stage, for the check
+	anyMissing := len(pos) != n
+	sweepEvery := 4096
+	count := 0
+	for e, err := range r.events() {
+		if err != nil {
+			return nil, err
+		}
+		if !e.hasTS {
+			continue
+		}
+		count++
+		if maxspan > 0 && count%sweepEvery == 0 {
+			for k, st := range state {
+				alive := false
+				for i, p := range st.stages {
+					if p != nil && e.ts-p.start.ts > maxspan {
+						st.stages[i] = nil
+					} else if p != nil {
+						alive = true
+					}
+				}
+				if !alive {
+					delete(state, k)
+				}
+			}
+			if err := r.ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if anyMissing {
+			for _, s := range stages {
+				if s.missing {
+					if ok, _ := r.matches(s, e); ok {
+						missing = append(missing, e)
+						break
+					}
+				}
+			}
+		}
+		for pi := len(pos) - 1; pi >= 0; pi-- {
+			s := stages[pos[pi]]
+			ok, failed := r.matches(s, e)
+			if failed {
+				r.failed[pos[pi]] = true
+				continue
+			}
+			if !ok {
+				continue
+			}
+			tuples, ok := r.keyTuples(s, e)
+			if !ok {
+				continue
+			}
+			for _, kt := range tuples {
+				st := state[kt.id]
+				if pi == 0 {
+					if st == nil {
+						st = &seqState{stages: make([]*pending, len(pos))}
+						state[kt.id] = st
+					}
+					st.stages[0] = &pending{key: kt, events: []*event{e}, start: e, last: e}
+					if len(pos) == 1 {
+						done = append(done, completed{key: kt, events: r.withPlaceholders([]*event{e})})
+						st.stages[0] = nil
+					}
+					continue
+				}
+				if st == nil || st.stages[pi-1] == nil {
+					continue
+				}
+				p := st.stages[pi-1]
+				st.stages[pi-1] = nil
+				if maxspan > 0 && e.ts-p.start.ts > maxspan {
+					continue
+				}
+				np := &pending{key: p.key, events: append(slices.Clip(p.events), e), start: p.start, last: e}
+				if pi == len(pos)-1 {
+					done = append(done, completed{key: np.key, events: r.withPlaceholders(np.events)})
+					continue
+				}
+				st.stages[pi] = np
+			}
+		}
+		if u := r.p.until; u != nil {
+			ok, failed := r.matches(u, e)
+			if failed {
+				r.failed[n] = true
+			}
+			if ok {
+				if tuples, ok := r.keyTuples(u, e); ok {
+					for _, kt := range tuples {
+						if st := state[kt.id]; st != nil {
+							for i, p := range st.stages {
+								if p != nil && p.start != e {
+									st.stages[i] = nil
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if anyMissing {
+		done = r.checkMissing(done, missing, maxspan)
+	}
+	if len(r.failed) > 0 {
+		r.partial = true
+		if r.req.AllowPartialSequenceResults == nil || !*r.req.AllowPartialSequenceResults {
+			done = nil
+		}
+	}
+	lo, hi := r.window(len(done))
+	done = done[lo:hi]
+	resp := &Response{IsPartial: r.partial}
+	resp.Hits.Sequences = make([]Sequence, 0, len(done))
+	for _, d := range done {
+		sq := Sequence{Events: make([]Hit, 0, len(d.events))}
+		if len(d.key.vals) > 0 {
+			sq.JoinKeys = r.joinKeyValues(d.key)
+		}
+		for _, e := range d.events {
+			if e == nil {
+				sq.Events = append(sq.Events, Hit{Missing: true})
+				continue
+			}
+			sq.Events = append(sq.Events, r.hit(e))
+		}
+		resp.Hits.Sequences = append(resp.Hits.Sequences, sq)
+	}
+	resp.Hits.Total = Total{Value: len(resp.Hits.Sequences), Relation: "eq"}
+	return resp, nil
+}
+
+// withPlaceholders spreads the positive-stage events over all stages,
+// leaving nil at missing-event stages.
+func (r *runner) withPlaceholders(posEvents []*event) []*event {
+	if len(posEvents) == len(r.p.stages) {
+		return posEvents
+	}
+	out := make([]*event, len(r.p.stages))
+	j := 0
+	for i, s := range r.p.stages {
+		if !s.missing {
+			out[i] = posEvents[j]
+			j++
+		}
+	}
+	return out
+}
+
+// joinKeyValues renders a key tuple as Elasticsearch returns join_keys:
+// strings for keyword/ip/version fields, numbers for numeric fields,
+// formatted dates, booleans, null.
+func (r *runner) joinKeyValues(k keyTuple) []any {
+	out := make([]any, len(k.vals))
+	for i, v := range k.vals {
+		out[i] = jsonValue(v)
+	}
+	return out
+}
+
+func jsonValue(v val) any {
+	switch v.k {
+	case vBool:
+		return v.b
+	case vInt:
+		if v.date {
+			return formatDate(v.i, v.i%1e6 != 0)
+		}
+		return v.i
+	case vFloat:
+		return v.f
+	case vStr:
+		return v.s
+	}
+	return nil
+}
+
+// checkMissing keeps the candidate sequences for which no event of a
+// missing stage (same join key) lies in the stage's window: between the
+// neighbouring positive events, or within maxspan of the sequence for a
+// leading or trailing missing stage.
+func (r *runner) checkMissing(done []completed, missing []*event, maxspan int64) []completed {
+	var out []completed
+	for _, d := range done {
+		if r.missingOK(d, missing, maxspan) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (r *runner) missingOK(d completed, missing []*event, maxspan int64) bool {
+	stages := r.p.stages
+	// first and last positive events
+	var firstPos, lastPos *event
+	for _, e := range d.events {
+		if e != nil {
+			if firstPos == nil {
+				firstPos = e
+			}
+			lastPos = e
+		}
+	}
+	for i, s := range stages {
+		if !s.missing {
+			continue
+		}
+		var prev, next *event
+		for j := i - 1; j >= 0; j-- {
+			if d.events[j] != nil {
+				prev = d.events[j]
+				break
+			}
+		}
+		for j := i + 1; j < len(stages); j++ {
+			if d.events[j] != nil {
+				next = d.events[j]
+				break
+			}
+		}
+		for _, m := range missing {
+			if ok, _ := r.matches(s, m); !ok {
+				continue
+			}
+			if !r.sameKey(s, m, d.key) {
+				continue
+			}
+			in := true
+			if prev != nil {
+				in = in && prev.before(m)
+			} else {
+				in = in && m.ts >= lastPos.ts-maxspan && m.before(next)
+			}
+			if next != nil {
+				in = in && m.before(next)
+			} else {
+				in = in && m.ts <= firstPos.ts+maxspan && prev.before(m)
+			}
+			if in {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (r *runner) sameKey(s *stage, e *event, k keyTuple) bool {
+	tuples, ok := r.keyTuples(s, e)
+	if !ok {
+		return false
+	}
+	for _, t := range tuples {
+		if t.id == k.id {
+			return true
+		}
+	}
+	return false
+}
