@@ -6,6 +6,14 @@
 // ({"process": {"name": "nc"}}), exported data may use flattened keys
 // ({"process.name": "nc"}); Lookup accepts both, as Elasticsearch's field
 // resolution does for _source.
+//
+// A Renderer turns the sensor's typed observations (Exec, Connect) into the
+// documents one real data source would have indexed: Elastic Defend (the
+// endpoint package), Auditbeat's auditd module, or Sysmon for Linux through
+// the sysmon_linux integration. Each profile follows its source's published
+// field documentation, pipelines and code, quirks included, and invents no
+// value; Mapping gives each profile's Elasticsearch field types. See
+// docs/profiles.md.
 package ecs
 
 import (
