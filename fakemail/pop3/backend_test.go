@@ -27,7 +27,8 @@ import (
 // names make it misbehave on purpose: login "panic" panics in Login, a
 // message with UID "boom" panics in Open, and login "broken" fails with an
 // internal error, login "slow" blocks until the session's context ends, and
-// login "bomb" owns the "boom" message.
+// login "bomb" owns the "boom" message; login "badbox" has a message
+// whose UID breaks RFC 1939.
 type memBackend struct {
 	mu     sync.Mutex
 	users  map[string]string // user -> password
@@ -58,10 +59,11 @@ const lfMessage = "Subject: second\n\nline one\nline two\nline three\n"
 
 func newMemBackend() *memBackend {
 	return &memBackend{
-		users: map[string]string{"c2": "atomic-red", "empty": "nothing", "panic": "x", "broken": "x", "slow": "x", "bomb": "x"},
+		users: map[string]string{"c2": "atomic-red", "empty": "nothing", "panic": "x", "broken": "x", "slow": "x", "bomb": "x", "badbox": "x"},
 		boxes: map[string][]memMessage{
-			"c2":   {{"uid-tasking-1", tasking}, {"uid-second-2", lfMessage}},
-			"bomb": {{"boom", "Subject: never sent\r\n\r\n"}},
+			"c2":     {{"uid-tasking-1", tasking}, {"uid-second-2", lfMessage}},
+			"bomb":   {{"boom", "Subject: never sent\r\n\r\n"}},
+			"badbox": {{"has space", "Subject: bad UID\r\n\r\n"}},
 		},
 		locked: map[string]bool{},
 	}

@@ -540,15 +540,24 @@ func (s *session) login(user, pass string) {
 		s.loginFailed(user, err)
 		return
 	}
+	s.mbox = mb // from here on finish() closes it, even after a panic
 	s.guard("Mailbox.Messages", func() { msgs, err = mb.Messages() })
+	for _, m := range msgs {
+		if err == nil && (!validUID(m.UID) || m.Size < 0) {
+			// A backend bug: a UID with a space or CRLF would corrupt
+			// UIDL replies. Refuse the maildrop rather than the wire.
+			err = fmt.Errorf("backend listed an invalid message: UID %q (RFC 1939 section 7: 1-70 characters 0x21-0x7E), size %d", m.UID, m.Size)
+		}
+	}
 	if err != nil {
 		s.srv.logf("pop3: %s: list maildrop of %q: %v", s.raw.RemoteAddr(), user, err)
+		s.mbox = nil
 		s.guard("Mailbox.Close", func() { mb.Close() })
 		s.observe(Event{Kind: EventLogin, User: user, Err: err})
 		s.reply(false, "[SYS/TEMP] cannot read maildrop")
 		return
 	}
-	s.state, s.user, s.mbox, s.msgs = stateTransaction, user, mb, msgs
+	s.state, s.user, s.msgs = stateTransaction, user, msgs
 	s.deleted = make([]bool, len(msgs))
 	s.observe(Event{Kind: EventLogin, User: user, OK: true})
 	n, size := s.stat()
@@ -576,9 +585,10 @@ func (s *session) loginFailed(user string, err error) {
 	s.reply(false, "[AUTH] invalid credentials")
 }
 
-// guard runs a backend call, turning a panic into an error log and a
-// re-panic-free return; fn's results stay as they were when it panicked, so
-// guard sets the session to end.
+// guard runs a backend call. If it panics, guard logs the panic with the
+// name of the call and its stack, then re-raises it as a backendPanic, which
+// command's recover turns into "-ERR [SYS/TEMP]" and the end of the session
+// without logging it a second time.
 func (s *session) guard(what string, fn func()) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -597,6 +607,20 @@ type backendPanic struct {
 }
 
 func (p backendPanic) String() string { return fmt.Sprintf("%s: %v", p.what, p.v) }
+
+// validUID reports whether uid is a unique-id as RFC 1939 section 7
+// defines it: 1 to 70 characters from 0x21 to 0x7E.
+func validUID(uid string) bool {
+	if len(uid) < 1 || len(uid) > 70 {
+		return false
+	}
+	for i := 0; i < len(uid); i++ {
+		if uid[i] < 0x21 || uid[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
 
 func (s *session) stat() (n int, size int64) {
 	for i, m := range s.msgs {

@@ -234,6 +234,12 @@ func TestSessionDialogues(t *testing.T) {
 			{"PASS x", []string{"-ERR [SYS/TEMP] internal server error"}},
 			{"", eof},
 		}},
+		{"backend listing an invalid UID", []step{
+			{"USER badbox", []string{"+OK send PASS"}},
+			{"PASS x", []string{"-ERR [SYS/TEMP] cannot read maildrop"}},
+			{"USER badbox", []string{"+OK send PASS"}},
+			{"PASS x", []string{"-ERR [SYS/TEMP] cannot read maildrop"}}, // the maildrop was released
+		}},
 		{"quit before login", []step{{"QUIT", []string{"+OK bye"}}, {"", eof}}},
 		{"stls with an argument", []step{{"STLS now", []string{"-ERR STLS takes no argument"}}}},
 	}
