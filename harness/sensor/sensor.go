@@ -1,0 +1,688 @@
+package sensor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	libaudit "github.com/elastic/go-libaudit/v2"
+	"github.com/elastic/go-libaudit/v2/auparse"
+	"golang.org/x/sys/unix"
+)
+
+// Sentinel errors a caller branches on (skip a test, exit code 3). The
+// wrapped message names what is missing.
+var (
+	ErrNotRoot = errors.New("not permitted to control audit")
+	ErrNoAudit = errors.New("kernel audit unavailable")
+)
+
+// Config selects what a Sensor records.
+type Config struct {
+	// AllProcesses records every process on the host. Otherwise only the
+	// descendants of Roots are recorded.
+	AllProcesses bool
+
+	// Roots are the pids whose descendants (children, grandchildren, ...
+	// started while the sensor runs) are recorded. Empty means this
+	// process: the harness's own children and their descendants. More
+	// roots can be added later with Track.
+	Roots []int
+
+	// KeepInfra keeps events the sensor tags as harness infrastructure:
+	// this process itself (the harness, its fake mail servers, its
+	// threads), InfraPIDs, and Docker's plumbing (docker-proxy, dockerd,
+	// containerd, containerd-shim, runc). They are left out by default.
+	KeepInfra bool
+	InfraPIDs []int
+
+	// BacklogLimit is the kernel backlog the sensor raises the limit to
+	// (never lowers it); 0 means 8192. The kernel's default of 64 drops
+	// records in any burst.
+	BacklogLimit uint32
+
+	// Multicast forces reading from the audit multicast group even when
+	// no audit daemon holds the unicast stream.
+	Multicast bool
+}
+
+// Stats is what a capture received and what it lost. A capture with
+// Lost() > 0 is incomplete and reports must say so.
+type Stats struct {
+	Records      uint64 // audit records received
+	Events       uint64 // distinct audit events (serials) received
+	Observations uint64 // process starts and connection attempts kept
+	Filtered     uint64 // observations left out (out of scope or infrastructure)
+	Malformed    uint64 // events that could not be parsed
+
+	// KernelLost is the increase of the kernel's lost counter during the
+	// capture (records dropped for backlog or rate limits). The counter
+	// is host-wide, so it may include records of other audit users.
+	KernelLost uint32
+	// Gaps counts audit serials missing between the first and last the
+	// sensor received: records the kernel sent that never arrived (a
+	// full multicast socket, reported as ENOBUFS by Overruns).
+	Gaps     uint64
+	Overruns uint64
+
+	// Multicast is true when the sensor read the multicast group because
+	// another reader (auditd, auditbeat, another sensor) held the audit
+	// unicast stream.
+	Multicast bool
+	// Warnings lists degraded features (e.g. b32 rules the kernel refused).
+	Warnings []string
+}
+
+// Lost is every event known lost: kernel drops plus sequence gaps.
+func (s Stats) Lost() uint64 { return uint64(s.KernelLost) + s.Gaps }
+
+// String is the one-line summary the CLI prints.
+func (s Stats) String() string {
+	mode := "unicast"
+	if s.Multicast {
+		mode = "multicast"
+	}
+	return fmt.Sprintf("%d events, %d lost (kernel %d, gaps %d), %d records, %s", s.Observations, s.Lost(), s.KernelLost, s.Gaps, s.Records, mode)
+}
+
+// Sensor captures process starts and connection attempts from the kernel's
+// audit subsystem. Start it, run what is to be observed, call Sync, read
+// Observations, and Close it.
+type Sensor struct {
+	cfg      Config
+	ctl      *libaudit.AuditClient // control socket: rules, status, sync markers
+	ctlMu    sync.Mutex
+	rd       *reader
+	rdClient *libaudit.AuditClient // non-nil when registered as the audit daemon
+	inst     instance
+	rules    [][]byte // wire formats we added
+	baseLost uint32
+	token    string
+
+	mu       sync.Mutex
+	tr       *tracker
+	obs      []Observation
+	pending  map[uint64]*pendingEvent
+	waiters  map[string]chan struct{}
+	syncN    int
+	seen     map[uint64]struct{}
+	minSer   uint64
+	maxSer   uint64
+	distinct uint64
+
+	records, malformed, filtered, overruns atomic.Uint64
+	warnings                               []string
+	multicast                              bool
+
+	stop      chan struct{}
+	done      chan struct{}
+	sigStop   chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type pendingEvent struct {
+	recs  []Record
+	first time.Time
+}
+
+var instanceN atomic.Int64
+
+// Start loads the sensor's audit rules, raises the backlog limit, enables
+// auditing if it was off, and starts reading events. It first removes rules
+// left by sensors that died without cleaning up. SIGINT and SIGTERM close
+// the sensor (rules removed, state restored) before the signal takes its
+// usual course.
+func Start(ctx context.Context, cfg Config) (*Sensor, error) {
+	if err := checkCapabilities(); err != nil {
+		return nil, err
+	}
+	if cfg.BacklogLimit == 0 {
+		cfg.BacklogLimit = 8192
+	}
+	if len(cfg.Roots) == 0 {
+		cfg.Roots = []int{os.Getpid()}
+	}
+	ctl, err := libaudit.NewAuditClient(nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoAudit, err)
+	}
+	st, err := ctl.GetStatus()
+	if err != nil {
+		ctl.Close()
+		return nil, statusError(err)
+	}
+	if st.Enabled == 2 {
+		ctl.Close()
+		return nil, fmt.Errorf("%w: audit configuration is immutable (enabled=2) until reboot", ErrNoAudit)
+	}
+	pfs, err := newProcfs()
+	if err != nil {
+		ctl.Close()
+		return nil, fmt.Errorf("sensor: %w", err)
+	}
+	self := os.Getpid()
+	tick, _ := startTicks(self)
+	s := &Sensor{
+		cfg:      cfg,
+		ctl:      ctl,
+		baseLost: st.Lost,
+		tr:       newTracker(cfg.AllProcesses, cfg.Roots, append([]int{self}, cfg.InfraPIDs...), pfs, &passwd{}),
+		pending:  map[uint64]*pendingEvent{},
+		waiters:  map[string]chan struct{}{},
+		seen:     map[uint64]struct{}{},
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		sigStop:  make(chan struct{}),
+		inst:     instance{PID: self, StartTick: tick, N: int(instanceN.Add(1))},
+	}
+	s.token = fmt.Sprintf("purpleharness-sync %d.%d", self, s.inst.N)
+
+	if err := s.openReader(st, cfg.Multicast); err != nil {
+		ctl.Close()
+		return nil, err
+	}
+	go s.readLoop()
+
+	lock, err := acquireHostLock(ctx)
+	if err != nil {
+		s.shutdownReader()
+		ctl.Close()
+		return nil, fmt.Errorf("sensor: %w", err)
+	}
+	err = s.install(st)
+	lock.release()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.watchSignals()
+	return s, nil
+}
+
+// checkCapabilities names the first missing audit capability.
+func checkCapabilities() error {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return fmt.Errorf("%w: cannot read /proc/self/status: %v", ErrNoAudit, err)
+	}
+	var eff uint64
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			eff, _ = strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		}
+	}
+	for _, c := range []struct {
+		bit  uint
+		name string
+	}{{unix.CAP_AUDIT_CONTROL, "CAP_AUDIT_CONTROL"}, {unix.CAP_AUDIT_WRITE, "CAP_AUDIT_WRITE"}, {unix.CAP_AUDIT_READ, "CAP_AUDIT_READ"}} {
+		if eff&(1<<c.bit) == 0 {
+			return fmt.Errorf("%w: missing %s (run as root)", ErrNotRoot, c.name)
+		}
+	}
+	return nil
+}
+
+func statusError(err error) error {
+	switch {
+	case errors.Is(err, syscall.EPERM):
+		return fmt.Errorf("%w: audit status: missing CAP_AUDIT_CONTROL: %v", ErrNotRoot, err)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%w: the kernel refused the audit socket (audit works only in the initial user and network namespace): %v", ErrNoAudit, err)
+	}
+	return fmt.Errorf("%w: audit status: %v", ErrNoAudit, err)
+}
+
+// openReader becomes the audit daemon when nobody is, else joins the
+// multicast group: the unicast stream has backpressure (the kernel waits
+// rather than drops when the reader is slow), multicast does not.
+func (s *Sensor) openReader(st *libaudit.AuditStatus, forceMulticast bool) error {
+	if !forceMulticast && (st.PID == 0 || !pidAlive(int(st.PID))) {
+		rd, err := newReader(false)
+		if err != nil {
+			return fmt.Errorf("%w: audit socket: %v", ErrNoAudit, err)
+		}
+		client := &libaudit.AuditClient{Netlink: rd}
+		if err := client.SetPID(libaudit.WaitForReply); err == nil {
+			s.rd, s.rdClient = rd, client
+			return nil
+		} else {
+			s.warnings = append(s.warnings, fmt.Sprintf("could not become the audit reader (%v); using multicast", err))
+		}
+		rd.Close()
+	} else if st.PID != 0 && !forceMulticast {
+		s.warnings = append(s.warnings, fmt.Sprintf("audit stream held by pid %d (%s); reading the multicast group", st.PID, commOf(int(st.PID))))
+	}
+	rd, err := newReader(true)
+	if err != nil {
+		return fmt.Errorf("%w: audit multicast group (needs CAP_AUDIT_READ): %v", ErrNoAudit, err)
+	}
+	s.rd, s.multicast = rd, true
+	return nil
+}
+
+func pidAlive(pid int) bool {
+	return unix.Kill(pid, 0) == nil || errors.Is(unix.Kill(pid, 0), unix.EPERM)
+}
+
+func commOf(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	if err != nil {
+		return "exited"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// install removes stale rules, adds ours and changes the audit state. The
+// caller holds the host lock.
+func (s *Sensor) install(st *libaudit.AuditStatus) error {
+	s.ctlMu.Lock()
+	defer s.ctlMu.Unlock()
+	orig := instance{Enabled: st.Enabled, Backlog: st.BacklogLimit}
+	found := false
+	existing, err := s.ctl.GetRules()
+	if err != nil {
+		return fmt.Errorf("%w: list audit rules: %v", ErrNoAudit, err)
+	}
+	for _, wf := range existing {
+		in, ok := ownedBy(wf)
+		if !ok {
+			continue
+		}
+		if !found {
+			// Every sensor records the state found before the first
+			// one changed it; inherit it rather than the current state.
+			orig.Enabled, orig.Backlog, found = in.Enabled, in.Backlog, true
+		}
+		if !in.alive() {
+			if err := s.ctl.DeleteRule(wf); err != nil {
+				return fmt.Errorf("%w: remove stale rule of dead sensor %d: %v", ErrNoAudit, in.PID, err)
+			}
+		}
+	}
+	s.inst.Enabled, s.inst.Backlog = orig.Enabled, orig.Backlog
+	keys := []string{Key, s.inst.key()}
+	for _, spec := range ruleSpecs() {
+		wf, err := spec.build(keys...)
+		if err != nil {
+			return fmt.Errorf("sensor: build rule %q: %v", spec, err)
+		}
+		if err := s.ctl.AddRule(wf); err != nil {
+			if spec.optional {
+				s.warnings = append(s.warnings, fmt.Sprintf("rule %q not loaded: %v", spec, err))
+				continue
+			}
+			return fmt.Errorf("%w: kernel refused rule %q: %v", ErrNoAudit, spec, err)
+		}
+		s.rules = append(s.rules, wf)
+	}
+	if st.BacklogLimit < s.cfg.BacklogLimit {
+		if err := s.ctl.SetBacklogLimit(s.cfg.BacklogLimit, libaudit.WaitForReply); err != nil {
+			return fmt.Errorf("%w: raise backlog limit: %v", ErrNoAudit, err)
+		}
+	}
+	if st.Enabled != 1 {
+		if err := s.ctl.SetEnabled(true, libaudit.WaitForReply); err != nil {
+			return fmt.Errorf("%w: enable audit: %v", ErrNoAudit, err)
+		}
+	}
+	return nil
+}
+
+// uninstall removes our rules and, when no other live sensor remains,
+// restores the original audit state. The caller holds the host lock.
+func (s *Sensor) uninstall() error {
+	s.ctlMu.Lock()
+	defer s.ctlMu.Unlock()
+	var errs []error
+	existing, err := s.ctl.GetRules()
+	if err != nil {
+		return fmt.Errorf("list audit rules: %w", err)
+	}
+	others := false
+	for _, wf := range existing {
+		in, ok := ownedBy(wf)
+		if !ok {
+			continue
+		}
+		mine := in.PID == s.inst.PID && in.StartTick == s.inst.StartTick && in.N == s.inst.N
+		if mine || !in.alive() {
+			if err := s.ctl.DeleteRule(wf); err != nil {
+				errs = append(errs, fmt.Errorf("remove rule: %w", err))
+			}
+			continue
+		}
+		others = true
+	}
+	s.rules = nil
+	if others {
+		return errors.Join(errs...)
+	}
+	st, err := s.ctl.GetStatus()
+	if err != nil {
+		return errors.Join(append(errs, fmt.Errorf("audit status: %w", err))...)
+	}
+	if st.BacklogLimit != s.inst.Backlog {
+		if err := s.ctl.SetBacklogLimit(s.inst.Backlog, libaudit.WaitForReply); err != nil {
+			errs = append(errs, fmt.Errorf("restore backlog limit %d: %w", s.inst.Backlog, err))
+		}
+	}
+	if st.Enabled != s.inst.Enabled && st.Enabled != 2 {
+		if err := s.ctl.SetEnabled(s.inst.Enabled == 1, libaudit.WaitForReply); err != nil {
+			errs = append(errs, fmt.Errorf("restore enabled=%d: %w", s.inst.Enabled, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// watchSignals closes the sensor on SIGINT/SIGTERM, then re-raises the
+// signal: with no other handler the process dies as it would have, with
+// one (the CLI's context) that handler sees it too.
+func (s *Sensor) watchSignals() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		defer signal.Stop(ch)
+		select {
+		case sig := <-ch:
+			s.Close()
+			signal.Stop(ch)
+			if ss, ok := sig.(syscall.Signal); ok {
+				_ = syscall.Kill(os.Getpid(), ss)
+			}
+		case <-s.sigStop:
+		}
+	}()
+}
+
+// Track adds pid as a root: its descendants are recorded from now on.
+func (s *Sensor) Track(pid int) {
+	s.mu.Lock()
+	s.tr.track(pid)
+	s.mu.Unlock()
+}
+
+// readLoop receives records until Close.
+func (s *Sensor) readLoop() {
+	defer close(s.done)
+	lastSweep := time.Now()
+	for {
+		select {
+		case <-s.stop:
+			return
+		default:
+		}
+		typ, data, err := s.rd.read()
+		switch {
+		case err == nil:
+			if data != nil {
+				s.receive(auparse.AuditMessageType(typ), data)
+			}
+		case errors.Is(err, unix.ENOBUFS):
+			s.overruns.Add(1)
+		case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
+		default:
+			select {
+			case <-s.stop:
+				return
+			default:
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if time.Since(lastSweep) > 250*time.Millisecond {
+			s.sweep(time.Second)
+			lastSweep = time.Now()
+		}
+	}
+}
+
+// receive groups records by serial. An event is complete at its EOE or
+// PROCTITLE record (the kernel writes PROCTITLE last, just before EOE), or
+// at once for standalone records (user messages, daemon messages).
+func (s *Sensor) receive(typ auparse.AuditMessageType, data []byte) {
+	if typ < auparse.AUDIT_USER || (typ > auparse.AUDIT_USER && typ < auparse.AUDIT_USER_AUTH) {
+		return // netlink control replies, not records
+	}
+	s.records.Add(1)
+	r := Record{Type: typ, Text: string(data)}
+	_, serial, _, err := r.header()
+	if err != nil {
+		s.malformed.Add(1)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noteSerial(serial)
+	p := s.pending[serial]
+	if typ == auparse.AUDIT_EOE {
+		if p != nil {
+			s.complete(serial, p)
+		}
+		return
+	}
+	if p == nil {
+		p = &pendingEvent{first: time.Now()}
+		s.pending[serial] = p
+	}
+	p.recs = append(p.recs, r)
+	if typ == auparse.AUDIT_PROCTITLE || typ <= auparse.AUDIT_LAST_USER_MSG || typ >= auparse.AUDIT_ANOM_LOGIN_FAILURES {
+		s.complete(serial, p)
+	}
+}
+
+// noteSerial counts distinct serials for gap accounting. The seen set only
+// needs to cover serials that can still arrive late; it is pruned far
+// behind the newest.
+func (s *Sensor) noteSerial(serial uint64) {
+	if _, ok := s.seen[serial]; ok {
+		return
+	}
+	s.seen[serial] = struct{}{}
+	s.distinct++
+	if s.minSer == 0 || serial < s.minSer {
+		s.minSer = serial
+	}
+	if serial > s.maxSer {
+		s.maxSer = serial
+	}
+	if len(s.seen) > 1<<17 {
+		for k := range s.seen {
+			if k+1<<16 < s.maxSer {
+				delete(s.seen, k)
+			}
+		}
+	}
+}
+
+// sweep completes events older than age that never got an EOE.
+func (s *Sensor) sweep(age time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for serial, p := range s.pending {
+		if time.Since(p.first) >= age {
+			s.complete(serial, p)
+		}
+	}
+}
+
+// complete turns one event into an observation. Called with s.mu held.
+func (s *Sensor) complete(serial uint64, p *pendingEvent) {
+	delete(s.pending, serial)
+	ev, err := parseEvent(p.recs)
+	if err != nil {
+		s.malformed.Add(1)
+		return
+	}
+	if ev.HasUserMsg {
+		if ch, ok := s.waiters[ev.UserMsg]; ok {
+			// Everything queued before the marker has arrived: finish
+			// events still waiting for their EOE.
+			for ser, q := range s.pending {
+				if ser < serial {
+					s.complete(ser, q)
+				}
+			}
+			close(ch)
+			delete(s.waiters, ev.UserMsg)
+		}
+		return
+	}
+	obs, ok := s.tr.handle(ev)
+	if !ok {
+		return
+	}
+	if (obs.Infra && !s.cfg.KeepInfra) || !obs.InScope {
+		s.filtered.Add(1)
+		return
+	}
+	s.obs = append(s.obs, obs)
+}
+
+// Sync returns once every event that happened before the call has been
+// received and turned into observations. It sends a user message through
+// the kernel's audit queue and waits for it to come back: the queue is
+// FIFO, so records of syscalls that returned before Sync precede it.
+func (s *Sensor) Sync(ctx context.Context) error {
+	s.mu.Lock()
+	select {
+	case <-s.done:
+		s.mu.Unlock()
+		return errors.New("sensor: closed")
+	default:
+	}
+	s.syncN++
+	text := fmt.Sprintf("%s.%d", s.token, s.syncN)
+	ch := make(chan struct{})
+	s.waiters[text] = ch
+	s.mu.Unlock()
+
+	s.ctlMu.Lock()
+	_, err := s.ctl.Netlink.Send(syscall.NetlinkMessage{
+		Header: syscall.NlMsghdr{Type: uint16(auparse.AUDIT_USER), Flags: syscall.NLM_F_REQUEST},
+		Data:   append([]byte(text), 0),
+	})
+	s.ctlMu.Unlock()
+	if err != nil {
+		s.mu.Lock()
+		delete(s.waiters, text)
+		s.mu.Unlock()
+		return fmt.Errorf("sensor: send sync marker: %w", err)
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-s.done:
+		return errors.New("sensor: closed while syncing")
+	case <-ctx.Done():
+		s.mu.Lock()
+		delete(s.waiters, text)
+		s.mu.Unlock()
+		return fmt.Errorf("sensor: sync: %w", ctx.Err())
+	}
+}
+
+// Observations returns the observations recorded so far, in audit serial
+// order. Call Sync first to include everything that has happened.
+func (s *Sensor) Observations() []Observation {
+	s.mu.Lock()
+	out := slices.Clone(s.obs)
+	s.mu.Unlock()
+	sortObservations(out)
+	return out
+}
+
+// Drain returns the observations recorded so far and forgets them, so the
+// next Drain returns only newer ones (one scenario after another).
+func (s *Sensor) Drain() []Observation {
+	s.mu.Lock()
+	out := s.obs
+	s.obs = nil
+	s.mu.Unlock()
+	sortObservations(out)
+	return out
+}
+
+func sortObservations(o []Observation) {
+	slices.SortStableFunc(o, func(a, b Observation) int {
+		switch {
+		case a.Serial() < b.Serial():
+			return -1
+		case a.Serial() > b.Serial():
+			return 1
+		}
+		return 0
+	})
+}
+
+// Stats reports what the capture received and lost so far.
+func (s *Sensor) Stats() Stats {
+	st := Stats{
+		Records:   s.records.Load(),
+		Malformed: s.malformed.Load(),
+		Filtered:  s.filtered.Load(),
+		Overruns:  s.overruns.Load(),
+		Multicast: s.multicast,
+	}
+	s.mu.Lock()
+	st.Observations = uint64(len(s.obs))
+	st.Events = s.distinct
+	if s.maxSer >= s.minSer && s.distinct > 0 {
+		st.Gaps = s.maxSer - s.minSer + 1 - min(s.distinct, s.maxSer-s.minSer+1)
+	}
+	st.Warnings = slices.Clone(s.warnings)
+	s.mu.Unlock()
+	s.ctlMu.Lock()
+	if as, err := s.ctl.GetStatus(); err == nil {
+		st.KernelLost = as.Lost - s.baseLost
+	}
+	s.ctlMu.Unlock()
+	return st
+}
+
+// Close removes the sensor's rules, restores the audit state it changed
+// (when no other sensor still runs) and stops reading. It is safe to call
+// more than once and from several goroutines; observations stay readable.
+func (s *Sensor) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.sigStop)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var errs []error
+		if lock, err := acquireHostLock(ctx); err != nil {
+			errs = append(errs, err)
+			// Remove our rules even without the lock: leftovers are worse.
+			errs = append(errs, s.uninstall())
+		} else {
+			errs = append(errs, s.uninstall())
+			lock.release()
+		}
+		s.shutdownReader()
+		s.ctlMu.Lock()
+		errs = append(errs, s.ctl.Close())
+		s.ctlMu.Unlock()
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("sensor: close: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+func (s *Sensor) shutdownReader() {
+	close(s.stop)
+	<-s.done
+	s.sweep(0)
+	if s.rdClient != nil {
+		_ = s.rdClient.Close() // unregisters us as the audit daemon, closes the socket
+	} else {
+		_ = s.rd.Close()
+	}
+}

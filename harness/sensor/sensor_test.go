@@ -1,0 +1,179 @@
+package sensor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/purpleharness/purpleharness/ecs"
+)
+
+// startSensor starts a sensor for a test or skips, naming what is missing.
+func startSensor(t testing.TB, cfg Config) *Sensor {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Start(ctx, cfg)
+	if s != nil {
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+	}
+	if errors.Is(err, ErrNotRoot) || errors.Is(err, ErrNoAudit) {
+		t.Skipf("sensor unavailable: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	return s
+}
+
+func lookPath(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+func syncSensor(t testing.TB, s *Sensor) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Sync(ctx); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+}
+
+// run runs a command to completion and returns its pid.
+func run(t testing.TB, name string, args ...string) int {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Stdin = strings.NewReader("")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return cmd.Process.Pid
+}
+
+// connectsTo returns the connection attempts to port made by pid.
+func connectsTo(obs []Observation, pid int, port uint16) []*ecs.Connect {
+	var out []*ecs.Connect
+	for _, o := range obs {
+		if o.Connect != nil && o.Connect.Process.PID == pid && o.Connect.Dest.Port() == port {
+			out = append(out, o.Connect)
+		}
+	}
+	return out
+}
+
+func execsOf(obs []Observation, pid int) []*ecs.Exec {
+	var out []*ecs.Exec
+	for _, o := range obs {
+		if o.Exec != nil && o.Exec.Process.PID == pid {
+			out = append(out, o.Exec)
+		}
+	}
+	return out
+}
+
+func dump(obs []Observation) string {
+	var b strings.Builder
+	for _, o := range obs {
+		p := o.Process()
+		switch {
+		case o.Exec != nil:
+			fmt.Fprintf(&b, "  #%d exec pid=%d ppid=%d exe=%s args=%q\n", o.Serial(), p.PID, p.PPID, p.Executable, p.Args)
+		case o.Connect != nil:
+			fmt.Fprintf(&b, "  #%d connect pid=%d exe=%s dest=%s result=%q transport=%q\n", o.Serial(), p.PID, p.Executable, o.Connect.Dest, o.Connect.Result, o.Connect.Transport)
+		}
+	}
+	return b.String()
+}
+
+// freePort returns a loopback port nothing listens on (bound then closed).
+func freePort(t testing.TB) uint16 {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return uint16(port)
+}
+
+// TestClients runs real clients against loopback ports and checks each
+// connection attempt appears exactly once with the client's own identity.
+func TestClients(t *testing.T) {
+	s := startSensor(t, Config{})
+	loopback := netip.MustParseAddr("127.0.0.1")
+	dead := freePort(t)
+	cases := []struct {
+		name   string
+		client string
+		args   []string
+		port   uint16
+	}{
+		{"curl to imap", "curl", []string{"-s", "--max-time", "2", "imap://127.0.0.1:143/"}, 143},
+		{"nc to pop3", "nc", []string{"-z", "-w", "1", "127.0.0.1", "110"}, 110},
+		{"bash /dev/tcp to smtp", "bash", []string{"-c", "exec 3<>/dev/tcp/127.0.0.1/25"}, 25},
+		{"nothing listens", "bash", []string{"-c", fmt.Sprintf("echo > /dev/tcp/127.0.0.1/%d", dead)}, dead},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			bin := lookPath(t, tc.client)
+			real, err := filepath.EvalSymlinks(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pid := run(t, bin, tc.args...)
+			syncSensor(t, s)
+			obs := s.Observations()
+			got := connectsTo(obs, pid, tc.port)
+			if len(got) != 1 {
+				t.Fatalf("%s %v (pid %d): %d connects to port %d, want 1; observations:\n%s", tc.client, tc.args, pid, len(got), tc.port, dump(obs))
+			}
+			c := got[0]
+			if c.Dest.Addr() != loopback {
+				t.Errorf("dest = %s, want 127.0.0.1:%d", c.Dest, tc.port)
+			}
+			// The kernel reports the resolved image (nc is a symlink to
+			// nc.openbsd on Debian), as Elastic Defend does.
+			if c.Process.Executable != real {
+				t.Errorf("process.executable = %q, want %q", c.Process.Executable, real)
+			}
+			if c.Process.PPID != os.Getpid() {
+				t.Errorf("ppid = %d, want the test process %d", c.Process.PPID, os.Getpid())
+			}
+			if c.Transport != ecs.TCP {
+				t.Errorf("transport = %q, want tcp", c.Transport)
+			}
+			if c.Process.Start.IsZero() {
+				t.Errorf("process start unknown")
+			}
+			if ex := execsOf(obs, pid); len(ex) != 1 {
+				t.Errorf("%d exec events for pid %d, want 1", len(ex), pid)
+			}
+			if tc.port == dead && c.Result != "ECONNREFUSED" {
+				t.Errorf("result = %q, want ECONNREFUSED", c.Result)
+			}
+		})
+	}
+	if st := s.Stats(); st.Lost() != 0 {
+		t.Errorf("lost events: %s", st)
+	}
+}

@@ -1,0 +1,378 @@
+package sensor
+
+import (
+	"path/filepath"
+	"time"
+
+	"github.com/purpleharness/purpleharness/ecs"
+)
+
+// Observation is one thing the kernel saw: exactly one of Exec and Connect
+// is set. Infra marks events caused by the harness's own infrastructure (the
+// harness process and its threads, Docker's plumbing); InScope marks events
+// from the tracked process tree. Observations returns only in-scope,
+// non-infra events unless Config says otherwise.
+type Observation struct {
+	Exec    *ecs.Exec
+	Connect *ecs.Connect
+	Infra   bool
+	InScope bool
+}
+
+// Serial is the audit serial of the event behind o.
+func (o Observation) Serial() uint64 {
+	if o.Exec != nil {
+		return o.Exec.Serial
+	}
+	if o.Connect != nil {
+		return o.Connect.Serial
+	}
+	return 0
+}
+
+// Time is the kernel timestamp of the event behind o.
+func (o Observation) Time() time.Time {
+	if o.Exec != nil {
+		return o.Exec.Time
+	}
+	if o.Connect != nil {
+		return o.Connect.Time
+	}
+	return time.Time{}
+}
+
+// Process returns the process that caused o.
+func (o Observation) Process() ecs.Process {
+	if o.Exec != nil {
+		return o.Exec.Process
+	}
+	if o.Connect != nil {
+		return o.Connect.Process
+	}
+	return ecs.Process{}
+}
+
+// procFacts is what /proc says about a live process that the sensor did not
+// see start (it was running before the sensor, or forked without exec).
+type procFacts struct {
+	PPID             int
+	Start            time.Time // /proc/<pid>/stat starttime + boot time
+	Comm, Executable string
+	WorkingDirectory string
+	Args             []string
+	UID, EUID        int
+	GID, EGID        int
+}
+
+// procSource looks up live processes. The sensor reads /proc; golden tests
+// use none, so rendering captured records is deterministic.
+type procSource interface {
+	lookup(pid int) (procFacts, bool)
+}
+
+// userSource names uids and gids.
+type userSource interface {
+	user(uid int) string
+	group(gid int) string
+}
+
+// infraNames are executables whose events are the harness's container
+// plumbing rather than anything an atomic did.
+var infraNames = map[string]bool{
+	"docker-proxy": true, "dockerd": true, "containerd": true, "runc": true,
+	"containerd-shim": true, "containerd-shim-runc-v2": true, "docker-init": true,
+}
+
+// tracker turns parsed audit events into observations. It keeps one entry
+// per live pid (the latest instance the sensor knows of), the set of pids in
+// the tracked tree, and the transport of sockets it saw created.
+//
+// Process instance identity is (pid, Start). An execve starts a new
+// instance, as Elastic Defend assigns a new process.entity_id on exec; its
+// Start is the exec's kernel timestamp. A process the sensor did not see
+// exec takes /proc/<pid>/stat starttime when it is still alive (and still
+// the same program), else the time of its first event, so every event of one
+// instance carries the same Start either way.
+type tracker struct {
+	all       bool
+	roots     map[int]bool
+	infraPIDs map[int]bool
+	procs     map[int]*ecs.Process
+	members   map[int]bool
+	sockets   map[sockKey]ecs.Transport
+	proc      procSource
+	users     userSource
+}
+
+type sockKey struct{ pid, fd int }
+
+// Bounds on the tracker's tables: a long capture on a busy host must not
+// grow without limit. Past the bound a table is dropped and rebuilt, which
+// costs transport and ancestry knowledge for older processes only.
+const (
+	maxProcs   = 1 << 16
+	maxSockets = 1 << 16
+)
+
+func newTracker(all bool, roots, infra []int, proc procSource, users userSource) *tracker {
+	t := &tracker{
+		all:       all,
+		roots:     map[int]bool{},
+		infraPIDs: map[int]bool{},
+		procs:     map[int]*ecs.Process{},
+		members:   map[int]bool{},
+		sockets:   map[sockKey]ecs.Transport{},
+		proc:      proc,
+		users:     users,
+	}
+	for _, p := range roots {
+		t.roots[p] = true
+		t.members[p] = true
+	}
+	for _, p := range infra {
+		t.infraPIDs[p] = true
+	}
+	return t
+}
+
+// track adds pid as a root: its descendants from now on are in scope.
+func (t *tracker) track(pid int) {
+	t.roots[pid] = true
+	t.members[pid] = true
+}
+
+// handle turns one event into an observation; ok is false for events that
+// are not process starts or connection attempts (socket creation, markers,
+// failed execs, records of other kinds).
+func (t *tracker) handle(ev *rawEvent) (Observation, bool) {
+	if !ev.HasSyscall {
+		return Observation{}, false
+	}
+	switch ev.Syscall {
+	case "socket":
+		if ev.Success && ev.Exit >= 0 {
+			t.noteSocket(ev)
+		}
+		return Observation{}, false
+	case "execve", "execveat":
+		if !ev.Success {
+			return Observation{}, false
+		}
+		return t.exec(ev), true
+	case "connect":
+		return t.connect(ev, int(ev.A[0])), true
+	case "socketcall":
+		// i386 without direct socket syscalls: socketcall(SYS_CONNECT=3,
+		// args) — the fd is behind a user pointer, so the transport
+		// stays unknown.
+		if ev.A[0] == 3 {
+			return t.connect(ev, -1), true
+		}
+	}
+	return Observation{}, false
+}
+
+func (t *tracker) noteSocket(ev *rawEvent) {
+	var tr ecs.Transport
+	typ, proto := ev.A[1]&0xf, ev.A[2]
+	switch {
+	case typ == 1 && (proto == 0 || proto == 6): // SOCK_STREAM, IPPROTO_TCP
+		tr = ecs.TCP
+	case typ == 2 && (proto == 0 || proto == 17): // SOCK_DGRAM, IPPROTO_UDP
+		tr = ecs.UDP
+	default:
+		return
+	}
+	if len(t.sockets) >= maxSockets {
+		clear(t.sockets)
+	}
+	t.sockets[sockKey{ev.PID, int(ev.Exit)}] = tr
+}
+
+// fromRecord is the process as the SYSCALL record describes it.
+func (t *tracker) fromRecord(ev *rawEvent) ecs.Process {
+	p := ecs.Process{
+		PID: ev.PID, PPID: ev.PPID,
+		Executable: ev.Exe, Comm: ev.Comm,
+		UID: ev.UID, EUID: ev.EUID, GID: ev.GID, EGID: ev.EGID,
+		AUID: ev.AUID, Session: ev.Session, TTY: ev.TTY,
+	}
+	if t.users != nil {
+		p.User, p.Group = t.users.user(ev.UID), t.users.group(ev.GID)
+	}
+	return p
+}
+
+func (t *tracker) remember(p *ecs.Process) {
+	if len(t.procs) >= maxProcs {
+		clear(t.procs)
+	}
+	t.procs[p.PID] = p
+}
+
+func (t *tracker) exec(ev *rawEvent) Observation {
+	p := t.fromRecord(ev)
+	p.WorkingDirectory = ev.CWD
+	p.Args = ev.Args
+	if p.Args == nil {
+		p.Args = ev.Proctitle
+	}
+	p.Start = ev.Time
+	if prev, ok := t.procs[ev.PID]; ok && !p.Start.After(prev.Start) {
+		// Audit timestamps have millisecond precision; a shell that
+		// execs twice within one millisecond must still yield two
+		// instances, so move the later one just past the earlier.
+		p.Start = prev.Start.Add(time.Microsecond)
+	}
+	p.Parent = t.parent(ev.PPID)
+	if t.members[ev.PPID] || t.roots[ev.PID] {
+		t.members[ev.PID] = true
+	}
+	t.remember(&p)
+	obs := Observation{
+		Exec: &ecs.Exec{
+			Time: ev.Time, Serial: ev.Serial, Process: p,
+			Audit: t.audit(ev),
+		},
+	}
+	obs.Infra, obs.InScope = t.classify(&p)
+	return obs
+}
+
+func (t *tracker) connect(ev *rawEvent, fd int) Observation {
+	p := t.process(ev)
+	c := &ecs.Connect{
+		Time: ev.Time, Serial: ev.Serial, Process: p,
+		Dest:   ev.Dest,
+		Result: errnoName(ev.Exit),
+		Audit:  t.audit(ev),
+	}
+	if fd >= 0 {
+		c.Transport = t.sockets[sockKey{ev.PID, fd}]
+	}
+	// A blocking TCP connect that returned 0 completed the handshake.
+	c.Established = ev.Exit == 0 && c.Transport == ecs.TCP
+	obs := Observation{Connect: c}
+	obs.Infra, obs.InScope = t.classify(&p)
+	return obs
+}
+
+// process returns the instance that produced ev, creating it when the
+// sensor has not seen this pid exec.
+func (t *tracker) process(ev *rawEvent) ecs.Process {
+	if known, ok := t.procs[ev.PID]; ok && known.Executable == ev.Exe {
+		p := *known
+		// Credentials can change after exec (setuid); the record is
+		// the truth at the time of the event.
+		p.UID, p.EUID, p.GID, p.EGID = ev.UID, ev.EUID, ev.GID, ev.EGID
+		p.Comm, p.PPID = ev.Comm, ev.PPID
+		if t.users != nil {
+			p.User, p.Group = t.users.user(ev.UID), t.users.group(ev.GID)
+		}
+		if p.Parent == nil || p.Parent.PID != ev.PPID {
+			p.Parent = t.parent(ev.PPID)
+		}
+		return p
+	}
+	p := t.fromRecord(ev)
+	p.Args = ev.Proctitle
+	p.Start = ev.Time
+	if t.proc != nil {
+		// Only trust /proc if it still shows the same program: the pid
+		// may have exited and been reused since the event.
+		if f, ok := t.proc.lookup(ev.PID); ok && f.Comm == ev.Comm && f.Executable == ev.Exe {
+			p.Start = f.Start
+			p.WorkingDirectory = f.WorkingDirectory
+			if len(f.Args) > 0 {
+				p.Args = f.Args
+			}
+		}
+	}
+	p.Parent = t.parent(ev.PPID)
+	t.inScope(ev.PID, ev.PPID)
+	t.remember(&p)
+	return p
+}
+
+// parent returns a copy of the parent instance (without its own Parent,
+// so chains do not grow), from the table or from /proc.
+func (t *tracker) parent(ppid int) *ecs.Process {
+	if ppid <= 0 {
+		return nil
+	}
+	if known, ok := t.procs[ppid]; ok {
+		cp := *known
+		cp.Parent = nil
+		return &cp
+	}
+	if t.proc == nil {
+		return nil
+	}
+	f, ok := t.proc.lookup(ppid)
+	if !ok {
+		return nil
+	}
+	p := &ecs.Process{
+		PID: ppid, PPID: f.PPID, Start: f.Start,
+		Executable: f.Executable, Comm: f.Comm, WorkingDirectory: f.WorkingDirectory,
+		Args: f.Args, UID: f.UID, EUID: f.EUID, GID: f.GID, EGID: f.EGID,
+		AUID: ecs.NoID, Session: ecs.NoID,
+	}
+	if t.users != nil {
+		p.User, p.Group = t.users.user(f.UID), t.users.group(f.GID)
+	}
+	t.remember(p)
+	cp := *p
+	return &cp
+}
+
+// inScope decides whether pid (child of ppid) belongs to the tracked tree,
+// walking /proc ancestry for parents the sensor never saw (a subshell that
+// forked twice without exec). Membership is sticky: a process that outlives
+// its parent keeps being tracked after it is reparented.
+func (t *tracker) inScope(pid, ppid int) bool {
+	if t.members[pid] {
+		return true
+	}
+	if t.members[ppid] {
+		t.members[pid] = true
+		return true
+	}
+	if t.proc == nil {
+		return false
+	}
+	cur := ppid
+	for range 64 {
+		if cur <= 1 {
+			return false
+		}
+		f, ok := t.proc.lookup(cur)
+		if !ok {
+			return false
+		}
+		if t.members[f.PPID] {
+			t.members[cur] = true
+			t.members[pid] = true
+			return true
+		}
+		cur = f.PPID
+	}
+	return false
+}
+
+func (t *tracker) classify(p *ecs.Process) (infra, inScope bool) {
+	infra = t.infraPIDs[p.PID] || infraNames[filepath.Base(p.Executable)] || infraNames[p.Comm]
+	inScope = t.all || t.inScope(p.PID, p.PPID)
+	return infra, inScope
+}
+
+func (t *tracker) audit(ev *rawEvent) ecs.Audit {
+	return ecs.Audit{
+		Sequence: ev.Serial,
+		Syscall:  ev.Syscall,
+		Arch:     ev.Arch,
+		Exit:     ev.Exit,
+		Success:  ev.Success,
+		Key:      ev.Key,
+	}
+}
