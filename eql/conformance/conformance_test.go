@@ -1,0 +1,47 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+)
+
+// skip is the one list of corpus queries the embedded engine does not
+// answer like Elasticsearch, each with the reason. Keys are "suite/name".
+var skip = map[string]string{}
+
+func TestEmbeddedConformance(t *testing.T) {
+	dir, err := Dir()
+	if errors.Is(err, ErrNoCorpus) {
+		t.Skipf("no EQL conformance corpus: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var only func(Query) bool
+	if n := os.Getenv("EQL_CONFORMANCE_ONLY"); n != "" {
+		only = func(q Query) bool { return q.Name == n }
+	}
+	res, err := c.Run(context.Background(), NewEmbedded(), Options{Skip: skip, Seed: 1, Only: only})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, passed := 0, 0
+	for _, r := range res {
+		t.Logf("suite %-15s %3d/%3d passed, %d skipped", r.Suite, r.Passed, r.Total, r.Skipped)
+		total += r.Total
+		passed += r.Passed
+		for _, f := range r.Failures {
+			t.Errorf("%s/%s (%s): %s\n  query: %s", f.Query.Suite, f.Query.Name, f.Query.File, f.Diff, f.Query.Query)
+		}
+	}
+	t.Logf("total %d/%d passed, %d in the skip list", passed, total, len(skip))
+	if only == nil && total != 308 {
+		t.Errorf("corpus holds %d queries, want 308", total)
+	}
+}
