@@ -195,6 +195,7 @@ func (r Renderer) endpointConnect(c Connect) (Document, error) {
 		d.Set("process.parent.entity_id", EndpointEntityID(r.Agent.ID, p.Parent))
 	}
 	r.endpointAncestry(d, p)
+	r.endpointLeaders(d, p, false)
 	endpointEventUser(d, p)
 	return d, nil
 }
@@ -210,6 +211,7 @@ func (r Renderer) endpointExec(e Exec) Document {
 	p := &e.Process
 	r.endpointProcess(d, "process.", p)
 	r.endpointAncestry(d, p)
+	r.endpointLeaders(d, p, true)
 	if p.Parent != nil {
 		r.endpointProcess(d, "process.parent.", p.Parent)
 	} else if p.PPID > 0 {
@@ -217,6 +219,36 @@ func (r Renderer) endpointExec(e Exec) Document {
 	}
 	endpointEventUser(d, p)
 	return d
+}
+
+// endpointLeaders writes process.{group,session,entry}_leader.*: only the
+// entity ids on network events (linux_network_connection_attempt.md), the
+// leader's description on exec events (linux_process_exec.md).
+func (r Renderer) endpointLeaders(d Document, p *Process, full bool) {
+	for _, l := range []struct {
+		name   string
+		leader *Process
+	}{{"group_leader", p.GroupLeader}, {"session_leader", p.SessionLeader}, {"entry_leader", p.EntryLeader}} {
+		if l.leader == nil {
+			continue
+		}
+		prefix := "process." + l.name + "."
+		d.Set(prefix+"entity_id", EndpointEntityID(r.Agent.ID, l.leader))
+		if l.name == "entry_leader" && l.leader.Parent != nil {
+			d.Set(prefix+"parent.entity_id", EndpointEntityID(r.Agent.ID, l.leader.Parent))
+		}
+		if !full {
+			continue
+		}
+		r.endpointProcess(d, prefix, l.leader)
+		d.Set(prefix+"same_as_process", l.leader.PID == p.PID && l.leader.Start.Equal(p.Start))
+		if l.name == "entry_leader" && l.leader.Parent != nil {
+			d.Set(prefix+"parent.pid", l.leader.Parent.PID)
+			if !l.leader.Parent.Start.IsZero() {
+				d.Set(prefix+"parent.start", ts(l.leader.Parent.Start, layoutTicks))
+			}
+		}
+	}
 }
 
 func (r Renderer) endpointProcess(d Document, prefix string, p *Process) {

@@ -95,7 +95,15 @@ user.Ext.real.id keyword
 user.Ext.real.name keyword
 user.id keyword
 user.name keyword
-` + commonHostFields + prefixed("process.", endpointProcessFields) + prefixed("process.parent.", endpointProcessFields)
+process.entry_leader.parent.entity_id keyword
+process.entry_leader.parent.pid long
+process.entry_leader.parent.start date
+process.group_leader.same_as_process boolean
+process.session_leader.same_as_process boolean
+process.entry_leader.same_as_process boolean
+` + commonHostFields + prefixed("process.", endpointProcessFields) + prefixed("process.parent.", endpointProcessFields) +
+	prefixed("process.group_leader.", endpointProcessFields) + prefixed("process.session_leader.", endpointProcessFields) +
+	prefixed("process.entry_leader.", endpointProcessFields)
 
 var auditbeatFields = `
 @timestamp date

@@ -61,6 +61,15 @@ type Process struct {
 	// Defend profile follows Parent.Parent... for process.Ext.ancestry
 	// (at most 20, cycles cut), so a sensor may link the chain or not.
 	Parent *Process
+
+	// GroupLeader, SessionLeader and EntryLeader are the instances leading
+	// this process's process group (/proc/<pid>/stat pgrp), session (sid)
+	// and entry into the system (the session's first process after init,
+	// sshd, a container runtime...), when the sensor knows them. Elastic
+	// Defend reports them as process.{group,session,entry}_leader.*, and
+	// rules correlate on them ("sequence by process.entry_leader.entity_id").
+	// Nil leaves the fields out. A leader may be the process itself.
+	GroupLeader, SessionLeader, EntryLeader *Process
 }
 
 // Name is the process name as Elastic Defend reports it: the basename of

@@ -42,8 +42,19 @@ var (
 		User: "runner", Group: "runner", EUser: "runner", EGroup: "runner",
 		AUID: 1000, AUser: "runner", Session: 3, TTY: "pts0",
 	}
+	sshd = &Process{
+		PID: 3900, PPID: 1, Start: t0.Add(-time.Hour), Executable: "/usr/sbin/sshd", Comm: "sshd",
+		Args: []string{"sshd: runner [priv]"}, WorkingDirectory: "/", AUID: 1000, Session: 3, TTY: "(none)",
+		Parent: &Process{PID: 1, Start: t0.Add(-48 * time.Hour), Executable: "/usr/lib/systemd/systemd"},
+	}
+	loginShell = &Process{
+		PID: 4000, PPID: 3950, Start: t0.Add(-10 * time.Minute), Executable: "/usr/bin/bash", Comm: "bash",
+		Args: []string{"-bash"}, WorkingDirectory: "/home/runner", UID: 1000, EUID: 1000, GID: 1000, EGID: 1000,
+		User: "runner", Group: "runner", AUID: 1000, Session: 3, TTY: "pts0", Parent: sshd,
+	}
 	nc = Process{
 		PID: 4242, PPID: 4100, Start: t0.Add(10 * time.Millisecond),
+		GroupLeader: bash, SessionLeader: loginShell, EntryLeader: loginShell,
 		Executable: "/usr/bin/nc.openbsd", Comm: "nc", WorkingDirectory: "/work",
 		Args: []string{"nc", "-w", "1", "127.0.0.1", "110"}, UID: 1000, EUID: 1000, GID: 1000, EGID: 1000,
 		User: "runner", Group: "runner", EUser: "runner", EGroup: "runner",
@@ -768,4 +779,35 @@ func FuzzRender(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestEndpointLeaders(t *testing.T) {
+	self := Process{PID: 50, Start: t0, Executable: "/usr/bin/bash"}
+	self.GroupLeader = &Process{PID: 50, Start: t0, Executable: "/usr/bin/bash"}
+	self.SessionLeader = loginShell
+	r := fixtureRenderer(Endpoint)
+	d, err := r.Exec(Exec{Time: t0, Serial: 1, Process: self})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := d.Lookup("process.group_leader.same_as_process"); v != true {
+		t.Errorf("own group leader: same_as_process = %v, want true", v)
+	}
+	if v, _ := d.Lookup("process.session_leader.same_as_process"); v != false {
+		t.Errorf("other session leader: same_as_process = %v, want false", v)
+	}
+	own, _ := d.Lookup("process.entity_id")
+	if v, _ := d.Lookup("process.group_leader.entity_id"); v != own {
+		t.Errorf("group leader entity id %v, want the process's own %v", v, own)
+	}
+	if _, ok := d.Lookup("process.entry_leader"); ok {
+		t.Error("entry_leader rendered without an EntryLeader")
+	}
+	c, _ := r.Connect(Connect{Time: t0, Serial: 2, Process: self, Dest: netip.MustParseAddrPort("127.0.0.1:25"), Transport: TCP})
+	if v, ok := c.Lookup("process.session_leader.entity_id"); !ok || v != EndpointEntityID(r.Agent.ID, loginShell) {
+		t.Errorf("network event session_leader.entity_id = %v", v)
+	}
+	if _, ok := c.Lookup("process.session_leader.pid"); ok {
+		t.Error("network event carries session_leader.pid; the Linux field list has only the entity id")
+	}
 }
