@@ -285,6 +285,15 @@ func (c *compiler) expr(e Expr) (cnode, *Error) {
 		if err != nil {
 			return nil, err
 		}
+		if x.Op == "==" || x.Op == "!=" {
+			// an optional field unknown to the mapping is the null literal
+			if ln, ok := l.(*litNode); ok && ln.v.k == vNull {
+				return &isNullNode{x: r, not: x.Op == "!="}, nil
+			}
+			if rn, ok := r.(*litNode); ok && rn.v.k == vNull {
+				return &isNullNode{x: l, not: x.Op == "!="}, nil
+			}
+		}
 		switch x.Op {
 		case "and":
 			return &andNode{l, r}, nil
@@ -350,7 +359,7 @@ func (c *compiler) checkTypes(b *Binary) *Error {
 		f, fok = b.R.(*FieldRef)
 		l, lok = b.L.(*Literal)
 	}
-	if !fok || !lok || l.Val == nil {
+	if !fok || !lok || l.Val == nil || f.Optional {
 		return nil
 	}
 	_, ft, ok := c.m.resolve(f.Name)

@@ -681,7 +681,7 @@ func (n *callNode) eval(c *evalCtx) val {
 			return nullVal
 		}
 		base := int64(10)
-		if len(args) > 1 {
+		if len(args) > 1 && args[1].k != vNull {
 			if args[1].k != vInt {
 				return nullVal
 			}

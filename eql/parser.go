@@ -413,9 +413,6 @@ func (p *parser) seqTerm(allowRuns bool) (*term, *Error) {
 		if v > 100 {
 			return nil, p.errf(nt, "A query cannot be repeated more than 100 times; found [%d]", v)
 		}
-		if missing {
-			return nil, p.errf(kt, "A missing event query cannot be repeated ([runs] is not allowed)")
-		}
 		tm.runs = v
 	}
 	tm.end = p.lastEnd()

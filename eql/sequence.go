@@ -330,7 +330,6 @@ func (r *runner) checkMissing(done []completed, missing []*event, maxspan int64)
 
 func (r *runner) missingOK(d completed, missing []*event, maxspan int64) bool {
 	stages := r.p.stages
-	// first and last positive events
 	var firstPos, lastPos *event
 	for _, e := range d.events {
 		if e != nil {
@@ -340,6 +339,22 @@ func (r *runner) missingOK(d completed, missing []*event, maxspan int64) bool {
 			lastPos = e
 		}
 	}
+	// found reports whether stage i has a same-key event inside (lo, hi),
+	// optionally bounded by timestamps.
+	found := func(i int, accept func(m *event) bool) []*event {
+		var out []*event
+		for _, m := range missing {
+			if ok, _ := r.matches(stages[i], m); !ok || !r.sameKey(stages[i], m, d.key) {
+				continue
+			}
+			if accept(m) {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	var leading, trailing []*event
+	hasLeading, hasTrailing := false, false
 	for i, s := range stages {
 		if !s.missing {
 			continue
@@ -357,28 +372,40 @@ func (r *runner) missingOK(d completed, missing []*event, maxspan int64) bool {
 				break
 			}
 		}
-		for _, m := range missing {
-			if ok, _ := r.matches(s, m); !ok {
-				continue
-			}
-			if !r.sameKey(s, m, d.key) {
-				continue
-			}
-			in := true
-			if prev != nil {
-				in = in && prev.before(m)
-			} else {
-				in = in && m.ts >= lastPos.ts-maxspan && m.before(next)
-			}
-			if next != nil {
-				in = in && m.before(next)
-			} else {
-				in = in && m.ts <= firstPos.ts+maxspan && prev.before(m)
-			}
-			if in {
+		switch {
+		case prev != nil && next != nil:
+			// a gap between two positive events: any event rejects
+			if len(found(i, func(m *event) bool { return prev.before(m) && m.before(next) })) > 0 {
 				return false
 			}
+		case prev == nil:
+			hasLeading = true
+			leading = append(leading, found(i, func(m *event) bool {
+				return m.before(next) && lastPos.ts-m.ts <= maxspan
+			})...)
+		default:
+			hasTrailing = true
+			trailing = append(trailing, found(i, func(m *event) bool {
+				return prev.before(m) && m.ts-firstPos.ts <= maxspan
+			})...)
 		}
+	}
+	// Leading and trailing missing stages bound each other: the sequence
+	// is rejected only if the events found at both ends fit in maxspan
+	// together (Elasticsearch's leadingAndTrailing spec cases).
+	switch {
+	case hasLeading && hasTrailing:
+		for _, l := range leading {
+			for _, t := range trailing {
+				if t.ts-l.ts <= maxspan {
+					return false
+				}
+			}
+		}
+	case hasLeading:
+		return len(leading) == 0
+	case hasTrailing:
+		return len(trailing) == 0
 	}
 	return true
 }
