@@ -62,7 +62,7 @@ type command struct {
 // commands lists the subcommands in the order help shows them. Each lives in
 // a file of its own named after it.
 func commands() []command {
-	return []command{}
+	return []command{recordCommand}
 }
 
 func main() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"slices"
@@ -49,6 +50,11 @@ type Config struct {
 	// (never lowers it); 0 means 8192. The kernel's default of 64 drops
 	// records in any burst.
 	BacklogLimit uint32
+
+	// Raw, when set, receives every audit record the sensor reads, one
+	// per line in audit.log form (ParseLogLine reads it back): the input
+	// of golden tests and of debugging. Written from the reading goroutine.
+	Raw io.Writer
 
 	// Multicast forces reading from the audit multicast group even when
 	// no audit daemon holds the unicast stream.
@@ -454,6 +460,9 @@ func (s *Sensor) receive(typ auparse.AuditMessageType, data []byte) {
 	}
 	s.records.Add(1)
 	r := Record{Type: typ, Text: string(data)}
+	if s.cfg.Raw != nil {
+		_, _ = io.WriteString(s.cfg.Raw, r.LogLine()+"\n")
+	}
 	_, serial, _, err := r.header()
 	if err != nil {
 		s.malformed.Add(1)
