@@ -494,3 +494,48 @@ func (c *Catalog) Find(technique, ref string) *Test {
 	}
 	return nil
 }
+
+// Select returns the tests that refs name, in order and without repeats.
+// A ref is a technique ID ("T1071.003": all its tests), a test ID
+// ("T1071.003-2"), an auto_generated_guid, or a technique ID and a test
+// name separated by a colon ("T1071.003:IMAP C2 channel with curl"). No refs
+// selects every test.
+func (c *Catalog) Select(refs ...string) ([]*Test, error) {
+	if len(refs) == 0 {
+		return c.Tests(), nil
+	}
+	var out []*Test
+	seen := map[*Test]bool{}
+	add := func(ts ...*Test) {
+		for _, t := range ts {
+			if !seen[t] {
+				seen[t] = true
+				out = append(out, t)
+			}
+		}
+	}
+	for _, ref := range refs {
+		if tech := c.Technique(ref); tech != nil {
+			add(tech.Tests...)
+			continue
+		}
+		if t := c.ByGUID(ref); t != nil {
+			add(t)
+			continue
+		}
+		if i := strings.LastIndexByte(ref, '-'); i > 0 {
+			if t := c.Find(ref[:i], ref[i+1:]); t != nil {
+				add(t)
+				continue
+			}
+		}
+		if i := strings.IndexByte(ref, ':'); i > 0 {
+			if t := c.Find(ref[:i], ref[i+1:]); t != nil {
+				add(t)
+				continue
+			}
+		}
+		return nil, fmt.Errorf("no atomic test matches %q (want a technique ID, a test ID like T1071.003-2, a GUID, or TECHNIQUE:NAME)", ref)
+	}
+	return out, nil
+}

@@ -271,87 +271,20 @@ func Shell(e ExecutorName) ([]string, error) {
 func Run(ctx context.Context, t *Test, opts RunOptions) (res Result, err error) {
 	res = Result{Test: t.ID(), Name: t.Name, GUID: t.GUID, Start: time.Now()}
 	defer func() { res.End = time.Now() }()
-	e := t.Executor
-	if e == nil {
-		return res, fmt.Errorf("%s: no executor", t.ID())
-	}
-	in, err := t.Resolve(opts.Inputs)
-	if err != nil {
+	r, err := prepare(t, &res, opts)
+	if err != nil || r == nil {
 		return res, err
 	}
-	res.Inputs = in
-	opts = opts.withDefaults(t)
-
-	if reason := skipReason(t, opts); reason != "" {
-		res.Status, res.Reason = Skipped, reason
-		return res, nil
-	}
-	sub := func(what, s string) (string, error) {
-		out, err := Substitute(s, in, opts.AtomicsDir)
-		if err != nil {
-			return "", fmt.Errorf("%s: %s: %w", t.ID(), what, err)
-		}
-		return out, nil
-	}
-	command, err := sub("command", e.Command)
-	if err != nil {
-		return res, err
-	}
-	cleanup, err := sub("cleanup_command", e.CleanupCommand)
-	if err != nil {
+	defer r.close()
+	if err := r.prereqs(ctx, &res); err != nil || res.Status != "" {
 		return res, err
 	}
 
-	if opts.Dir == "" {
-		dir, err := os.MkdirTemp("", "purpleharness-atomic-")
-		if err != nil {
-			return res, fmt.Errorf("%s: working directory: %w", t.ID(), err)
-		}
-		defer os.RemoveAll(dir)
-		opts.Dir = dir
-	}
-	r := &runner{opts: opts}
-
-	depExec := t.DependencyExecutor
-	if depExec == "" {
-		depExec = e.Name
-	}
-	for i, d := range t.Dependencies {
-		check, err := sub(fmt.Sprintf("dependencies[%d].prereq_command", i), d.PrereqCommand)
-		if err != nil {
-			return res, err
-		}
-		fetch, err := sub(fmt.Sprintf("dependencies[%d].get_prereq_command", i), d.GetPrereqCommand)
-		if err != nil {
-			return res, err
-		}
-		p := Prereq{Description: strings.TrimSpace(d.Description)}
-		p.Check = r.exec(ctx, depExec, check, opts.Timeout, nil, nil)
-		p.Met = p.Check.ok()
-		if !p.Met && opts.GetPrereqs && strings.TrimSpace(fetch) != "" && ctx.Err() == nil {
-			p.Fetch = r.exec(ctx, depExec, fetch, opts.Timeout, nil, nil)
-			p.Recheck = r.exec(ctx, depExec, check, opts.Timeout, nil, nil)
-			p.Met = p.Recheck.ok()
-		}
-		res.Prereqs = append(res.Prereqs, p)
-		if err := ctx.Err(); err != nil {
-			res.Status, res.Reason = Cancelled, "cancelled while checking prerequisites"
-			return res, err
-		}
-		if !p.Met {
-			res.Status = Skipped
-			res.Reason = fmt.Sprintf("prerequisite not met: %s", firstLine(p.Description))
-			if !opts.GetPrereqs && strings.TrimSpace(fetch) != "" {
-				res.Reason += " (get_prereq_command not run: ask for GetPrereqs)"
-			}
-			return res, nil
-		}
-	}
-
-	res.Exec = r.exec(ctx, e.Name, command, opts.Timeout, opts.OnStart, opts.Output)
-	if strings.TrimSpace(cleanup) != "" && res.Exec.PID != 0 {
+	opts = r.opts
+	res.Exec = r.exec(ctx, t.Executor.Name, r.command, opts.Timeout, opts.OnStart, opts.Output)
+	if strings.TrimSpace(r.cleanup) != "" && res.Exec.PID != 0 {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.CleanupTimeout)
-		res.Cleanup = r.exec(cctx, e.Name, cleanup, opts.CleanupTimeout, nil, nil)
+		res.Cleanup = r.exec(cctx, t.Executor.Name, r.cleanup, opts.CleanupTimeout, nil, nil)
 		cancel()
 	}
 	// Background processes of the attack, if any, outlived its shell;
@@ -387,6 +320,113 @@ func Run(ctx context.Context, t *Test, opts RunOptions) (res Result, err error) 
 		return res, ctx.Err()
 	}
 	return res, nil
+}
+
+// CheckPrereqs does what Run does up to the attack command, and stops:
+// Invoke-AtomicRedTeam's -CheckPrereqs (with GetPrereqs, -GetPrereqs). The
+// Result is Skipped, with the reason, when the test cannot run here or a
+// prerequisite is unmet, and Succeeded when it could run now.
+func CheckPrereqs(ctx context.Context, t *Test, opts RunOptions) (res Result, err error) {
+	res = Result{Test: t.ID(), Name: t.Name, GUID: t.GUID, Start: time.Now()}
+	defer func() { res.End = time.Now() }()
+	r, err := prepare(t, &res, opts)
+	if err != nil || r == nil {
+		return res, err
+	}
+	defer r.close()
+	if err := r.prereqs(ctx, &res); err != nil || res.Status != "" {
+		return res, err
+	}
+	res.Status = Succeeded
+	return res, nil
+}
+
+// prepare resolves inputs and substitutes commands. It returns a nil runner
+// when res says the test is skipped, and an error when it cannot run as
+// asked.
+func prepare(t *Test, res *Result, opts RunOptions) (*runner, error) {
+	e := t.Executor
+	if e == nil {
+		return nil, fmt.Errorf("%s: no executor", t.ID())
+	}
+	in, err := t.Resolve(opts.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	res.Inputs = in
+	opts = opts.withDefaults(t)
+	if reason := skipReason(t, opts); reason != "" {
+		res.Status, res.Reason = Skipped, reason
+		return nil, nil
+	}
+	r := &runner{opts: opts, test: t}
+	sub := func(what, s string) (string, error) {
+		out, err := Substitute(s, in, opts.AtomicsDir)
+		if err != nil {
+			return "", fmt.Errorf("%s: %s: %w", t.ID(), what, err)
+		}
+		return out, nil
+	}
+	if r.command, err = sub("command", e.Command); err != nil {
+		return nil, err
+	}
+	if r.cleanup, err = sub("cleanup_command", e.CleanupCommand); err != nil {
+		return nil, err
+	}
+	for i, d := range t.Dependencies {
+		check, err := sub(fmt.Sprintf("dependencies[%d].prereq_command", i), d.PrereqCommand)
+		if err != nil {
+			return nil, err
+		}
+		fetch, err := sub(fmt.Sprintf("dependencies[%d].get_prereq_command", i), d.GetPrereqCommand)
+		if err != nil {
+			return nil, err
+		}
+		r.checks = append(r.checks, [2]string{check, fetch})
+	}
+	if r.opts.Dir == "" {
+		dir, err := os.MkdirTemp("", "purpleharness-atomic-")
+		if err != nil {
+			return nil, fmt.Errorf("%s: working directory: %w", t.ID(), err)
+		}
+		r.opts.Dir, r.tempDir = dir, dir
+	}
+	return r, nil
+}
+
+// prereqs checks each dependency in order, fetching it when asked, and
+// sets res.Status to Skipped at the first one unmet.
+func (r *runner) prereqs(ctx context.Context, res *Result) error {
+	t, opts := r.test, r.opts
+	depExec := t.DependencyExecutor
+	if depExec == "" {
+		depExec = t.Executor.Name
+	}
+	for i, d := range t.Dependencies {
+		check, fetch := r.checks[i][0], r.checks[i][1]
+		p := Prereq{Description: strings.TrimSpace(d.Description)}
+		p.Check = r.exec(ctx, depExec, check, opts.Timeout, nil, nil)
+		p.Met = p.Check.ok()
+		if !p.Met && opts.GetPrereqs && strings.TrimSpace(fetch) != "" && ctx.Err() == nil {
+			p.Fetch = r.exec(ctx, depExec, fetch, opts.Timeout, nil, nil)
+			p.Recheck = r.exec(ctx, depExec, check, opts.Timeout, nil, nil)
+			p.Met = p.Recheck.ok()
+		}
+		res.Prereqs = append(res.Prereqs, p)
+		if err := ctx.Err(); err != nil {
+			res.Status, res.Reason = Cancelled, "cancelled while checking prerequisites"
+			return err
+		}
+		if !p.Met {
+			res.Status = Skipped
+			res.Reason = fmt.Sprintf("prerequisite not met: %s", firstLine(p.Description))
+			if !opts.GetPrereqs && strings.TrimSpace(fetch) != "" {
+				res.Reason += " (get_prereq_command not run: ask for GetPrereqs)"
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 func (o RunOptions) withDefaults(t *Test) RunOptions {
@@ -444,7 +484,17 @@ func firstLine(s string) string {
 func (p *Process) ok() bool { return p.Err == "" && p.ExitCode == 0 && !p.TimedOut && !p.Cancelled }
 
 type runner struct {
-	opts RunOptions
+	opts             RunOptions
+	test             *Test
+	command, cleanup string
+	checks           [][2]string // substituted prereq and get_prereq commands
+	tempDir          string
+}
+
+func (r *runner) close() {
+	if r.tempDir != "" {
+		os.RemoveAll(r.tempDir)
+	}
 }
 
 // exec runs script with executor name in its own session, killing the
