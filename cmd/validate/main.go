@@ -62,7 +62,11 @@ type command struct {
 // commands lists the subcommands in the order help shows them. Each lives in
 // a file of its own named after it.
 func commands() []command {
-	return []command{recordCommand}
+	return []command{
+		{"run", "run the scenario suite under the sensor and check every rule (default)", runCmd},
+		recordCommand,
+		{"atomics", "list, show, lint and check Atomic Red Team tests", runAtomics},
+	}
 }
 
 func main() {

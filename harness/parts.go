@@ -1,0 +1,311 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"path"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/purpleharness/purpleharness/atomics"
+	"github.com/purpleharness/purpleharness/ecs"
+	"github.com/purpleharness/purpleharness/eql"
+	"github.com/purpleharness/purpleharness/fakemail"
+	"github.com/purpleharness/purpleharness/harness/sensor"
+	"github.com/purpleharness/purpleharness/rules"
+	"github.com/purpleharness/purpleharness/scenarios"
+)
+
+// This file adapts the project's concrete parts to the harness's seams.
+
+var (
+	_ Engine      = Embedded{}
+	_ Explainer   = Embedded{}
+	_ Sensor      = (*AuditSensor)(nil)
+	_ MailServers = (*InProcessServers)(nil)
+	_ Atomics     = (*Catalog)(nil)
+)
+
+// Embedded is the embedded EQL engine (package eql).
+type Embedded struct{}
+
+func (Embedded) Name() string { return "embedded" }
+
+// Search evaluates the rule over the documents of the indices its patterns
+// match, one eql.Source per index, as Elasticsearch searches "index1,index2".
+func (Embedded) Search(ctx context.Context, rule *rules.Rule, req eql.Request, docs []ecs.Document) (*eql.Response, error) {
+	byIndex := map[string][]ecs.Document{}
+	for _, d := range docs {
+		idx := DocIndex(d)
+		if matchesIndex(rule.Index, idx) {
+			byIndex[idx] = append(byIndex[idx], d)
+		}
+	}
+	names := make([]string, 0, len(byIndex))
+	for n := range byIndex {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var sources []eql.Source
+	for _, n := range names {
+		sources = append(sources, eql.Source{Index: n, Events: docSeq(byIndex[n])})
+	}
+	if len(sources) == 0 {
+		sources = []eql.Source{{Index: strings.Join(rule.Index, ","), Events: docSeq(nil)}}
+	}
+	return eql.SearchSources(ctx, req, sources)
+}
+
+func docSeq(docs []ecs.Document) iter.Seq2[ecs.Document, error] {
+	return func(yield func(ecs.Document, error) bool) {
+		for _, d := range docs {
+			if !yield(d, nil) {
+				return
+			}
+		}
+	}
+}
+
+// DocIndex names the index (data stream) a document would be written to:
+// data_stream.{type}-{dataset}-{namespace} for Elastic Agent sources,
+// auditbeat-{version} for Auditbeat.
+func DocIndex(d ecs.Document) string {
+	if t := docString(d, "data_stream.type"); t != "" {
+		return t + "-" + docString(d, "data_stream.dataset") + "-" + docString(d, "data_stream.namespace")
+	}
+	if docString(d, "agent.type") == "auditbeat" {
+		return "auditbeat-" + docString(d, "agent.version")
+	}
+	return ""
+}
+
+// matchesIndex reports whether idx matches one of the patterns (Elasticsearch
+// wildcard patterns; "-pattern" exclusions are honoured). No patterns match
+// everything, as a raw .eql rule without --index does.
+func matchesIndex(patterns []string, idx string) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	in := false
+	for _, p := range patterns {
+		for _, q := range strings.Split(p, ",") {
+			q = strings.TrimSpace(q)
+			if neg := strings.HasPrefix(q, "-"); neg {
+				if ok, _ := path.Match(q[1:], idx); ok {
+					return false
+				}
+				continue
+			}
+			if ok, _ := path.Match(q, idx); ok {
+				in = true
+			}
+		}
+	}
+	return in
+}
+
+// Shape parses the query into the shape explanations use.
+func (Embedded) Shape(query string) (*Shape, error) {
+	q, err := eql.Parse(query)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := eql.Compile(q); err != nil {
+		return nil, err
+	}
+	s := &Shape{Kind: string(q.Kind), JoinKeys: q.Keys(), MaxSpan: q.MaxSpan}
+	for _, st := range q.Stages() {
+		if st.Missing {
+			continue
+		}
+		cat := st.Category
+		if cat == "" {
+			cat = "any"
+		}
+		stage := Stage{Category: cat, JoinKeys: st.Keys, Runs: max(st.Runs, 1)}
+		for _, c := range st.Conds {
+			c := c
+			stage.Conditions = append(stage.Conditions, Condition{Source: c.Text, Eval: func(f eql.Fields) Tri {
+				switch c.Eval(f) {
+				case eql.True:
+					return True
+				case eql.False:
+					return False
+				}
+				return Null
+			}})
+		}
+		s.Stages = append(s.Stages, stage)
+	}
+	return s, nil
+}
+
+// AuditSensor is the kernel audit sensor with its renderer.
+type AuditSensor struct {
+	S        *sensor.Sensor
+	Renderer ecs.Renderer
+	// NotEmitted counts observations the profile's source would not have
+	// reported (e.g. Elastic Defend does not report a connect that never
+	// queued a SYN).
+	NotEmitted atomic.Int64
+	RenderErrs atomic.Int64
+}
+
+// StartAuditSensor starts the audit sensor recording this process's
+// descendants, rendering with profile.
+func StartAuditSensor(ctx context.Context, profile ecs.Profile) (*AuditSensor, error) {
+	host, err := ecs.LocalHost()
+	if err != nil {
+		return nil, fmt.Errorf("describe host: %w", err)
+	}
+	s, err := sensor.Start(ctx, sensor.Config{})
+	if err != nil {
+		return nil, err
+	}
+	return &AuditSensor{S: s, Renderer: ecs.Renderer{Profile: profile, Host: host}}, nil
+}
+
+func (a *AuditSensor) Sync(ctx context.Context) error { return a.S.Sync(ctx) }
+func (a *AuditSensor) Lost() uint64                   { return a.S.Stats().Lost() }
+func (a *AuditSensor) Close() error                   { return a.S.Close() }
+
+// Documents renders what the sensor recorded since the previous call.
+func (a *AuditSensor) Documents() []ecs.Document {
+	var out []ecs.Document
+	for _, o := range a.S.Drain() {
+		var (
+			d   ecs.Document
+			err error
+		)
+		switch {
+		case o.Exec != nil:
+			d, err = a.Renderer.Exec(*o.Exec)
+		case o.Connect != nil:
+			d, err = a.Renderer.Connect(*o.Connect)
+		default:
+			continue
+		}
+		var ne *ecs.NotEmittedError
+		switch {
+		case errors.As(err, &ne):
+			a.NotEmitted.Add(1)
+		case err != nil:
+			a.RenderErrs.Add(1)
+		default:
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// InProcessServers are the fake mail servers running inside this process.
+type InProcessServers struct{ S *fakemail.Servers }
+
+// StartInProcessServers starts the default account on the canonical
+// loopback ports (ports overrides them; nil keeps them).
+func StartInProcessServers(ctx context.Context, ports map[fakemail.Service]int) (*InProcessServers, error) {
+	cfg := fakemail.DefaultConfig()
+	if ports != nil {
+		cfg.Ports = ports
+	}
+	s, err := fakemail.Start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &InProcessServers{S: s}, nil
+}
+
+func (m *InProcessServers) Mode() string { return "in-process" }
+
+func (m *InProcessServers) Addrs() map[string]string {
+	out := map[string]string{}
+	for svc, a := range m.S.Addrs() {
+		out[string(svc)] = a
+	}
+	return out
+}
+
+func (m *InProcessServers) Evidence() []any {
+	var out []any
+	for _, s := range m.S.Evidence() {
+		out = append(out, s)
+	}
+	return out
+}
+
+func (m *InProcessServers) Shutdown(ctx context.Context) error { return m.S.Shutdown(ctx) }
+
+// Catalog runs atomics from a loaded Atomic Red Team folder.
+type Catalog struct {
+	C *atomics.Catalog
+	// GetPrereqs fetches unmet prerequisites (get_prereq_command).
+	GetPrereqs bool
+}
+
+func (c *Catalog) find(ref scenarios.AtomicRef) (*atomics.Test, error) {
+	var t *atomics.Test
+	if ref.GUID != "" {
+		t = c.C.ByGUID(ref.GUID)
+	} else {
+		t = c.C.Find(ref.Technique, ref.Name)
+	}
+	if t == nil {
+		var names []string
+		tech := ref.Technique
+		for _, x := range c.C.Tests() {
+			if tech == "" || x.Technique == tech {
+				names = append(names, fmt.Sprintf("%q", x.Name))
+			}
+		}
+		return nil, fmt.Errorf("no atomic test %s (have: %s)", ref, strings.Join(names, ", "))
+	}
+	return t, nil
+}
+
+// Check resolves the test and type-checks the input overrides.
+func (c *Catalog) Check(ref scenarios.AtomicRef, inputs map[string]string) error {
+	t, err := c.find(ref)
+	if err != nil {
+		return err
+	}
+	_, err = t.Resolve(inputs)
+	return err
+}
+
+// Run executes the test with atomics.Run.
+func (c *Catalog) Run(ctx context.Context, ref scenarios.AtomicRef, inputs map[string]string, timeout time.Duration, onStart func(int)) (Execution, error) {
+	t, err := c.find(ref)
+	if err != nil {
+		return Execution{}, err
+	}
+	r, err := atomics.Run(ctx, t, atomics.RunOptions{Inputs: inputs, Timeout: timeout, OnStart: onStart, GetPrereqs: c.GetPrereqs})
+	ex := Execution{Test: r.Test, Start: r.Start.UTC(), End: r.End.UTC(), Reason: r.Reason}
+	if r.Exec != nil {
+		ex.Command, ex.PID, ex.ExitCode = r.Exec.Command, r.Exec.PID, r.Exec.ExitCode
+		ex.Stdout, ex.Stderr = r.Exec.Stdout, r.Exec.Stderr
+	}
+	if r.Cleanup != nil {
+		ex.Cleanup = fmt.Sprintf("exit code %d", r.Cleanup.ExitCode)
+		if r.Cleanup.Err != "" {
+			ex.Cleanup = r.Cleanup.Err
+		}
+	}
+	switch {
+	case err != nil:
+		ex.Status, ex.Reason = StatusFailed, err.Error()
+	case r.Status == atomics.Succeeded:
+		ex.Status = StatusOK
+	case r.Status == atomics.Skipped:
+		ex.Status = StatusSkipped
+	default:
+		ex.Status = StatusFailed
+		if ex.Reason == "" {
+			ex.Reason = string(r.Status)
+		}
+	}
+	return ex, nil
+}

@@ -1,0 +1,41 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/purpleharness/purpleharness/harness"
+)
+
+// Progress returns a harness progress callback writing live status to w.
+// On a terminal (tty) a running scenario's line is rewritten in place when
+// it finishes; otherwise each step is a line of its own, which is what CI
+// logs want.
+func Progress(w io.Writer, tty bool) func(harness.Progress) {
+	start := time.Now()
+	return func(p harness.Progress) {
+		el := time.Since(start).Round(10 * time.Millisecond)
+		switch {
+		case p.Step == "servers" && p.Done:
+			fmt.Fprintf(w, "mail servers: %s\n", p.Message)
+		case p.Step == "sensor" && p.Done:
+			fmt.Fprintf(w, "sensor: kernel audit\n")
+		case p.Step == "scenario" && !p.Done:
+			if tty {
+				fmt.Fprintf(w, "[%2d/%d] %-40s running…", p.Index, p.Total, p.Scenario)
+			}
+		case p.Step == "scenario":
+			status := "ok"
+			if p.Exec != nil && p.Exec.Status != harness.StatusOK {
+				status = string(p.Exec.Status) + ": " + p.Exec.Reason
+			}
+			if tty {
+				fmt.Fprint(w, "\r\033[K")
+			}
+			fmt.Fprintf(w, "[%2d/%d] %-40s %s (%s)\n", p.Index, p.Total, p.Scenario, status, el)
+		case p.Step == "evaluate":
+			fmt.Fprintf(w, "evaluating rules (%s)\n", el)
+		}
+	}
+}
