@@ -178,6 +178,9 @@ func (c *compiler) field(f *FieldRef) (cnode, *Error) {
 	if nv, ok := c.m.nullVal[name]; ok {
 		fn.nullVal, fn.hasNull = nv, true
 	}
+	if f, ok := c.m.formats[name]; ok {
+		fn.layouts = javaDateLayouts(f)
+	}
 	return fn, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // evalCtx is one event under evaluation.
@@ -30,6 +31,7 @@ type fieldNode struct {
 	nullVal any
 	hasNull bool
 	runtime bool
+	layouts []string // Go layouts of a date field's custom format
 }
 
 func (n *fieldNode) eval(c *evalCtx) val {
@@ -46,6 +48,15 @@ func (n *fieldNode) eval(c *evalCtx) val {
 			return fromRaw(n.nullVal, n.ft)
 		}
 		return nullVal
+	}
+	if n.layouts != nil {
+		if s, ok := raw.(string); ok {
+			for _, l := range n.layouts {
+				if t, err := time.Parse(l, s); err == nil {
+					return val{k: vInt, i: t.UnixNano(), date: true}
+				}
+			}
+		}
 	}
 	return fromRaw(raw, n.ft)
 }
@@ -780,4 +791,18 @@ func parseNumber(s string, base int) val {
 		return floatVal(f)
 	}
 	return nullVal
+}
+
+// javaDateLayouts converts an Elasticsearch date format ("dd-MM-yyyy",
+// alternatives separated by ||) into Go layouts; built-in named formats
+// are left to the default parser.
+func javaDateLayouts(f string) []string {
+	var out []string
+	r := strings.NewReplacer("yyyy", "2006", "uuuu", "2006", "MM", "01", "dd", "02", "HH", "15", "mm", "04", "ss", "05", "SSS", "000", "'T'", "T", "XXX", "Z07:00", "Z", "Z0700")
+	for _, alt := range strings.Split(f, "||") {
+		if strings.ContainsAny(alt, "yMd") {
+			out = append(out, r.Replace(alt))
+		}
+	}
+	return out
 }

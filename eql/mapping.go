@@ -44,11 +44,12 @@ type Mapping struct {
 	fields  map[string]fieldType
 	aliases map[string]string
 	nullVal map[string]any
+	formats map[string]string // date fields with an explicit format
 }
 
 // NewMapping returns an empty mapping.
 func NewMapping() *Mapping {
-	return &Mapping{fields: map[string]fieldType{}, aliases: map[string]string{}, nullVal: map[string]any{}}
+	return &Mapping{fields: map[string]fieldType{}, aliases: map[string]string{}, nullVal: map[string]any{}, formats: map[string]string{}}
 }
 
 // ParseMapping reads an Elasticsearch mapping: {"properties": ...},
@@ -130,6 +131,9 @@ func (m *Mapping) addProps(prefix string, props map[string]any) {
 		m.fields[full] = ft
 		if nv, ok := d["null_value"]; ok {
 			m.nullVal[full] = nv
+		}
+		if f, ok := d["format"].(string); ok && (ft == ftDate || ft == ftDateNanos) {
+			m.formats[full] = f
 		}
 		if sub, ok := d["fields"].(map[string]any); ok {
 			for sname, sdef := range sub {
@@ -295,6 +299,9 @@ func Merge(ms ...*Mapping) *Mapping {
 		}
 		for k, v := range m.nullVal {
 			out.nullVal[k] = v
+		}
+		for k, v := range m.formats {
+			out.formats[k] = v
 		}
 	}
 	return out
