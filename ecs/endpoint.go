@@ -184,13 +184,17 @@ func (r Renderer) endpointConnect(c Connect) (Document, error) {
 	setIf(d, "network.transport", string(c.Transport))
 	d.Set("network.type", networkType(c.Dest.Addr()))
 
-	// The network event carries the process's identity only, no argv or
-	// command line (linux_network_connection_attempt.md).
+	// The network event carries the process's identity and, in current
+	// endpoint-package docs (linux_network_connection_attempt.md), its
+	// command line — but no process.args.
 	p := &c.Process
 	d.Set("process.entity_id", EndpointEntityID(r.Agent.ID, p))
 	d.Set("process.pid", p.PID)
 	setIf(d, "process.executable", p.Executable)
 	setIf(d, "process.name", p.Name())
+	if p.Args != nil {
+		d.Set("process.command_line", argsLine(p.Args))
+	}
 	if p.Parent != nil {
 		d.Set("process.parent.entity_id", EndpointEntityID(r.Agent.ID, p.Parent))
 	}
