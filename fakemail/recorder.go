@@ -201,7 +201,6 @@ func (r *recorder) takeStartTLS() bool {
 		r.note("plaintext pipelined after STARTTLS ignored (" + strconv.Itoa(len(r.queue)) + " bytes)")
 		r.queue = nil
 	}
-	r.awaiting = nil
 	return ok
 }
 

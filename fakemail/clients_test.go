@@ -1,0 +1,137 @@
+package fakemail
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/smtp"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+)
+
+// TestGoClientsOneStore sends with Go's net/smtp over STARTTLS+AUTH on
+// submission, reads and deletes with the go-imap v2 client, appends over
+// IMAP, and checks with nc's piped POP3 dialogue that POP3 sees exactly
+// what IMAP left: one store behind all three protocols.
+func TestGoClientsOneStore(t *testing.T) {
+	s := startTest(t, nil)
+
+	// net/smtp: STARTTLS then AUTH PLAIN (RFC 4954) on submission.
+	c, err := smtp.Dial(s.Addr(Submission))
+	if err != nil {
+		t.Fatalf("smtp.Dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.StartTLS(&tls.Config{InsecureSkipVerify: true}); err != nil {
+		t.Fatalf("StartTLS: %v", err)
+	}
+	if err := c.Auth(smtp.PlainAuth("", DefaultLogin, DefaultPassword, "127.0.0.1")); err != nil {
+		t.Fatalf("Auth: %v", err)
+	}
+	if err := c.Mail("implant@victim.test"); err != nil {
+		t.Fatalf("Mail: %v", err)
+	}
+	if err := c.Rcpt(DefaultAddress); err != nil {
+		t.Fatalf("Rcpt: %v", err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatalf("Data: %v", err)
+	}
+	fmt.Fprint(w, mailText)
+	if err := w.Close(); err != nil {
+		t.Fatalf("Data close: %v", err)
+	}
+	if err := c.Quit(); err != nil {
+		t.Fatalf("Quit: %v", err)
+	}
+
+	// go-imap: the mail is there; search, fetch, delete the seed.
+	ic, err := imapclient.DialTLS(s.Addr(IMAPS), &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
+	if err != nil {
+		t.Fatalf("imapclient.DialTLS: %v", err)
+	}
+	t.Cleanup(func() { ic.Close() })
+	if err := ic.Login(DefaultLogin, DefaultPassword).Wait(); err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+	sel, err := ic.Select(Inbox, nil).Wait()
+	if err != nil || sel.NumMessages != 2 {
+		t.Fatalf("Select: %v, %+v; want 2 messages", err, sel)
+	}
+	found, err := ic.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: "results"}}}, nil).Wait()
+	if err != nil || len(found.AllUIDs()) != 1 || found.AllUIDs()[0] != 2 {
+		t.Fatalf("UIDSearch subject results: %v, %v; want UID 2", err, found)
+	}
+	msgs, err := ic.Fetch(imap.UIDSetNum(2), &imap.FetchOptions{Envelope: true,
+		BodySection: []*imap.FetchItemBodySection{{}}}).Collect()
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("Fetch: %v, %d messages", err, len(msgs))
+	}
+	if msgs[0].Envelope.Subject != "results" || !bytes.Equal(msgs[0].FindBodySection(&imap.FetchItemBodySection{}), []byte(mailText)) {
+		t.Errorf("fetched %q / %q", msgs[0].Envelope.Subject, msgs[0].FindBodySection(&imap.FetchItemBodySection{}))
+	}
+	if err := ic.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted}, Silent: true}, nil).Close(); err != nil {
+		t.Fatalf("Store: %v", err)
+	}
+	if _, err := ic.Expunge().Collect(); err != nil {
+		t.Fatalf("Expunge: %v", err)
+	}
+	note := "task-id: 2\r\n"
+	ac := ic.Append(Inbox, int64(len(note)), nil)
+	ac.Write([]byte(note))
+	ac.Close()
+	if _, err := ac.Wait(); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	if err := ic.Logout().Wait(); err != nil {
+		t.Fatalf("Logout: %v", err)
+	}
+
+	// nc: a piped POP3 dialogue sees the SMTP mail and the APPEND, not the
+	// expunged seed.
+	nc := needTool(t, "nc")
+	host, port, _ := net.SplitHostPort(s.Addr(POP3))
+	dialogue := "USER c2\r\nPASS atomic-red\r\nSTAT\r\nRETR 1\r\nQUIT\r\n"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, nc, "-N", "-w", "5", host, port)
+	cmd.Stdin = strings.NewReader(dialogue)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("nc: %v, output %q", err, out)
+	}
+	lines := bufio.NewScanner(bytes.NewReader(out))
+	var got []string
+	for lines.Scan() {
+		got = append(got, lines.Text())
+	}
+	if len(got) < 4 || !strings.HasPrefix(got[3], "+OK 2 ") || !strings.Contains(string(out), "uid=0(root)") {
+		t.Errorf("nc POP3 dialogue output:\n%s\nwant STAT +OK 2 and the SMTP mail as message 1", out)
+	}
+
+	ev := waitSessions(t, s, 3)
+	if len(ev) != 3 {
+		t.Fatalf("%d sessions, want 3", len(ev))
+	}
+	pop := ev[2]
+	if pop.Service != POP3 || pop.User != DefaultLogin || pop.Commands[1].Line != "PASS [redacted]" {
+		t.Errorf("pop3 evidence: %+v", pop)
+	}
+	im := ev[1]
+	if len(im.Messages) != 2 || im.Messages[0].Direction != FromServer || im.Messages[1].Direction != ToServer ||
+		im.Messages[1].Size != int64(len(note)) {
+		t.Errorf("imap message evidence: %+v", im.Messages)
+	}
+	if ev[0].User != DefaultLogin || ev[0].TLS == nil || ev[0].Messages[0].From != "implant@victim.test" {
+		t.Errorf("smtp evidence: %+v", ev[0])
+	}
+}

@@ -1,0 +1,146 @@
+package fakemail
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// dialRead connects to addr, writes send, and returns everything read
+// until the server closes (or 5s pass).
+func dialRead(t *testing.T, addr, send string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if send != "" {
+		go io.WriteString(c, send)
+	}
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+func lastSession(t *testing.T, s *Servers, n int) Session {
+	t.Helper()
+	ev := waitSessions(t, s, n)
+	if len(ev) < n {
+		t.Fatalf("%d sessions recorded, want %d", len(ev), n)
+	}
+	return ev[n-1]
+}
+
+func TestHostileClients(t *testing.T) {
+	long := strings.Repeat("A", 5000)
+	cases := []struct {
+		name   string
+		svc    Service
+		send   string
+		limits Limits
+		ended  EndReason
+		reply  string // in what the client read
+	}{
+		{"smtp line too long", SMTP, "EHLO " + long, Limits{}, EndLineTooLong, "220 "},
+		{"pop3 line too long", POP3, long + "\r\n", Limits{}, EndLineTooLong, "+OK"},
+		{"imap line too long", IMAP, "a1 LOGIN " + long, Limits{}, EndLineTooLong, "* OK"},
+		{"pop3 auth failures", POP3, strings.Repeat("USER c2\r\nPASS wrong\r\n", 4), Limits{}, EndAuthFailures, "-ERR"},
+		{"smtp auth failures", SMTP, "EHLO x\r\n" + strings.Repeat("AUTH PLAIN AGMyAHdyb25n\r\n", 4), Limits{}, EndAuthFailures, "535"},
+		{"imap auth failures", IMAP, "a LOGIN c2 wrong\r\nb LOGIN c2 wrong\r\nc LOGIN c2 wrong\r\nd LOGIN c2 wrong\r\n", Limits{}, EndAuthFailures, "c NO"},
+		{"smtp idle", SMTP, "", Limits{IdleTimeout: 300 * time.Millisecond}, EndIdle, "220 "},
+		{"imap idle", IMAP, "", Limits{IdleTimeout: 300 * time.Millisecond}, EndIdle, "* OK"},
+		{"pop3 idle", POP3, "", Limits{IdleTimeout: 300 * time.Millisecond}, EndIdle, "+OK"},
+		{"imaps garbage", IMAPS, "GET / HTTP/1.0\r\n\r\n", Limits{}, EndTLSFailed, ""},
+		{"smtps garbage", SMTPS, "\x16\x03\x01\x00\x05hello", Limits{}, EndTLSFailed, ""},
+		{"pop3s garbage", POP3S, "USER c2\r\n", Limits{}, EndTLSFailed, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startTest(t, func(c *Config) { c.Limits = tc.limits; c.Services = []Service{tc.svc} })
+			got := dialRead(t, s.Addr(tc.svc), tc.send)
+			if !strings.Contains(got, tc.reply) {
+				t.Errorf("client read %q, want it to contain %q", got, tc.reply)
+			}
+			e := lastSession(t, s, 1)
+			if e.Ended != tc.ended {
+				t.Errorf("session ended %q (%s), want %q; commands %+v", e.Ended, e.Error, tc.ended, e.Commands)
+			}
+			for _, c := range e.Commands {
+				if strings.Contains(c.Line, "wrong") || strings.Contains(c.Line, "AGMyAHdyb25n") {
+					t.Errorf("secret not redacted: %q", c.Line)
+				}
+			}
+		})
+	}
+}
+
+func TestCloseBeforeGreetingIsRecorded(t *testing.T) {
+	s := startTest(t, func(c *Config) { c.Services = []Service{SMTP, IMAPS} })
+	for _, svc := range []Service{SMTP, IMAPS} {
+		c, err := net.Dial("tcp", s.Addr(svc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+	}
+	ev := waitSessions(t, s, 2)
+	if len(ev) != 2 {
+		t.Fatalf("%d sessions, want 2: connections closed at once must be recorded", len(ev))
+	}
+	for _, e := range ev {
+		if len(e.Commands) != 0 || e.BytesIn != 0 || e.Remote.Port == 0 || e.Local.IP != "127.0.0.1" {
+			t.Errorf("session %+v: want no commands, endpoints set", e)
+		}
+	}
+}
+
+func TestMaxConnections(t *testing.T) {
+	s := startTest(t, func(c *Config) { c.Services = []Service{SMTP}; c.Limits.MaxConnections = 2 })
+	var held []net.Conn
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", s.Addr(SMTP))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+			t.Fatalf("greeting %d: %v", i, err)
+		}
+		held = append(held, c)
+	}
+	got := dialRead(t, s.Addr(SMTP), "")
+	if !strings.HasPrefix(got, "421 ") {
+		t.Errorf("third connection read %q, want 421", got)
+	}
+	e := lastSession(t, s, 1)
+	if e.Ended != EndTooManyConns {
+		t.Errorf("refused session ended %q, want %q", e.Ended, EndTooManyConns)
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	// The slots free up again.
+	if got := dialRead(t, s.Addr(SMTP), "QUIT\r\n"); !strings.HasPrefix(got, "220 ") {
+		t.Errorf("after closing, read %q, want a greeting", got)
+	}
+}
+
+func TestPlaintextAfterSTARTTLSIsNoted(t *testing.T) {
+	s := startTest(t, func(c *Config) { c.Services = []Service{SMTP} })
+	// CVE-2011-0411 style injection: a command pipelined behind STARTTLS.
+	dialRead(t, s.Addr(SMTP), "EHLO x\r\nSTARTTLS\r\nMAIL FROM:<evil@x>\r\n")
+	e := lastSession(t, s, 1)
+	if len(e.Notes) == 0 || !strings.Contains(e.Notes[0], "after STARTTLS") {
+		t.Errorf("notes %q, want the injection noted", e.Notes)
+	}
+	for _, c := range e.Commands {
+		if c.Verb == "MAIL" {
+			t.Errorf("injected MAIL recorded as a command: %+v", e.Commands)
+		}
+	}
+}
