@@ -301,6 +301,9 @@ func Merge(ms ...*Mapping) *Mapping {
 			out.nullVal[k] = v
 		}
 		for k, v := range m.formats {
+			if old, ok := out.formats[k]; ok && old != v {
+				v = old + "||" + v
+			}
 			out.formats[k] = v
 		}
 	}

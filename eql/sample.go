@@ -21,7 +21,8 @@ type sampleKey struct {
 func (r *runner) runSample() (*Response, error) {
 	stages := r.p.stages
 	groups := map[string]*sampleKey{}
-	for e, err := range r.events() {
+	// Samples ignore time: events are taken in index order.
+	for e, err := range r.inputOrder() {
 		if err != nil {
 			return nil, err
 		}
@@ -77,11 +78,7 @@ func (r *runner) runSample() (*Response, error) {
 				n++
 				return n < per
 			}
-			limit := g.perSt[i]
-			if len(limit) > per {
-				limit = limit[:per]
-			}
-			for _, e := range limit {
+			for _, e := range g.perSt[i] {
 				if slices.Contains(cur[:i], e) {
 					continue
 				}

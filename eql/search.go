@@ -51,7 +51,9 @@ func searchSources(ctx context.Context, req Request, sources []Source, cfg confi
 		return nil, fmt.Errorf("invalid result_position [%s], expecting [head] or [tail]", req.ResultPosition)
 	}
 	if req.Size < 0 {
-		return nil, fmt.Errorf("size must be greater than or equal to 0")
+		// Request.WithDefaults reads 0 as "unset"; a negative size asks
+		// for no hits at all (size=0 in Elasticsearch).
+		req.Size = 0
 	}
 	q, perr := parse(req.Query)
 	if perr != nil {
@@ -240,6 +242,25 @@ func (r *runner) events() iter.Seq2[*event, error] {
 		for _, e := range all {
 			if !yield(e, nil) {
 				return
+			}
+		}
+	}
+}
+
+// inputOrder yields the events of all sources in ingest order, unsorted.
+func (r *runner) inputOrder() iter.Seq2[*event, error] {
+	return func(yield func(*event, error) bool) {
+		for _, s := range r.sources {
+			pos := 0
+			for doc, err := range s.Events {
+				if err != nil {
+					yield(nil, err)
+					return
+				}
+				if !yield(r.makeEvent(doc, s.Index, pos), nil) {
+					return
+				}
+				pos++
 			}
 		}
 	}
