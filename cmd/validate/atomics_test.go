@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// buildValidate builds cmd/validate into a temporary directory that the
+// test removes.
+func buildValidate(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "validate")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runValidate runs the built binary in the repository root.
+func runValidate(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = "../.."
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return o.String(), e.String(), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("run validate %v: %v", args, err)
+	}
+	return o.String(), e.String(), 0
+}
+
+func writeAtomic(t *testing.T, dir, id, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, id), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, id, id+".yaml"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAtomicsCommand builds cmd/validate and runs "validate atomics" end
+// to end: output, exit codes, positioned errors.
+func TestAtomicsCommand(t *testing.T) {
+	bin := buildValidate(t)
+	broken := t.TempDir()
+	writeAtomic(t, broken, "T9001", "attack_technique: T9001\ndisplay_name: Broken\natomic_tests:\n- name: x\n   description: too far\n")
+	writeAtomic(t, broken, "T9002", "attack_technique: T9002\ndisplay_name: Broken too\natomic_tests: {}\n")
+	findings := t.TempDir()
+	writeAtomic(t, findings, "T9003", "attack_technique: T9003\ndisplay_name: Findings\natomic_tests:\n- name: x\n  auto_generated_guid: 6f2a3b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b\n  description: d\n  supported_platforms: [linux]\n  executor:\n    name: sh\n    command: |\n      sudo echo #{what}\n")
+
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout []string // substrings
+		wantStderr []string
+	}{
+		{"list", []string{"atomics", "list"}, 0,
+			[]string{"T1071.003-6  0f0a3b52-3d52-4d64-b116-460015a1ffec  bash", "POP3 command retrieval with nc"}, nil},
+		{"list filtered, flag after ref", []string{"atomics", "list", "T1071.003-3", "--path", "atomics"}, 0,
+			[]string{"IMAP C2 channel with curl"}, nil},
+		{"show by guid", []string{"atomics", "show", "07a3f461-866c-4634-a914-2e8f7a8f3e47"}, 0,
+			[]string{"T1071.003-2  POP3 command retrieval with nc", "nc -w #{timeout} #{server} #{port}", "atomics/T1071.003/T1071.003.yaml:"}, nil},
+		{"show by technique and name", []string{"atomics", "show", "T1071.003:SMTP C2 exfiltration with curl"}, 0,
+			[]string{"cleanup:", "rm -f '#{exfil_file}'"}, nil},
+		{"show unknown ref", []string{"atomics", "show", "T1071.003-99"}, 2, nil,
+			[]string{`validate: atomics show: no atomic test matches "T1071.003-99"`}},
+		{"show without ref", []string{"atomics", "show"}, 2, nil, []string{"validate: atomics show: name at least one REF"}},
+		{"lint clean", []string{"atomics", "lint"}, 0, []string{"1 technique(s), 6 test(s), 0 finding(s)"}, nil},
+		{"lint findings", []string{"atomics", "lint", "--path", findings}, 1,
+			[]string{filepath.Join(findings, "T9003", "T9003.yaml") + ":11:7: T9003-1: sudo is used but elevation_required is not true [sudo-without-elevation]",
+				filepath.Join(findings, "T9003", "T9003.yaml") + ":11:17: T9003-1: command uses #{what}, which input_arguments does not declare [undeclared-argument]"}, nil},
+		{"load errors exit 2 with positions", []string{"atomics", "list", "--path", broken}, 2, nil,
+			[]string{filepath.Join(broken, "T9001", "T9001.yaml") + ":5:1: invalid YAML: mapping values are not allowed in this context",
+				filepath.Join(broken, "T9002", "T9002.yaml") + ":3:15: atomic_tests: want a list, got a mapping",
+				"2 load error(s)"}},
+		{"missing folder", []string{"atomics", "list", "--path", filepath.Join(broken, "nope")}, 2, nil, []string{"no such file or directory"}},
+		{"bad format", []string{"atomics", "list", "--format", "xml"}, 2, nil, []string{`--format "xml": want text or json`}},
+		{"unknown subcommand", []string{"atomics", "frobnicate"}, 2, nil, []string{`atomics: unknown command "frobnicate"`}},
+		{"no subcommand", []string{"atomics"}, 2, nil, []string{"usage: validate atomics COMMAND"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := runValidate(t, bin, tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("validate %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(tt.args, " "), code, tt.wantCode, stdout, stderr)
+			}
+			for _, w := range tt.wantStdout {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("validate %s: stdout lacks %q:\n%s", strings.Join(tt.args, " "), w, stdout)
+				}
+			}
+			for _, w := range tt.wantStderr {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("validate %s: stderr lacks %q:\n%s", strings.Join(tt.args, " "), w, stderr)
+				}
+			}
+		})
+	}
+	t.Run("json", func(t *testing.T) { atomicsJSON(t, bin) })
+}
+
+func atomicsJSON(t *testing.T, bin string) {
+	stdout, stderr, code := runValidate(t, bin, "atomics", "list", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var list []struct {
+		ID, GUID string
+		Executor string
+	}
+	if err := json.Unmarshal([]byte(stdout), &list); err != nil {
+		t.Fatalf("list --format json: %v\n%s", err, stdout)
+	}
+	if len(list) != 6 || list[5].ID != "T1071.003-6" || list[5].Executor != "bash" {
+		t.Errorf("list --format json = %+v, want 6 tests ending with T1071.003-6 (bash)", list)
+	}
+
+	// check-prereqs runs the real prerequisite commands: nc and curl are
+	// looked up on this machine.
+	for _, bin := range []string{"nc", "curl", "bash"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s not found", bin)
+		}
+	}
+	stdout, stderr, code = runValidate(t, bin, "atomics", "check-prereqs", "T1071.003-2", "T1071.003-6", "--format", "json")
+	if code != 0 {
+		t.Fatalf("check-prereqs: exit %d\n%s%s", code, stdout, stderr)
+	}
+	var st []struct {
+		ID, Status string
+		Prereqs    []struct{ Met bool }
+	}
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
+		t.Fatalf("check-prereqs --format json: %v\n%s", err, stdout)
+	}
+	if len(st) != 2 || st[0].Status != "ready" || len(st[0].Prereqs) != 1 || !st[0].Prereqs[0].Met || st[1].Status != "ready" {
+		t.Errorf("check-prereqs = %+v, want both ready, T1071.003-2 with one met prerequisite", st)
+	}
+	_, err := exec.LookPath("pwsh")
+	stdout, _, code = runValidate(t, bin, "atomics", "check-prereqs", "T1071.003-1")
+	if err != nil && (code != 1 || !strings.Contains(stdout, "not-ready") || !strings.Contains(stdout, "powershell executor: pwsh not found")) {
+		t.Errorf("check-prereqs T1071.003-1 without pwsh: exit %d, stdout %q; want 1 and the reason", code, stdout)
+	}
+}
