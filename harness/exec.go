@@ -49,6 +49,14 @@ func runCommand(ctx context.Context, c scenarios.Command, timeout time.Duration,
 			argv[0] = dst
 		}
 	}
+	if c.Shell == "" {
+		// Each scenario gets a parent of its own, as a user's shell would
+		// be: run argv under "sh -c" (two commands, so sh forks rather than
+		// exec'ing). Without it every benign command would be a child of the
+		// harness, and a rule that joins by the parent process would join
+		// events of unrelated scenarios.
+		argv = append([]string{"/bin/sh", "-c", `"$@"; exit $?`, "sh"}, argv...)
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.Command(argv[0], argv[1:]...)
