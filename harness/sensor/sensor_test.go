@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -175,5 +176,139 @@ func TestClients(t *testing.T) {
 	}
 	if st := s.Stats(); st.Lost() != 0 {
 		t.Errorf("lost events: %s", st)
+	}
+}
+
+// TestEntityIdentity checks process instance identity as entity ids need
+// it: three connections from one process share one instance, three
+// processes are three instances, and a child's parent is its parent's
+// instance (so process.parent.entity_id links to the parent's entity_id).
+func TestEntityIdentity(t *testing.T) {
+	bash := lookPath(t, "bash")
+	s := startSensor(t, Config{})
+	port := freePort(t)
+	target := fmt.Sprintf("/dev/tcp/127.0.0.1/%d", port)
+
+	t.Run("one process, three connections", func(t *testing.T) {
+		// echo is a builtin: bash opens all three sockets itself.
+		pid := run(t, bash, "-c", fmt.Sprintf("echo >%[1]s; echo >%[1]s; echo >%[1]s; true", target))
+		syncSensor(t, s)
+		got := connectsTo(s.Observations(), pid, port)
+		if len(got) != 3 {
+			t.Fatalf("%d connects from pid %d, want 3", len(got), pid)
+		}
+		for _, c := range got[1:] {
+			if c.Process.PID != got[0].Process.PID || !c.Process.Start.Equal(got[0].Process.Start) {
+				t.Errorf("instance (%d, %v) differs from (%d, %v)", c.Process.PID, c.Process.Start, got[0].Process.PID, got[0].Process.Start)
+			}
+			if a, b := ecs.EndpointEntityID("a", &c.Process), ecs.EndpointEntityID("a", &got[0].Process); a != b {
+				t.Errorf("entity ids differ within one process: %s vs %s", a, b)
+			}
+		}
+	})
+
+	t.Run("three processes", func(t *testing.T) {
+		ids := map[string]int{}
+		for range 3 {
+			pid := run(t, bash, "-c", fmt.Sprintf("echo >%s; true", target))
+			syncSensor(t, s)
+			got := connectsTo(s.Observations(), pid, port)
+			if len(got) != 1 {
+				t.Fatalf("%d connects from pid %d, want 1", len(got), pid)
+			}
+			ids[ecs.SysmonProcessGUID("m", &got[0].Process)] = pid
+			ids[ecs.EndpointEntityID("a", &got[0].Process)] = pid
+		}
+		if len(ids) != 6 {
+			t.Errorf("three processes gave %d distinct entity ids across two schemes, want 6: %v", len(ids), ids)
+		}
+	})
+
+	t.Run("parent and child", func(t *testing.T) {
+		curl := lookPath(t, "curl")
+		// "; true" keeps bash from exec'ing curl in its own process.
+		parent := run(t, bash, "-c", fmt.Sprintf("%s -s --max-time 1 telnet://127.0.0.1:%d; true", curl, port))
+		syncSensor(t, s)
+		obs := s.Observations()
+		pexec := execsOf(obs, parent)
+		if len(pexec) != 1 {
+			t.Fatalf("%d execs of bash pid %d, want 1", len(pexec), parent)
+		}
+		var child *ecs.Connect
+		for _, o := range obs {
+			if o.Connect != nil && o.Connect.Process.PPID == parent && o.Connect.Dest.Port() == port {
+				child = o.Connect
+			}
+		}
+		if child == nil {
+			t.Fatalf("no connect from a child of %d:\n%s", parent, dump(obs))
+		}
+		if child.Process.Parent == nil {
+			t.Fatalf("child %d has no parent instance", child.Process.PID)
+		}
+		want := ecs.EndpointEntityID("a", &pexec[0].Process)
+		if got := ecs.EndpointEntityID("a", child.Process.Parent); got != want {
+			t.Errorf("child's parent entity id %s, parent's own %s", got, want)
+		}
+		if cexec := execsOf(obs, child.Process.PID); len(cexec) != 1 || cexec[0].Process.Parent == nil || cexec[0].Process.Parent.PID != parent {
+			t.Errorf("curl's exec does not name bash %d as parent", parent)
+		}
+		if len(child.Process.Args) == 0 || !strings.HasSuffix(child.Process.Args[0], "curl") {
+			t.Errorf("curl's args = %q", child.Process.Args)
+		}
+	})
+}
+
+// acceptedConn is a Peer from a real accepted connection.
+type acceptedConn struct {
+	at            time.Time
+	local, remote netip.AddrPort
+}
+
+func (a acceptedConn) AcceptTime() time.Time      { return a.at }
+func (a acceptedConn) LocalAddr() netip.AddrPort  { return a.local }
+func (a acceptedConn) RemoteAddr() netip.AddrPort { return a.remote }
+
+// TestJoinAccepted connects with nc (non-blocking: EINPROGRESS) to a real
+// listener and joins the accept: the attempt becomes established with the
+// client's source port.
+func TestJoinAccepted(t *testing.T) {
+	nc := lookPath(t, "nc")
+	s := startSensor(t, Config{})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	peers := make(chan Peer, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		peers <- acceptedConn{time.Now(), c.LocalAddr().(*net.TCPAddr).AddrPort(), c.RemoteAddr().(*net.TCPAddr).AddrPort()}
+		c.Close()
+	}()
+	port := uint16(l.Addr().(*net.TCPAddr).Port)
+	pid := run(t, nc, "-z", "-w", "2", "127.0.0.1", strconv.Itoa(int(port)))
+	var peer Peer
+	select {
+	case peer = <-peers:
+	case <-time.After(5 * time.Second):
+		t.Fatal("listener saw no connection")
+	}
+	syncSensor(t, s)
+	conns := connectsTo(s.Observations(), pid, port)
+	if len(conns) != 1 {
+		t.Fatalf("%d connects from nc, want 1", len(conns))
+	}
+	if conns[0].Result != "EINPROGRESS" {
+		t.Logf("nc's connect returned %q (expected EINPROGRESS from a non-blocking connect)", conns[0].Result)
+	}
+	if un := Join(conns, []Peer{peer}); len(un) != 0 {
+		t.Fatalf("accept at %v not joined to connect at %v", peer.AcceptTime(), conns[0].Time)
+	}
+	if !conns[0].Established || conns[0].Source != peer.RemoteAddr() {
+		t.Errorf("after Join: established=%v source=%s, want true and %s", conns[0].Established, conns[0].Source, peer.RemoteAddr())
 	}
 }
