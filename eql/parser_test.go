@@ -1,0 +1,166 @@
+package eql
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		query string
+		want  string
+	}{
+		{"sequence [process where true]", "1:1: A sequence requires a minimum of 2 queries, found [1]"},
+		{"sample [process where true]", "1:1: A sample requires a minimum of 2 queries, found [1]"},
+		{"process where name == 'x'", "1:23: Use double quotes [\"] to define string literals, not single quotes [']"},
+		{"process where name = \"x\"", "1:20: Use == instead of = for equality comparisons"},
+		{"process where name == ?\"x\"", "1:23: Use triple double quotes [\"\"\"] to define unescaped string literals, not [?]"},
+		{"process where foo(name)", "1:15: Unknown function [foo]"},
+		{"process where add~(1, 2) == 3", "1:15: Function [add] does not support case-insensitive (~) matching"},
+		{"process where length(a, b) > 1", "1:15: function [length] expects 1 arguments, found [2]"},
+		{"process where true | sort a", "1:22: Pipe [sort] is not supported"},
+		{"sequence with maxspan=10 [a where true] [b where true]", "1:23: No time unit specified, did you mean [s] as in [10s]?"},
+		{"sequence with maxspan=10w [a where true] [b where true]", "1:25: Unrecognized time unit [w] in [10w], please specify one of [ms, s, m, h, d]"},
+		{"sequence with maxspan=1h by a [x where true] [y where true]", "1:26: Please specify sequence [by] before [with] not after"},
+		{"sequence [a where true] with runs=0 [b where true]", "1:35: A positive runs value greater than 0 is required; found [0]"},
+		{"sequence [a where true] with runs=101", "1:35: A query cannot be repeated more than 100 times; found [101]"},
+		{"sequence [a where true] with repeat=2", "1:30: Unrecognized option [repeat], expecting [runs]"},
+		{"sequence [a where true] by x [b where true]", "1:30: Inconsistent number of join keys specified; expected [1] but found [0]"},
+		{"sequence ![a where true] [b where true]", "1:10: [maxspan] is required for a missing event query placed at the beginning of the sequence"},
+		{"join [a where true] [b where true]", "1:1: Join is not supported"},
+		{"process where descendant of [a where true]", "1:15: Relationships are not supported"},
+		{"process where \"a\\qb\" == x", "1:17: Unexpected escape sequence [\\q]"},
+		{"process where x == \"abc", "1:20: token recognition error at: '\"abc'"},
+		{"process where x == 1 ==  2", "1:22: extraneous input '==' expecting {<EOF>, 'and', 'or', ']'}"},
+		{"process where", "1:14: mismatched input '<EOF>' expecting an expression"},
+		{"process where x[0] == 1", "1:16: Array indexes are not supported"},
+		{"process\nwhere x ==\n  ", "3:3: mismatched input '<EOF>' expecting an expression"},
+		{"process where x : y", "1:19: Expected a constant, found [y]"},
+		{"process where x regex \"[\"", "1:23: invalid regular expression [[]: error parsing regexp: missing closing ]: `[)$`"},
+	}
+	for _, tc := range tests {
+		_, err := Parse(tc.query)
+		if err == nil {
+			t.Errorf("Parse(%q) = nil error, want %q", tc.query, tc.want)
+			continue
+		}
+		if err.Error() != tc.want {
+			t.Errorf("Parse(%q) error\n got %q\nwant %q", tc.query, err.Error(), tc.want)
+		}
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	m, err := ParseMapping([]byte(`{"properties": {"process": {"properties": {"name": {"type": "keyword"}, "pid": {"type": "long"}}},
+		"event": {"properties": {"category": {"type": "alias", "path": "event_type"}}}, "event_type": {"type": "keyword"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		query string
+		want  string
+	}{
+		{"process where proces.name == \"x\"", "1:15: Unknown column [proces.name], did you mean [process.name]?"},
+		{"process where process.name == process.pid", "1:15: Comparisons against fields are not (currently) supported; offender [process.pid] in [process.name == process.pid]"},
+		{"process where process.pid == \"x\"", "1:15: first argument of [process.pid == \"x\"] is [long] so second argument must also be [long] but was [keyword]"},
+		{"process where process == 1", "1:15: Cannot use field [process] type [object] only its subfields"},
+		{"sequence by nope [a where true] [b where true]", "1:13: Unknown column [nope]"},
+		{"process where ?nope == null and event.category == \"process\"", ""},
+	}
+	for _, tc := range tests {
+		q, err := Parse(tc.query)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tc.query, err)
+		}
+		_, err = Compile(q, WithMapping(m))
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tc.want {
+			t.Errorf("Compile(%q) error\n got %q\nwant %q", tc.query, got, tc.want)
+		}
+	}
+}
+
+func TestErrorCaret(t *testing.T) {
+	_, err := Parse("sequence by host.name\n  [network where x == 'y']\n  [network where true]")
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error %v is not *Error", err)
+	}
+	want := "2:23: Use double quotes [\"] to define string literals, not single quotes [']\n  [network where x == 'y']\n                      ^"
+	if got := e.Caret(); got != want {
+		t.Errorf("Caret()\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	deep := "process where " + strings.Repeat("(", MaxDepth+5) + "true" + strings.Repeat(")", MaxDepth+5)
+	if _, err := Parse(deep); err == nil || !strings.Contains(err.Error(), "nesting exceeds the limit") {
+		t.Errorf("Parse(deep) error = %v, want nesting limit", err)
+	}
+	nots := "process where " + strings.Repeat("not ", MaxDepth+5) + "true"
+	if _, err := Parse(nots); err == nil || !strings.Contains(err.Error(), "nesting exceeds the limit") {
+		t.Errorf("Parse(not chain) error = %v, want nesting limit", err)
+	}
+	long := "process where x in (" + strings.Repeat("1, ", MaxQueryLength/3) + "1)"
+	if _, err := Parse(long); err == nil || !strings.Contains(err.Error(), "the limit is") {
+		t.Errorf("Parse(long) error = %v, want length limit", err)
+	}
+}
+
+// FuzzParse: no panics; every error is an *Error whose position lies
+// inside the input (an offset at most len(query), a line:col that points
+// at that offset); a successful parse compiles.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		mailRule,
+		`process where process_name : "*.exe" and not (pid in (1, 2)) | head 3`,
+		`sequence by a with maxspan=5s [x where y like~ "a?b"] by c ![z where true] [w where length(q) > 2] until [u where true]`,
+		`sample by h [a where ?f == null] [b where cidrMatch(ip, "10.0.0.0/8")]`,
+		`any where """raw\string""" == x and "\u{1F600}" != y`,
+		"process where `quoted field` regex~ \".*\"",
+		`file where substring(file_name, -4) : ".exe" or between~(a, "b", "c", true) == "d"`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		q, err := Parse(query)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("Parse(%q) error %T is not *Error", query, err)
+			}
+			if e.Offset < 0 || e.Offset > len(query) {
+				t.Fatalf("Parse(%q) error offset %d outside input of %d bytes: %v", query, e.Offset, len(query), e)
+			}
+			if e.Line < 1 || e.Col < 1 {
+				t.Fatalf("Parse(%q) error position %d:%d", query, e.Line, e.Col)
+			}
+			if e.Offset <= len(query) {
+				line := 1 + strings.Count(query[:e.Offset], "\n")
+				col := e.Offset - (strings.LastIndexByte(query[:e.Offset], '\n') + 1) + 1
+				if line != e.Line || col != e.Col {
+					t.Fatalf("Parse(%q) error at %d:%d but offset %d is %d:%d", query, e.Line, e.Col, e.Offset, line, col)
+				}
+			}
+			_ = e.Caret()
+			return
+		}
+		if _, err := Compile(q); err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Offset > len(query) {
+				t.Fatalf("Compile(%q) error %v", query, err)
+			}
+		}
+		for _, st := range q.Stages() {
+			for _, c := range st.Conds {
+				if c.Pos.Offset < 0 || c.Pos.Offset+len(c.Text) > len(query) {
+					t.Fatalf("cond %q at %v outside input", c.Text, c.Pos)
+				}
+			}
+		}
+	})
+}
