@@ -68,4 +68,3 @@ func ExampleParse_error() {
 	// sequence [process where true]
 	// ^
 }
-
