@@ -1,0 +1,268 @@
+package elastic
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/purpleharness/purpleharness/ecs"
+	"github.com/purpleharness/purpleharness/eql"
+)
+
+// These tests run without a cluster, on response bodies real clusters sent
+// (testdata/README.md says where each came from).
+
+func readTestdata(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestDecodeSequenceResponse(t *testing.T) {
+	res, err := DecodeResponse(readTestdata(t, "eql_sequence_response.json"))
+	if err != nil {
+		t.Fatalf("DecodeResponse: %v", err)
+	}
+	if res.Hits.Total != (eql.Total{Value: 1, Relation: "eq"}) || res.Took != 6 || res.IsPartial || res.IsRunning {
+		t.Errorf("header = %+v took %d, want total 1 eq, took 6", res.Hits.Total, res.Took)
+	}
+	if len(res.Hits.Sequences) != 1 {
+		t.Fatalf("sequences = %d, want 1", len(res.Hits.Sequences))
+	}
+	seq := res.Hits.Sequences[0]
+	if want := []any{json.Number("2012")}; !reflect.DeepEqual(seq.JoinKeys, want) {
+		t.Errorf("join_keys = %#v, want %#v", seq.JoinKeys, want)
+	}
+	var ids, names []string
+	for _, h := range seq.Events {
+		ids = append(ids, h.ID)
+		n, _ := h.Source.Lookup("process.name")
+		names = append(names, fmt.Sprint(n))
+	}
+	if want := []string{"AtOJ4UjUBAAx3XR5kcCM", "OQmfCaduce8zoHT93o4H"}; !reflect.DeepEqual(ids, want) {
+		t.Errorf("event ids = %v, want %v", ids, want)
+	}
+	if want := []string{"cmd.exe", "regsvr32.exe"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("process.name = %v, want %v", names, want)
+	}
+	// Numbers stay json.Number, exactly as ecs.Decode leaves them.
+	if v, _ := seq.Events[0].Source.Lookup("file.size"); v != json.Number("16384") {
+		t.Errorf("file.size = %#v, want json.Number(16384)", v)
+	}
+	if seq.Events[0].Index != ".ds-my-data-stream-2099.12.07-000001" {
+		t.Errorf("_index = %q", seq.Events[0].Index)
+	}
+}
+
+func TestParseError(t *testing.T) {
+	tests := []struct {
+		file     string
+		status   int
+		want     string
+		problems []Problem
+		queryErr bool
+	}{
+		{"eql_unknown_column.json", 400,
+			"elasticsearch: 400 verification_exception 1:25: Unknown column [ddl.name]",
+			[]Problem{{1, 25, "Unknown column [ddl.name]"}}, true},
+		{"eql_field_comparison.json", 500,
+			"elasticsearch: 500 ql_illegal_argument_exception 1:40: Comparisons against fields are not (currently) supported; offender [add(process.pid,0)] in [==]",
+			[]Problem{{1, 40, "Comparisons against fields are not (currently) supported; offender [add(process.pid,0)] in [==]"}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			e := parseError(tt.status, readTestdata(t, tt.file))
+			if got := e.Error(); got != tt.want {
+				t.Errorf("Error() = %q\nwant      %q", got, tt.want)
+			}
+			if !reflect.DeepEqual(e.Problems, tt.problems) {
+				t.Errorf("Problems = %+v, want %+v", e.Problems, tt.problems)
+			}
+			if e.IsQueryError() != tt.queryErr {
+				t.Errorf("IsQueryError() = %v, want %v", e.IsQueryError(), tt.queryErr)
+			}
+		})
+	}
+	// Bodies that are not Elasticsearch's error shape (a proxy's HTML page)
+	// still give a readable error.
+	e := parseError(502, []byte("<html>Bad Gateway</html>\n"))
+	if got, want := e.Error(), "elasticsearch: 502: <html>Bad Gateway</html>"; got != want {
+		t.Errorf("non-JSON body: Error() = %q, want %q", got, want)
+	}
+	// ES writes "line -1:-1" for problems without a position.
+	e = parseError(400, []byte(`{"error":{"type":"verification_exception","reason":"Found 1 problem\nline -1:-1: Unknown index [nope]"},"status":400}`))
+	if want := []Problem{{0, 0, "Unknown index [nope]"}}; !reflect.DeepEqual(e.Problems, want) {
+		t.Errorf("unpositioned problem: %+v, want %+v", e.Problems, want)
+	}
+}
+
+func TestBulkErrors(t *testing.T) {
+	var res bulkResponse
+	if err := json.Unmarshal(readTestdata(t, "bulk_conflict.json"), &res); err != nil {
+		t.Fatal(err)
+	}
+	// The caller's documents 10..14 were sent as these five actions.
+	err := bulkErrors(res, []int{10, 11, 12, 13, 14})
+	var be *BulkError
+	if !errors.As(err, &be) {
+		t.Fatalf("bulkErrors = %v, want *BulkError", err)
+	}
+	want := "elasticsearch refused 1 document(s); document 12: version_conflict_engine_exception: [109487]: version conflict, document already exists (current version [1])"
+	if err.Error() != want {
+		t.Errorf("error = %q\nwant    %q", err, want)
+	}
+	res.Errors = false
+	if err := bulkErrors(res, nil); err != nil {
+		t.Errorf("errors:false → %v, want nil", err)
+	}
+}
+
+func TestMatchStreams(t *testing.T) {
+	streams := []string{
+		"auditbeat-run1",
+		"logs-endpoint.events.network-run1",
+		"logs-endpoint.events.process-run1",
+		"logs-sysmon_linux.log-run1",
+	}
+	tests := []struct {
+		patterns []string
+		want     []string
+	}{
+		{[]string{"logs-endpoint.events.*"}, streams[1:3]},
+		{[]string{"logs-endpoint.events.network-*"}, streams[1:2]},
+		{[]string{"auditbeat-*", "logs-sysmon_linux.log-*"}, []string{streams[0], streams[3]}},
+		{[]string{"logs-*", "-logs-endpoint.events.process-*"}, []string{streams[1], streams[3]}},
+		{[]string{"logs-*,-*process*"}, []string{streams[1], streams[3]}},
+		{[]string{"winlogbeat-*"}, nil},
+		{nil, streams},
+		{[]string{"*"}, streams},
+		{[]string{"logs-endpoint.events.network-run1"}, streams[1:2]},
+	}
+	for _, tt := range tests {
+		if got := matchStreams(streams, tt.patterns); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("matchStreams(%q) = %q, want %q", tt.patterns, got, tt.want)
+		}
+	}
+}
+
+func TestNamespace(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"20261126T230000-3f2a", "20261126t230000_3f2a"},
+		{"CI run #42 / main", "ci_run__42___main"},
+		{"-_.x", "x"},
+		{"", "default"},
+		{strings.Repeat("a", 150), strings.Repeat("a", 100)},
+	}
+	for _, tt := range tests {
+		if got := Namespace(tt.in); got != tt.want {
+			t.Errorf("Namespace(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestStreamFor(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  ecs.Document
+		want string
+		err  bool
+	}{
+		{"agent data stream", ecs.Document{"data_stream": map[string]any{"type": "logs", "dataset": "endpoint.events.network", "namespace": "default"}}, "logs-endpoint.events.network-ns", false},
+		{"flattened keys", ecs.Document{"data_stream.type": "logs", "data_stream.dataset": "sysmon_linux.log"}, "logs-sysmon_linux.log-ns", false},
+		{"beats", ecs.Document{"agent": map[string]any{"type": "auditbeat"}}, "auditbeat-ns", false},
+		{"nothing", ecs.Document{"event": map[string]any{"category": "network"}}, "", true},
+	}
+	for _, tt := range tests {
+		got, err := streamFor(tt.doc, "ns")
+		if got != tt.want || (err != nil) != tt.err {
+			t.Errorf("%s: streamFor = %q, %v; want %q (error %v)", tt.name, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+func TestTemplateBody(t *testing.T) {
+	body := templateBody("run1")
+	if got := body["index_patterns"]; !reflect.DeepEqual(got, []string{"*-run1"}) {
+		t.Errorf("index_patterns = %v", got)
+	}
+	props := body["template"].(map[string]any)["mappings"].(map[string]any)["properties"].(map[string]any)
+	typeOf := func(path string) string {
+		m := props
+		parts := strings.Split(path, ".")
+		for _, p := range parts[:len(parts)-1] {
+			m = m[p].(map[string]any)["properties"].(map[string]any)
+		}
+		return m[parts[len(parts)-1]].(map[string]any)["type"].(string)
+	}
+	for path, want := range map[string]string{
+		"@timestamp":               "date",
+		"destination.port":         "long",
+		"process.name":             "keyword",
+		"process.parent.entity_id": "keyword",
+		"event.type":               "keyword",
+		"destination.ip":           "ip",
+	} {
+		if got := typeOf(path); got != want {
+			t.Errorf("mapping of %s = %q, want %q", path, got, want)
+		}
+	}
+	if _, err := json.Marshal(body); err != nil {
+		t.Errorf("template does not marshal: %v", err)
+	}
+}
+
+func TestWithNamespaceCopies(t *testing.T) {
+	ds := map[string]any{"type": "logs", "dataset": "endpoint.events.network", "namespace": "default"}
+	d := ecs.Document{"data_stream": ds}
+	out := withNamespace(d, "run1")
+	if v, _ := out.Lookup("data_stream.namespace"); v != "run1" {
+		t.Errorf("namespace = %v, want run1", v)
+	}
+	if ds["namespace"] != "default" {
+		t.Errorf("caller's document was modified: %v", ds)
+	}
+}
+
+// TestSearchAllGrowsSize checks the paging loop: the size grows until a
+// response holds fewer results than asked for, and stops at MaxResults.
+func TestSearchAllGrowsSize(t *testing.T) {
+	for _, total := range []int{0, 999, 1000, 5000, 20000} {
+		var sizes []int
+		res, err := searchAll(context.Background(), eql.Request{Query: "q"}, func(_ context.Context, r eql.Request) (*eql.Response, error) {
+			sizes = append(sizes, r.Size)
+			return &eql.Response{Hits: eql.Hits{Total: eql.Total{Value: min(total, r.Size), Relation: "eq"}}}, nil
+		})
+		switch {
+		case total > MaxResults:
+			if !errors.Is(err, ErrTruncated) || res == nil {
+				t.Errorf("total %d: err = %v, want ErrTruncated with the response", total, err)
+			}
+		case err != nil || res.Hits.Total.Value != total:
+			t.Errorf("total %d: got %v, %v (sizes %v)", total, res, err, sizes)
+		}
+		if last := sizes[len(sizes)-1]; last > MaxResults {
+			t.Errorf("total %d: asked for size %d > MaxResults", total, last)
+		}
+	}
+}
+
+func TestOpenWithoutClusterNamesRemedies(t *testing.T) {
+	image := "docker.elastic.co/elasticsearch/elasticsearch:0.0.0-purpleharness-absent"
+	_, err := Open(context.Background(), Options{Image: image})
+	if !errors.Is(err, ErrNoCluster) {
+		t.Fatalf("Open = %v, want ErrNoCluster", err)
+	}
+	for _, want := range []string{image, "docker pull " + image, "--es-url"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+}
