@@ -1,0 +1,142 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/purpleharness/purpleharness/ecs"
+	"github.com/purpleharness/purpleharness/harness/sensor"
+	"github.com/purpleharness/purpleharness/rules"
+	"github.com/purpleharness/purpleharness/scenarios"
+)
+
+// realConfig wires the real parts: the embedded engine, the audit sensor and
+// the in-process mail servers on the canonical loopback ports. It skips the
+// test when root, audit or the ports are not available.
+func realConfig(t *testing.T, suiteFile string) Config {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the audit sensor and the canonical mail ports")
+	}
+	s, err := scenarios.Load(suiteFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rules.LoadDir("../rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Config{
+		Suites: []*scenarios.Suite{s}, Rules: rs, Profile: string(ecs.Endpoint),
+		Engine: Embedded{}, Explainer: Embedded{},
+		StartServers: func(ctx context.Context) (MailServers, error) { return StartInProcessServers(ctx, nil) },
+		StartSensor:  func(ctx context.Context) (Sensor, error) { return StartAuditSensor(ctx, ecs.Endpoint) },
+	}
+}
+
+func skipOnEnv(t *testing.T, err error) {
+	t.Helper()
+	var env *EnvError
+	if errors.As(err, &env) {
+		if errors.Is(err, sensor.ErrNotRoot) || errors.Is(err, sensor.ErrNoAudit) {
+			t.Skipf("needs kernel audit: %v", err)
+		}
+		if strings.Contains(err.Error(), "address already in use") {
+			t.Skipf("mail ports busy (another run?): %v", err)
+		}
+	}
+}
+
+// TestRunVerdicts proves every verdict kind with a real run: real programs,
+// real kernel telemetry, the real rule files.
+func TestRunVerdicts(t *testing.T) {
+	cfg := realConfig(t, "testdata/verdicts.yaml")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	res, err := Run(ctx, cfg)
+	skipOnEnv(t, err)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	const tuned, published = "Potential Command and Control via Mail Protocols (tuned)", "Potential Command and Control via Mail Protocols"
+	tests := []struct {
+		scenario, rule string
+		want           Verdict
+		explanation    string // substring of the one-line explanation
+	}{
+		{"pass", tuned, Pass, "fired 1 sequence (process bash)"},
+		{"pass", published, NoExpectation, "`event.type == \"connection_attempted\"` matched 0 of 3 events (event.type held \"start\" in 3), while event.action holds \"connection_attempted\" in 3"},
+		{"missed", tuned, Missed, "1 event met every condition of stage 1, fewer than runs=3"},
+		{"missed", published, Pass, "matched 0 of 1 events"},
+		{"false-positive", tuned, FalsePositive, "fired 1 sequence (process bash)"},
+		{"false-positive", published, KnownGapMissed, "known gap: the published rule tests event.type"},
+		{"known-gap-false-positive", tuned, KnownGapFalsePositive, "known gap: any three connections"},
+		{"gap-closed", tuned, GapClosed, "now holds: remove the marker"},
+		{"no-telemetry", tuned, NoTelemetry, "no network event"},
+		{"exec-failed", tuned, ExecFailed, "exit code 3"},
+		{"skipped", tuned, Skipped, "purpleharness-no-such-program not found in PATH"},
+	}
+	for _, tc := range tests {
+		c := res.Cell(tc.scenario, tc.rule)
+		if c == nil {
+			t.Errorf("no cell %s × %s", tc.scenario, tc.rule)
+			continue
+		}
+		if c.Verdict != tc.want || !strings.Contains(c.Explanation.String(), tc.explanation) {
+			t.Errorf("%s × %s = %s: %s\nwant %s with %q", tc.scenario, tc.rule, c.Verdict, c.Explanation, tc.want, tc.explanation)
+		}
+	}
+	if !res.Failed() {
+		t.Error("Result.Failed() = false with MISSED and FALSE_POSITIVE cells")
+	}
+	if res.Lost > 0 {
+		t.Logf("sensor lost %d events", res.Lost)
+	}
+	// The detection is attributed to the scenario whose process made it.
+	c := res.Cell("pass", tuned)
+	if c != nil && len(c.Sequences) == 1 {
+		sc := res.Scenarios[0]
+		for _, e := range c.Sequences[0].Events {
+			if !containsInt(sc.Processes, e.PID) {
+				t.Errorf("detection event from pid %d, not in scenario pass's tree %v", e.PID, sc.Processes)
+			}
+		}
+	}
+}
+
+func containsInt(list []int, n int) bool {
+	for _, x := range list {
+		if x == n {
+			return true
+		}
+	}
+	return false
+}
+
+// TestCheckRejectsBadInput: unknown rule references and atomics fail before
+// anything runs, with the suite file's position.
+func TestCheckRejectsBadInput(t *testing.T) {
+	s, err := scenarios.Parse("bad.yaml", []byte("scenarios:\n  - name: a\n    command: [true]\n    expect: {no_such_rule: fires}\n  - name: b\n    atomic: {technique: T1071.003, name: nope}\n    expect: {'*': silent}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rules.LoadDir("../rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Check(Config{Suites: []*scenarios.Suite{s}, Rules: rs, Explainer: Embedded{}})
+	var ie *InputError
+	if !errors.As(err, &ie) || len(ie.Problems) != 2 {
+		t.Fatalf("Check = %v, want 2 input problems", err)
+	}
+	if !strings.HasPrefix(ie.Problems[0], "bad.yaml:4:14: unknown rule \"no_such_rule\"") {
+		t.Errorf("problem 0 = %q", ie.Problems[0])
+	}
+	if ie.Problems[1] != "bad.yaml:5:5: scenario \"b\" runs an atomic but no atomics are loaded" {
+		t.Errorf("problem 1 = %q", ie.Problems[1])
+	}
+}
