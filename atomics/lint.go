@@ -38,6 +38,7 @@ const (
 	RuleDuplicateName Rule = "duplicate-name"
 	RuleFileName      Rule = "file-name"
 	RuleSwallowed     Rule = "comment-in-command"
+	RuleNewlineJoin   Rule = "newline-join"
 )
 
 // Finding is one lint problem.
@@ -212,6 +213,60 @@ func (l *linter) test(t *Test) {
 	}
 	l.executor(t)
 	l.arguments(t)
+	l.newlineJoin(t)
+}
+
+// joinBreakers match a line that a following "; " turns into a syntax
+// error: an open loop, conditional, group, pipe, list or continuation, or a
+// here-document, which needs its newlines.
+var joinBreakers = []*regexp.Regexp{
+	regexp.MustCompile(`(^|[\s;&|])(do|then|else)$`),
+	regexp.MustCompile(`(^|\s)[{(]$`),
+	regexp.MustCompile(`(\||&&|\\)$`),
+	regexp.MustCompile(`^case\s.*\sin$`),
+	regexp.MustCompile(`(^|[^<])<<-?\s*['"]?[A-Za-z_]\w*['"]?(\s|$)`),
+}
+
+// newlineJoin reports sh and bash lines that break under
+// Invoke-AtomicRedTeam, which runs such commands as `sh -c "..."` with
+// every newline not preceded by ";" replaced by "; "
+// (Private/Invoke-ExecuteCommand.ps1). Upstream atomics must run there, so
+// a test fit to contribute keeps each statement on one line.
+func (l *linter) newlineJoin(t *Test) {
+	e := t.Executor
+	if e == nil {
+		return
+	}
+	check := func(exec ExecutorName, field, text string, pos Pos) {
+		if exec != Sh && exec != Bash {
+			return
+		}
+		lines := strings.Split(strings.TrimRight(text, "\n \t"), "\n")
+		off := 0
+		for i, line := range lines {
+			trimmed := strings.TrimSpace(line)
+			if i < len(lines)-1 && !strings.HasPrefix(trimmed, "#") {
+				for _, re := range joinBreakers {
+					if re.MatchString(trimmed) {
+						l.add(l.tech.locate(pos, text, off+strings.Index(line, trimmed)), RuleNewlineJoin,
+							"%s: %s: line %q breaks when Invoke-AtomicRedTeam joins lines with \"; \"; keep each statement on one line", t.ID(), field, trimmed)
+						break
+					}
+				}
+			}
+			off += len(line) + 1
+		}
+	}
+	check(e.Name, "command", e.Command, e.commandPos)
+	check(e.Name, "cleanup_command", e.CleanupCommand, e.cleanupPos)
+	dep := t.DependencyExecutor
+	if dep == "" {
+		dep = e.Name
+	}
+	for i, d := range t.Dependencies {
+		check(dep, fmt.Sprintf("dependencies[%d].prereq_command", i), d.PrereqCommand, d.prereqPos)
+		check(dep, fmt.Sprintf("dependencies[%d].get_prereq_command", i), d.GetPrereqCommand, d.getPrereqPos)
+	}
 }
 
 func (l *linter) executor(t *Test) {
