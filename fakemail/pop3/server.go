@@ -105,7 +105,7 @@ type Server struct {
 // DefaultAddr, and an address without a host (":110") means loopback too:
 // binding every interface must be asked for explicitly ("0.0.0.0:110").
 func (s *Server) ListenAndServe(addr string) error {
-	l, err := net.Listen("tcp", loopbackDefault(addr, DefaultAddr))
+	l, err := listen(loopbackDefault(addr, DefaultAddr))
 	if err != nil {
 		return fmt.Errorf("pop3: %w", err)
 	}
@@ -118,11 +118,20 @@ func (s *Server) ListenAndServeTLS(addr string) error {
 	if s.TLSConfig == nil {
 		return errors.New("pop3: ListenAndServeTLS needs Server.TLSConfig")
 	}
-	l, err := net.Listen("tcp", loopbackDefault(addr, DefaultTLSAddr))
+	l, err := listen(loopbackDefault(addr, DefaultTLSAddr))
 	if err != nil {
 		return fmt.Errorf("pop3: %w", err)
 	}
 	return s.ServeTLS(l)
+}
+
+// listen listens on addr without TCP keep-alive: IdleTimeout already bounds
+// every read and write, and keep-alive would cost four setsockopt calls per
+// accepted connection. Callers of Serve may do the same with
+// net.ListenConfig{KeepAlive: -1}.
+func listen(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1}
+	return lc.Listen(context.Background(), "tcp", addr)
 }
 
 func loopbackDefault(addr, def string) string {
