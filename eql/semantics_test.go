@@ -1,0 +1,231 @@
+package eql
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/purpleharness/purpleharness/ecs"
+)
+
+// Table tests for semantics the Elasticsearch corpus does not pin down.
+// Each event carries an "n" field; the tests compare the selected n's.
+
+func ev(n int, ts string, kv ...any) ecs.Document {
+	d := ecs.Document{"n": n, "@timestamp": ts, "event": map[string]any{"category": "process"}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		d.Set(kv[i].(string), kv[i+1])
+	}
+	return d
+}
+
+func selected(t *testing.T, resp *Response) []int {
+	t.Helper()
+	var out []int
+	add := func(h Hit) {
+		if h.Missing {
+			out = append(out, -1)
+			return
+		}
+		v, _ := h.Source.Lookup("n")
+		out = append(out, v.(int))
+	}
+	for _, h := range resp.Hits.Events {
+		add(h)
+	}
+	for _, s := range resp.Hits.Sequences {
+		for _, h := range s.Events {
+			add(h)
+		}
+	}
+	return out
+}
+
+var semanticEvents = []ecs.Document{
+	ev(1, "2026-01-01T00:00:01Z", "process.name", "Thunderbird.EXE", "process.pid", 10, "tags", []any{"a", "b"}),
+	ev(2, "2026-01-01T00:00:02Z", "process.name", "nc", "process.pid", 20, "tags", "c"),
+	ev(3, "2026-01-01T00:00:03Z", "process.pid", 30),
+	ev(4, "2026-01-01T00:00:04Z", "process.name", "thunder*", "process.pid", 40, "process.args", []any{"-e", "/bin/sh"}),
+	{"n": 5, "@timestamp": "2026-01-01T00:00:05Z", "event.category": "process", "process.name": "flat.exe"},
+}
+
+func TestEventSemantics(t *testing.T) {
+	tests := []struct {
+		name, query string
+		want        []int
+	}{
+		{"== is case-sensitive", `process where process.name == "thunderbird.exe"`, nil},
+		{": is case-insensitive", `process where process.name : "thunderbird.exe"`, []int{1}},
+		{": expands wildcards", `process where process.name : "thunder*"`, []int{1, 4}},
+		{"like is case-sensitive", `process where process.name like "thunder*"`, []int{4}},
+		{"like~ is not", `process where process.name like~ "THUNDER*"`, []int{1, 4}},
+		{"in~ does not expand wildcards", `process where process.name in~ ("thunder*")`, []int{4}},
+		{"in is case-sensitive", `process where process.name in ("thunderbird.exe", "nc")`, []int{2}},
+		{"not in~ selects events without the field", `process where not process.name in~ ("thunderbird.exe", "nc")`, []int{3, 4, 5}},
+		{"not in~ infix form", `process where process.name not in~ ("thunderbird.exe", "nc")`, []int{3, 4, 5}},
+		{"!= selects events without the field", `process where process.name != "nc"`, []int{1, 3, 4, 5}},
+		{"== null tests absence", `process where process.name == null`, []int{3}},
+		{"!= null tests presence", `process where process.name != null`, []int{1, 2, 4, 5}},
+		{"functions propagate null", `process where length(process.name) != 2`, []int{1, 4, 5}},
+		{"not over a function stays null", `process where not (length(process.name) == 2)`, []int{1, 4, 5}},
+		{"range on missing field is false", `process where not (process.pid > 15)`, []int{1, 5}},
+		{"array matches any value", `process where tags == "b"`, []int{1}},
+		{"array != needs no value equal", `process where tags != "b"`, []int{2, 3, 4, 5}},
+		{"array with in", `process where process.args in ("/bin/sh")`, []int{4}},
+		{"flattened keys resolve", `process where process.name == "flat.exe"`, []int{5}},
+		{"regex is anchored", `process where process.name regex "nc|flat"`, []int{2}},
+		{"regex~ folds case", `process where process.name regex~ "thunderbird\\.exe"`, []int{1}},
+		{"arithmetic", `process where process.pid * 2 + 1 == 41`, []int{2}},
+		{"integer division", `process where process.pid / 4 == 7`, []int{3}},
+		{"string functions", `process where startsWith~(process.name, "THUNDER") and endsWith(process.name, ".EXE")`, []int{1}},
+		{"any category", `any where process.pid >= 30`, []int{3, 4}},
+		{"category filter", `network where true`, nil},
+		{"head pipe", `process where true | head 2`, []int{1, 2}},
+		{"tail pipe", `process where true | tail 2`, []int{4, 5}},
+		{"head then tail", `process where true | head 4 | tail 2`, []int{3, 4}},
+		{"optional unknown field", `process where ?process.parent.name == null and process.pid == 10`, []int{1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := Search(context.Background(), Request{Query: tc.query}, docs(semanticEvents...))
+			if err != nil {
+				t.Fatalf("Search(%q): %v", tc.query, err)
+			}
+			if got := selected(t, resp); !slices.Equal(got, tc.want) {
+				t.Errorf("Search(%q) = %v, want %v", tc.query, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSizeAndResultPosition(t *testing.T) {
+	tests := []struct {
+		req  Request
+		want []int
+	}{
+		{Request{Query: "process where true", Size: 2}, []int{4, 5}},
+		{Request{Query: "process where true", Size: 2, ResultPosition: "head"}, []int{1, 2}},
+		{Request{Query: "process where true | head 3", Size: 2}, []int{1, 2}},
+		{Request{Query: "process where true"}, []int{1, 2, 3, 4, 5}},
+	}
+	for _, tc := range tests {
+		resp, err := Search(context.Background(), tc.req, docs(semanticEvents...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := selected(t, resp); !slices.Equal(got, tc.want) {
+			t.Errorf("Search(%+v) = %v, want %v", tc.req, got, tc.want)
+		}
+	}
+}
+
+func TestSequenceSemantics(t *testing.T) {
+	ts := func(s int) string { return "2026-01-01T00:00:" + string(rune('0'+s/10)) + string(rune('0'+s%10)) + "Z" }
+	stream := []ecs.Document{
+		ev(1, ts(1), "event.category", "a", "user", "u1"),
+		ev(2, ts(2), "event.category", "a", "user", "u1"),
+		ev(3, ts(3), "event.category", "b", "user", "u1"),
+		ev(4, ts(4), "event.category", "a", "user", "u2"),
+		ev(5, ts(5), "event.category", "stop", "user", "u2"),
+		ev(6, ts(6), "event.category", "b", "user", "u2"),
+		ev(7, ts(7), "event.category", "b"),
+		ev(8, ts(8), "event.category", "a", "user", []any{"u3", "u4"}),
+		ev(9, ts(9), "event.category", "b", "user", "u4"),
+	}
+	tests := []struct {
+		name, query string
+		want        []int
+	}{
+		{"latest pending sequence wins", `sequence by user [a where true] [b where true]`, []int{2, 3, 4, 6, 8, 9}},
+		{"until drops the key's pending sequences", `sequence by user [a where true] [b where true] until [stop where true]`, []int{2, 3, 8, 9}},
+		{"maxspan equal matches", `sequence by user with maxspan=2s [a where true] [b where true]`, []int{2, 3, 4, 6, 8, 9}},
+		{"maxspan exceeded", `sequence by user with maxspan=1s [a where true] [b where true]`, []int{2, 3, 8, 9}},
+		{"no keys", `sequence [a where true] [b where true]`, []int{2, 3, 4, 6, 8, 9}},
+		{"missing event in the gap", `sequence by user with maxspan=10s [a where true] ![stop where true] [b where true]`, []int{2, -1, 3, 8, -1, 9}},
+		// an a event both continues the pending (a) and starts a new one
+		{"runs", `sequence [a where true] with runs=2 [b where true]`, []int{1, 2, 3, 2, 4, 6, 4, 8, 9}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := Search(context.Background(), Request{Query: tc.query}, docs(stream...))
+			if err != nil {
+				t.Fatalf("Search(%q): %v", tc.query, err)
+			}
+			if got := selected(t, resp); !slices.Equal(got, tc.want) {
+				t.Errorf("Search(%q) = %v, want %v", tc.query, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSortedStreamRejectsDisorder(t *testing.T) {
+	stream := []ecs.Document{ev(1, "2026-01-01T00:00:02Z"), ev(2, "2026-01-01T00:00:01Z")}
+	_, err := Search(context.Background(), Request{Query: "process where true"}, docs(stream...), Sorted())
+	if err == nil || !strings.Contains(err.Error(), "out of order") {
+		t.Errorf("Search(Sorted, disordered) error = %v, want out of order", err)
+	}
+	resp, err := Search(context.Background(), Request{Query: "process where true"}, docs(stream...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := selected(t, resp); !slices.Equal(got, []int{2, 1}) {
+		t.Errorf("Search(unsorted) = %v, want [2 1]", got)
+	}
+}
+
+func TestMappingAliasesAndTypes(t *testing.T) {
+	m, err := ParseMapping([]byte(`# comment
+{"mappings": {"properties": {
+  "@timestamp": {"type": "date"},
+  "ecat": {"type": "keyword"},
+  "event": {"properties": {"category": {"type": "alias", "path": "ecat"}}},
+  "port": {"type": "long"},
+  "ver": {"type": "version"}
+}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := []ecs.Document{
+		{"n": 1, "@timestamp": 1000, "ecat": "process", "port": "25", "ver": "1.10.0"},
+		{"n": 2, "@timestamp": 2000, "ecat": "process", "port": 110, "ver": "1.9.0"},
+	}
+	tests := []struct {
+		query string
+		want  []int
+	}{
+		{`process where port == 25`, []int{1}},
+		{`process where ver > "1.9.5"`, []int{1}},
+		{`process where @timestamp >= "1970-01-01T00:00:02Z"`, []int{2}},
+	}
+	for _, tc := range tests {
+		resp, err := Search(context.Background(), Request{Query: tc.query}, docs(stream...), WithMapping(m))
+		if err != nil {
+			t.Fatalf("Search(%q): %v", tc.query, err)
+		}
+		if got := selected(t, resp); !slices.Equal(got, tc.want) {
+			t.Errorf("Search(%q) = %v, want %v", tc.query, got, tc.want)
+		}
+	}
+	_, err = Search(context.Background(), Request{Query: `process where prot == 25`}, docs(stream...), WithMapping(m))
+	var e *Error
+	if !errors.As(err, &e) || e.Msg != "Unknown column [prot], did you mean [port]?" {
+		t.Errorf("unknown field error = %v", err)
+	}
+}
+
+func TestHitIdentity(t *testing.T) {
+	stream := []ecs.Document{{"_id": "abc", "@timestamp": 1, "event": map[string]any{"category": "process"}}, {"@timestamp": 2, "event": map[string]any{"category": "process"}}}
+	resp, err := Search(context.Background(), Request{Query: "process where true"}, docs(stream...), WithIndex("logs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range resp.Hits.Events {
+		got = append(got, h.Index+"/"+h.ID)
+	}
+	if want := []string{"logs/abc", "logs/1"}; !slices.Equal(got, want) {
+		t.Errorf("hits = %v, want %v", got, want)
+	}
+}
