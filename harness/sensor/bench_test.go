@@ -74,8 +74,9 @@ func cpuOf(pid int) time.Duration {
 // auditd is Debian's audit daemon run as the anchor: foreground, its own
 // config and log in a temporary directory, stopped when the test ends.
 type auditd struct {
-	cmd *exec.Cmd
-	log string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
 }
 
 func startAuditd(tb testing.TB) *auditd {
@@ -89,7 +90,7 @@ func startAuditd(tb testing.TB) *auditd {
 	conf := strings.Join([]string{
 		"log_file = " + log, "log_format = RAW", "flush = NONE", "freq = 0",
 		"num_logs = 1", "max_log_file = 0", "max_log_file_action = IGNORE",
-		"space_left = 1", "space_left_action = IGNORE", "admin_space_left = 1",
+		"space_left = 2", "space_left_action = IGNORE", "admin_space_left = 1",
 		"admin_space_left_action = IGNORE", "disk_full_action = IGNORE", "disk_error_action = IGNORE",
 		"write_logs = yes", "local_events = yes", "q_depth = 80000", "overflow_action = SYSLOG",
 	}, "\n") + "\n"
@@ -102,34 +103,32 @@ func startAuditd(tb testing.TB) *auditd {
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("auditd: %v", err)
 	}
-	a := &auditd{cmd: cmd, log: log}
+	a := &auditd{cmd: cmd, log: log, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(a.done) }()
 	tb.Cleanup(a.stop)
 	// Ready when it has registered as the audit daemon.
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if st := auditPID(); st == cmd.Process.Pid {
+	deadline := time.After(10 * time.Second)
+	for {
+		if auditPID() == cmd.Process.Pid {
 			return a
 		}
-		if cmd.ProcessState != nil {
-			break
+		select {
+		case <-a.done:
+			tb.Skipf("auditd exited at start (another audit reader appeared?): %s", stderr.String())
+		case <-deadline:
+			tb.Fatalf("auditd did not register as the audit daemon: %s", stderr.String())
+		case <-time.After(20 * time.Millisecond):
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	tb.Fatalf("auditd did not register as the audit daemon: %s", stderr.String())
-	return nil
 }
 
 func (a *auditd) stop() {
-	if a.cmd.ProcessState == nil {
-		_ = a.cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = a.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = a.cmd.Process.Kill()
-			<-done
-		}
+	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-a.done:
+	case <-time.After(10 * time.Second):
+		_ = a.cmd.Process.Kill()
+		<-a.done
 	}
 }
 

@@ -99,6 +99,7 @@ type tracker struct {
 	infraPIDs map[int]bool
 	procs     map[int]*ecs.Process
 	members   map[int]bool
+	outside   map[int]bool // pids known not to descend from a root
 	sockets   map[sockKey]ecs.Transport
 	proc      procSource
 	users     userSource
@@ -121,6 +122,7 @@ func newTracker(all bool, roots, infra []int, proc procSource, users userSource)
 		infraPIDs: map[int]bool{},
 		procs:     map[int]*ecs.Process{},
 		members:   map[int]bool{},
+		outside:   map[int]bool{},
 		sockets:   map[sockKey]ecs.Transport{},
 		proc:      proc,
 		users:     users,
@@ -225,6 +227,8 @@ func (t *tracker) exec(ev *rawEvent) Observation {
 		p.Start = prev.Start.Add(time.Microsecond)
 	}
 	p.Parent = t.parent(ev.PPID)
+	// A new image may be a reused pid: decide membership afresh.
+	delete(t.outside, ev.PID)
 	if t.members[ev.PPID] || t.roots[ev.PID] {
 		t.members[ev.PID] = true
 	}
@@ -338,17 +342,17 @@ func (t *tracker) inScope(pid, ppid int) bool {
 		t.members[pid] = true
 		return true
 	}
-	if t.proc == nil {
+	if t.proc == nil || t.outside[pid] {
 		return false
 	}
 	cur := ppid
 	for range 64 {
 		if cur <= 1 {
-			return false
+			break
 		}
 		f, ok := t.proc.lookup(cur)
 		if !ok {
-			return false
+			break
 		}
 		if t.members[f.PPID] {
 			t.members[cur] = true
@@ -357,6 +361,13 @@ func (t *tracker) inScope(pid, ppid int) bool {
 		}
 		cur = f.PPID
 	}
+	// Ancestry does not change (except reparenting to a subreaper, which
+	// never makes a process a descendant of ours): remember the answer so
+	// a busy unrelated process costs one /proc walk, not one per event.
+	if len(t.outside) >= maxProcs {
+		clear(t.outside)
+	}
+	t.outside[pid] = true
 	return false
 }
 
