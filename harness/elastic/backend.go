@@ -363,7 +363,7 @@ func wildcard(pattern, s string) bool {
 // search still running after the wait (big runs, slow clusters) is polled
 // through the async API until it completes, then deleted.
 func (c *Client) EQLSearch(ctx context.Context, index string, req eql.Request) (*eql.Response, error) {
-	body, err := json.Marshal(req)
+	body, err := requestBody(req)
 	if err != nil {
 		return nil, err
 	}
@@ -391,6 +391,27 @@ func (c *Client) EQLSearch(ctx context.Context, index string, req eql.Request) (
 		}
 	}
 	return &res.Response, nil
+}
+
+// requestBody is req as Elasticsearch reads it. eql.Request leaves a zero
+// size out (Elasticsearch's default 10 applies, as in the embedded engine)
+// and uses a negative size for an explicit size 0 (no hits), which must go
+// on the wire as 0: Elasticsearch rejects negative sizes.
+func requestBody(req eql.Request) ([]byte, error) {
+	if req.Size >= 0 {
+		return json.Marshal(req)
+	}
+	req.Size = 0
+	b, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	m["size"] = json.RawMessage("0")
+	return json.Marshal(m)
 }
 
 // deleteSearch drops a stored async search; it runs on its own short

@@ -266,3 +266,20 @@ func TestOpenWithoutClusterNamesRemedies(t *testing.T) {
 		}
 	}
 }
+
+func TestRequestBody(t *testing.T) {
+	tests := []struct {
+		req  eql.Request
+		want string
+	}{
+		{eql.Request{Query: "any where true"}, `{"query":"any where true"}`},
+		{eql.Request{Query: "q", Size: 5, ResultPosition: "head", TiebreakerField: "serial_event_id"}, `{"query":"q","size":5,"result_position":"head","tiebreaker_field":"serial_event_id"}`},
+		{eql.Request{Query: "q", Size: -1, FetchSize: 7}, `{"fetch_size":7,"query":"q","size":0}`},
+	}
+	for _, tt := range tests {
+		got, err := requestBody(tt.req)
+		if err != nil || string(got) != tt.want {
+			t.Errorf("requestBody(%+v) = %s, %v; want %s", tt.req, got, err, tt.want)
+		}
+	}
+}
