@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -93,6 +92,17 @@ func Check(cfg Config) error {
 					probs = append(probs, fmt.Sprintf("%s: scenario %q: %v", sc.Pos, sc.Name, err))
 				}
 			}
+		}
+	}
+	for _, name := range cfg.Only {
+		found := false
+		for _, s := range cfg.Suites {
+			for _, sc := range s.Scenarios {
+				found = found || sc.Name == name
+			}
+		}
+		if !found {
+			probs = append(probs, fmt.Sprintf("no scenario named %q in the suite", name))
 		}
 	}
 	if len(cfg.Rules) == 0 {
@@ -443,5 +453,3 @@ func ownerOf(ws []window, a attributed) *window {
 	return nil
 }
 
-// ErrNoScenarios is returned when the filter leaves nothing to run.
-var ErrNoScenarios = errors.New("no scenario to run")

@@ -1,0 +1,260 @@
+package harness_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The end-to-end tests build cmd/validate once and run it the way a user
+// or CI does, from the repository root with the default paths, asserting
+// exit codes, output and the reports.
+
+var validateBin string
+
+func buildValidate(t *testing.T) string {
+	t.Helper()
+	if validateBin != "" {
+		return validateBin
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("needs the go tool to build cmd/validate")
+	}
+	dir, err := os.MkdirTemp("", "purpleharness-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "validate")
+	out, err := exec.Command(goBin, "build", "-o", bin, "../cmd/validate").CombinedOutput()
+	if err != nil {
+		os.RemoveAll(dir)
+		t.Fatalf("go build ./cmd/validate: %v\n%s", err, out)
+	}
+	validateBin = bin
+	return bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if validateBin != "" {
+		os.RemoveAll(filepath.Dir(validateBin))
+	}
+	os.Exit(code)
+}
+
+type runResult struct {
+	code           int
+	stdout, stderr string
+}
+
+func runValidate(t *testing.T, args ...string) runResult {
+	t.Helper()
+	cmd := exec.Command(buildValidate(t), args...)
+	cmd.Dir = ".." // the repository root: defaults scenarios/, rules/, atomics/
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run validate %v: %v", args, err)
+	}
+	return runResult{code, stdout.String(), stderr.String()}
+}
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the audit sensor and the canonical mail ports")
+	}
+}
+
+// skipIfBusy skips when the environment, not the code, failed (exit 3
+// because another run holds the mail ports or audit is missing).
+func skipIfEnv(t *testing.T, r runResult) {
+	t.Helper()
+	if r.code == 3 {
+		t.Skipf("environment not available: %s", strings.TrimSpace(r.stderr))
+	}
+}
+
+func TestE2EShippedSuitePasses(t *testing.T) {
+	needRoot(t)
+	out := t.TempDir()
+	r := runValidate(t, "run", "--out", out, "--scenario", "unlisted-client-three-protocols,thunderbird-allowlisted-other-case,single-poll,bash-dev-tcp-polling")
+	skipIfEnv(t, r)
+	if r.code != 0 {
+		t.Fatalf("validate run: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "mail servers: in-process") {
+		t.Errorf("stderr does not say how the mail servers run:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stdout, "PASSED: 4 scenarios × 2 rules") {
+		t.Errorf("stdout has no PASSED headline:\n%s", r.stdout)
+	}
+	for _, f := range []string{"report.json", "junit.xml", "summary.md", "navigator-layer.json", "telemetry.ndjson", "transcripts.ndjson"} {
+		st, err := os.Stat(filepath.Join(out, f))
+		if err != nil || st.Size() == 0 {
+			t.Errorf("report %s missing or empty: %v", f, err)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		RunID   string `json:"run_id"`
+		Passed  bool   `json:"passed"`
+		Results []struct {
+			Scenario, Rule, Expect, Verdict string
+			Explanation                     struct{ Summary string }
+			Sequences                       []json.RawMessage
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatalf("report.json: %v", err)
+	}
+	if rep.RunID == "" || !rep.Passed || len(rep.Results) != 8 {
+		t.Fatalf("report.json: run_id %q passed %v, %d results; want an id, true, 8", rep.RunID, rep.Passed, len(rep.Results))
+	}
+	for _, res := range rep.Results {
+		if res.Explanation.Summary == "" {
+			t.Errorf("%s × %s: empty explanation", res.Scenario, res.Rule)
+		}
+		if res.Scenario == "unlisted-client-three-protocols" && strings.HasSuffix(res.Rule, "(tuned)") && len(res.Sequences) != 1 {
+			t.Errorf("unlisted-client × tuned: %d sequences in report.json, want 1", len(res.Sequences))
+		}
+	}
+	// Telemetry is real and shaped like Elastic Defend.
+	tel, _ := os.ReadFile(filepath.Join(out, "telemetry.ndjson"))
+	if !bytes.Contains(tel, []byte(`"action":"connection_attempted"`)) {
+		t.Errorf("telemetry.ndjson has no connection_attempted event")
+	}
+}
+
+func TestE2EFailedExpectationExits1(t *testing.T) {
+	needRoot(t)
+	out := t.TempDir()
+	r := runValidate(t, "run", "--suite", "harness/testdata/verdicts.yaml", "--out", out, "--scenario", "missed")
+	skipIfEnv(t, r)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "missed × t1071_003_mail_c2_tuned: MISSED") || !strings.Contains(r.stdout, "fewer than runs=3") {
+		t.Errorf("stdout lacks the MISSED explanation:\n%s", r.stdout)
+	}
+	junit, err := os.ReadFile(filepath.Join(out, "junit.xml"))
+	if err != nil || !bytes.Contains(junit, []byte(`<failure message="MISSED: 1 event met every condition of stage 1, fewer than runs=3"`)) {
+		t.Errorf("junit.xml lacks the failure: %v\n%s", err, junit)
+	}
+}
+
+func TestE2EBadInputExits2(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("scenarios:\n  - name: a\n    command: [true]\n    expect: {x: fire}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unknownRule := filepath.Join(dir, "unknown.yaml")
+	if err := os.WriteFile(unknownRule, []byte("scenarios:\n  - name: a\n    command: [true]\n    expect: {no_such_rule: fires}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"yaml", []string{"run", "--suite", bad}, bad + ":4:17: expect \"fire\": want \"fires\" or \"silent\""},
+		{"unknown rule", []string{"run", "--suite", unknownRule}, unknownRule + ":4:14: unknown rule \"no_such_rule\""},
+		{"flag", []string{"run", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
+		{"profile", []string{"run", "--profile", "splunk"}, "unknown profile \"splunk\""},
+		{"scenario filter", []string{"run", "--scenario", "no-such-scenario"}, "no scenario named \"no-such-scenario\""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runValidate(t, tc.args...)
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("validate %v: exit %d, stderr:\n%s\nwant exit 2 and %q", tc.args, r.code, r.stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestE2EPortBusyExits3(t *testing.T) {
+	needRoot(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:25")
+	if err == nil {
+		t.Cleanup(func() { ln.Close() })
+	}
+	// Bound by us or by someone else: either way validate cannot bind it.
+	r := runValidate(t, "run", "--out", t.TempDir(), "--scenario", "single-poll")
+	if r.code != 3 || !strings.Contains(r.stderr, "127.0.0.1:25") {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit 3 naming 127.0.0.1:25", r.code, r.stderr)
+	}
+}
+
+// TestE2EInterruptCleansUp sends SIGINT in the middle of a run and checks
+// that nothing is left: no audit rules of that process, no listener on the
+// mail ports, no scenario processes.
+func TestE2EInterruptCleansUp(t *testing.T) {
+	needRoot(t)
+	auditctl, err := exec.LookPath("auditctl")
+	if err != nil {
+		t.Skip("needs auditctl to inspect audit rules")
+	}
+	cmd := exec.Command(buildValidate(t), "run", "--out", t.TempDir(), "--scenario", "pop3-nc-polling,imap-curl-c2-channel")
+	cmd.Dir = ".."
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	// Wait until the first scenario runs, then interrupt.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(stderr.String(), "sensor:") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(700 * time.Millisecond)
+	pid := cmd.Process.Pid
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("validate ended with %v after SIGINT, want a non-zero exit\n%s", err, stderr.String())
+	}
+	if ee.ExitCode() == 3 {
+		t.Skipf("environment not available: %s", stderr.String())
+	}
+	rulesOut, _ := exec.Command(auditctl, "-l").CombinedOutput()
+	if mark := []byte("purpleharness:" + itoa(pid) + ":"); bytes.Contains(rulesOut, mark) {
+		t.Errorf("audit rules of pid %d left behind:\n%s", pid, rulesOut)
+	}
+	if ln, err := net.Listen("tcp", "127.0.0.1:110"); err != nil {
+		t.Errorf("127.0.0.1:110 still bound after the interrupted run: %v", err)
+	} else {
+		ln.Close()
+	}
+	// No process of the run survives (they would have validate's session or
+	// be reparented; look for the scenario programs started from it).
+	ps, _ := exec.Command("pgrep", "-f", "c2:atomic-red").Output()
+	if len(bytes.TrimSpace(ps)) > 0 {
+		t.Errorf("scenario processes still running: %s", ps)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
