@@ -12,14 +12,14 @@ func TestCurlTLS(t *testing.T) {
 	s := startTest(t, nil)
 	user := DefaultLogin + ":" + DefaultPassword
 	cases := []struct {
-		name    string
-		svc     Service
-		stdin   string
-		args    []string
-		want    string // in stdout
-		mode    TLSMode
-		verb    string // a command the evidence must hold
-		msgDir  Direction
+		name   string
+		svc    Service
+		stdin  string
+		args   []string
+		want   string // in stdout
+		mode   TLSMode
+		verb   string // a command the evidence must hold
+		msgDir Direction
 	}{
 		{"submission starttls auth", Submission, mailText,
 			[]string{"smtp://" + s.Addr(Submission), "--ssl-reqd", "-k", "-u", user,
