@@ -377,7 +377,9 @@ func (ev *rawEvent) parseSyscall(f map[string]string) {
 	ev.TTY = f["tty"]
 	ev.Comm = untrusted(f["comm"])
 	ev.Exe = untrusted(f["exe"])
-	ev.Key = untrusted(f["key"])
+	// Several keys arrive joined by AUDIT_KEY_SEPARATOR (0x01); the
+	// first is the shared "purpleharness", the rest name the instance.
+	ev.Key, _, _ = strings.Cut(untrusted(f["key"]), "\x01")
 }
 
 // addExecve collects argv from an EXECVE record. Short arguments are
