@@ -13,6 +13,7 @@ import (
 // technique the suite exercised, scored 100 when every attack scenario for
 // it was detected by at least one rule as expected, 0 when none was, in
 // between otherwise, with the per-scenario verdicts as the comment.
+// Scenarios skipped on this machine count neither way.
 func Navigator(w io.Writer, r *harness.Result) error {
 	type tech struct {
 		total, detected int
@@ -27,6 +28,11 @@ func Navigator(w io.Writer, r *harness.Result) error {
 		if t == nil {
 			t = &tech{}
 			techs[s.Technique] = t
+		}
+		if s.Exec.Status == harness.StatusSkipped {
+			// Not run here (e.g. no pwsh): neither detected nor missed.
+			t.notes = append(t.notes, fmt.Sprintf("%s: skipped (%s)", s.Name, s.Exec.Reason))
+			continue
 		}
 		t.total++
 		caught := false
@@ -74,7 +80,11 @@ func Navigator(w io.Writer, r *harness.Result) error {
 			}
 			comment += n
 		}
-		list = append(list, technique{TechniqueID: id, Score: 100 * t.detected / t.total, Comment: comment, Enabled: true})
+		score := 0
+		if t.total > 0 {
+			score = 100 * t.detected / t.total
+		}
+		list = append(list, technique{TechniqueID: id, Score: score, Comment: comment, Enabled: t.total > 0})
 	}
 	if list != nil {
 		layer["techniques"] = list
