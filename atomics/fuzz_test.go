@@ -46,3 +46,28 @@ func FuzzLoadAtomics(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSubstitute: substitution never panics, replaces every placeholder it
+// has a value for, and fails exactly when a placeholder has none.
+func FuzzSubstitute(f *testing.F) {
+	f.Add("echo #{a} #{b} #{a}", "x", "PathToAtomicsFolder/T1/#{b}")
+	f.Add("#{#{a}}", "#{a}", "")
+	f.Add("#{unknown} $PathToAtomicsFolder", "", "y")
+	f.Fuzz(func(t *testing.T, s, a, b string) {
+		in := Inputs{"a": a, "b": b}
+		out, err := Substitute(s, in, "/atomics")
+		var unknown bool
+		for _, name := range Placeholders(s) {
+			if _, ok := in[name]; !ok {
+				unknown = true
+			}
+		}
+		if unknown != (err != nil) {
+			t.Fatalf("Substitute(%q): err %v, placeholders %q", s, err, Placeholders(s))
+		}
+		if err == nil && !strings.Contains(a+b, "#{") && !strings.Contains(a+b, "PathTo") &&
+			(strings.Contains(out, "#{a}") || strings.Contains(out, "#{b}")) && !strings.Contains(s, "#{#{") {
+			t.Fatalf("Substitute(%q) = %q: a placeholder is left", s, out)
+		}
+	})
+}

@@ -218,13 +218,19 @@ func (l *linter) test(t *Test) {
 
 // joinBreakers match a line that a following "; " turns into a syntax
 // error: an open loop, conditional, group, pipe, list or continuation, or a
-// here-document, which needs its newlines.
-var joinBreakers = []*regexp.Regexp{
-	regexp.MustCompile(`(^|[\s;&|])(do|then|else)$`),
-	regexp.MustCompile(`(^|\s)[{(]$`),
-	regexp.MustCompile(`(\||&&|\\)$`),
-	regexp.MustCompile(`^case\s.*\sin$`),
-	regexp.MustCompile(`(^|[^<])<<-?\s*['"]?[A-Za-z_]\w*['"]?(\s|$)`),
+// here-document, which needs its newlines. Each regexp has a cheap gate so
+// that most lines never reach the regexp engine.
+var joinBreakers = []struct {
+	gate func(string) bool
+	re   *regexp.Regexp
+}{
+	{func(l string) bool {
+		return strings.HasSuffix(l, "do") || strings.HasSuffix(l, "then") || strings.HasSuffix(l, "else")
+	}, regexp.MustCompile(`(^|[\s;&|])(do|then|else)$`)},
+	{func(l string) bool { return strings.HasSuffix(l, "{") || strings.HasSuffix(l, "(") }, regexp.MustCompile(`(^|\s)[{(]$`)},
+	{func(l string) bool { return strings.HasSuffix(l, "|") || strings.HasSuffix(l, "&") || strings.HasSuffix(l, "\\") }, regexp.MustCompile(`(\||&&|\\)$`)},
+	{func(l string) bool { return strings.HasPrefix(l, "case") }, regexp.MustCompile(`^case\s.*\sin$`)},
+	{func(l string) bool { return strings.Contains(l, "<<") }, regexp.MustCompile(`(^|[^<])<<-?\s*['"]?[A-Za-z_]\w*['"]?(\s|$)`)},
 }
 
 // newlineJoin reports sh and bash lines that break under
@@ -246,8 +252,8 @@ func (l *linter) newlineJoin(t *Test) {
 		for i, line := range lines {
 			trimmed := strings.TrimSpace(line)
 			if i < len(lines)-1 && !strings.HasPrefix(trimmed, "#") {
-				for _, re := range joinBreakers {
-					if re.MatchString(trimmed) {
+				for _, b := range joinBreakers {
+					if b.gate(trimmed) && b.re.MatchString(trimmed) {
 						l.add(l.tech.locate(pos, text, off+strings.Index(line, trimmed)), RuleNewlineJoin,
 							"%s: %s: line %q breaks when Invoke-AtomicRedTeam joins lines with \"; \"; keep each statement on one line", t.ID(), field, trimmed)
 						break
@@ -296,6 +302,9 @@ func (l *linter) executor(t *Test) {
 			s   string
 			pos Pos
 		}{{e.Command, e.commandPos}, {e.CleanupCommand, e.cleanupPos}} {
+			if !strings.Contains(c.s, "sudo") {
+				continue
+			}
 			if loc := sudoRE.FindStringIndex(c.s); loc != nil {
 				word := loc[0] + strings.Index(c.s[loc[0]:loc[1]], "sudo")
 				l.add(l.tech.locate(c.pos, c.s, word), RuleSudo, "%s: sudo is used but elevation_required is not true", id)

@@ -404,7 +404,13 @@ func (r *runner) prereqs(ctx context.Context, res *Result) error {
 	}
 	for i, d := range t.Dependencies {
 		check, fetch := r.checks[i][0], r.checks[i][1]
-		p := Prereq{Description: strings.TrimSpace(d.Description)}
+		// Upstream descriptions name arguments too ("must exist at
+		// #{path}"); show them substituted.
+		desc, err := Substitute(d.Description, res.Inputs, opts.AtomicsDir)
+		if err != nil {
+			desc = d.Description
+		}
+		p := Prereq{Description: strings.TrimSpace(desc)}
 		p.Check = r.exec(ctx, depExec, check, opts.Timeout, nil, nil)
 		p.Met = p.Check.ok()
 		if !p.Met && opts.GetPrereqs && strings.TrimSpace(fetch) != "" && ctx.Err() == nil {

@@ -338,7 +338,7 @@ func TestRunGetPrereqs(t *testing.T) {
 	dir := t.TempDir()
 	src := "attack_technique: T9999\ndisplay_name: Prereqs\natomic_tests:\n- name: p\n  description: d\n  supported_platforms: [linux]\n" +
 		"  input_arguments:\n    marker:\n      description: m\n      type: path\n      default: " + filepath.Join(dir, "m") + "\n" +
-		"  dependencies:\n  - description: marker exists\n    prereq_command: 'test -e #{marker}'\n    get_prereq_command: 'touch #{marker}'\n" +
+		"  dependencies:\n  - description: 'marker #{marker} exists'\n    prereq_command: 'test -e #{marker}'\n    get_prereq_command: 'touch #{marker}'\n" +
 		"  executor:\n    name: sh\n    command: |\n      cat #{marker} && echo ran\n"
 	test := parseTest(t, src)
 	res, err := Run(context.Background(), test, RunOptions{GetPrereqs: true})
@@ -349,6 +349,9 @@ func TestRunGetPrereqs(t *testing.T) {
 		t.Fatalf("Run: %s (%s) stdout %q", res.Status, res.Reason, res.Exec.Stdout)
 	}
 	p := res.Prereqs[0]
+	if want := "marker " + filepath.Join(dir, "m") + " exists"; p.Description != want {
+		t.Errorf("prereq description %q, want %q (substituted)", p.Description, want)
+	}
 	if !p.Met || p.Check.ExitCode == 0 || p.Fetch == nil || p.Recheck.ExitCode != 0 {
 		t.Errorf("prereq evidence: met %v check exit %d fetch %v recheck %+v", p.Met, p.Check.ExitCode, p.Fetch, p.Recheck)
 	}
