@@ -228,7 +228,9 @@ var joinBreakers = []struct {
 		return strings.HasSuffix(l, "do") || strings.HasSuffix(l, "then") || strings.HasSuffix(l, "else")
 	}, regexp.MustCompile(`(^|[\s;&|])(do|then|else)$`)},
 	{func(l string) bool { return strings.HasSuffix(l, "{") || strings.HasSuffix(l, "(") }, regexp.MustCompile(`(^|\s)[{(]$`)},
-	{func(l string) bool { return strings.HasSuffix(l, "|") || strings.HasSuffix(l, "&") || strings.HasSuffix(l, "\\") }, regexp.MustCompile(`(\||&&|\\)$`)},
+	{func(l string) bool {
+		return strings.HasSuffix(l, "|") || strings.HasSuffix(l, "&") || strings.HasSuffix(l, "\\")
+	}, regexp.MustCompile(`(\||&&|\\)$`)},
 	{func(l string) bool { return strings.HasPrefix(l, "case") }, regexp.MustCompile(`^case\s.*\sin$`)},
 	{func(l string) bool { return strings.Contains(l, "<<") }, regexp.MustCompile(`(^|[^<])<<-?\s*['"]?[A-Za-z_]\w*['"]?(\s|$)`)},
 }
