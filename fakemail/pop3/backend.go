@@ -107,7 +107,7 @@ const (
 	CloseLineTooLong   CloseReason = "line-too-long"        // a line exceeded Server.MaxLineLength
 	CloseAuthFailures  CloseReason = "auth-failures"        // Server.MaxAuthFailures reached
 	CloseTooManyConns  CloseReason = "too-many-connections" // refused at the greeting: Server.MaxConnections reached
-	CloseTLSFailed     CloseReason = "tls-handshake-failed" // implicit TLS or STLS handshake failed
+	CloseTLSFailed     CloseReason = "tls-handshake-failed" // a TLS handshake failed, or clear text followed STLS
 	CloseShutdown      CloseReason = "server-shutdown"      // Shutdown or Close
 	CloseInternalError CloseReason = "internal-error"       // a panic in the server or the backend
 	CloseNetworkError  CloseReason = "network-error"        // any other read or write error
@@ -119,7 +119,9 @@ type Event struct {
 	Time time.Time
 	// Verb is the command keyword in upper case ("RETR"); Args the rest of
 	// the line. PASS arguments and SASL responses are replaced by
-	// RedactedArg; an AUTH continuation line is reported with Verb "" .
+	// RedactedArg. An AUTH continuation line is its own EventCommand with
+	// Verb "" and Args RedactedArg, reported before the AUTH command's
+	// event, which comes once the exchange is over.
 	Verb string
 	Args string
 	// OK is the reply status of a command or the outcome of a login.

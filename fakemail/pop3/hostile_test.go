@@ -272,3 +272,28 @@ func TestCloseIdempotent(t *testing.T) {
 		t.Errorf("ListenAndServe after Close = %v, want ErrServerClosed", err)
 	}
 }
+
+// panickyObserver is a backend whose Observer panics on every event.
+type panickyObserver struct{ *memBackend }
+
+func (panickyObserver) Observe(context.Context, Event) { panic("observer panics on purpose") }
+
+// TestHostilePanicInObserver: a broken observer is logged and dropped; the
+// session itself goes on.
+func TestHostilePanicInObserver(t *testing.T) {
+	ts := startServer(t, func(s *Server) { s.Backend = panickyObserver{newMemBackend()} })
+	c, greeting := dial(t, ts.addr)
+	if !strings.HasPrefix(greeting, "+OK") {
+		t.Fatalf("greeting = %q", greeting)
+	}
+	c.cmd("USER c2")
+	if got := c.cmd("PASS atomic-red"); !strings.HasPrefix(got, "+OK") {
+		t.Fatalf("login = %q", got)
+	}
+	if got := c.cmd("STAT"); got != "+OK 2 165" {
+		t.Fatalf("STAT = %q", got)
+	}
+	if n := strings.Count(ts.logs.String(), "panic in Observer.Observe: observer panics on purpose"); n != 1 {
+		t.Errorf("observer panic logged %d times, want once:\n%s", n, ts.logs.String())
+	}
+}

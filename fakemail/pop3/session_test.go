@@ -343,6 +343,8 @@ func TestObserverEvents(t *testing.T) {
 	c, _ := dial(t, ts.addr)
 	c.cmd("USER c2")
 	c.cmd("PASS wrong secret")
+	c.cmd("AUTH PLAIN")
+	c.cmd("AGMyAHNlY3JldA==") // "\x00c2\x00secret"
 	c.cmd("AUTH PLAIN AGMyAGF0b21pYy1yZWQ=")
 	c.cmd("RETR 1")
 	c.lines(8)
@@ -378,6 +380,9 @@ func TestObserverEvents(t *testing.T) {
 		"command USER c2 ok",
 		"login c2",
 		"command PASS <redacted>",
+		"command  <redacted> ok",
+		"login c2",
+		"command AUTH PLAIN",
 		"login c2 ok",
 		"command AUTH PLAIN <redacted> ok",
 		"command RETR 1 ok",
