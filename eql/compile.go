@@ -325,6 +325,14 @@ func (c *compiler) expr(e Expr) (cnode, *Error) {
 			}
 			in.list = append(in.list, cn)
 		}
+		for _, cn := range in.list {
+			ln, ok := cn.(*litNode)
+			if !ok {
+				in.consts = nil
+				break
+			}
+			in.consts = append(in.consts, ln.v)
+		}
 		return in, nil
 	case *Match:
 		n, err := c.expr(x.X)

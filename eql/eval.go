@@ -274,6 +274,24 @@ type inNode struct {
 	insensitive bool
 	negated     bool
 	dsl         bool
+	consts      []val // the list when it is all literals (the usual case)
+}
+
+func (n *inNode) member(v val, items []val) bool {
+	for _, it := range items {
+		if it.k == vList {
+			for _, w := range it.l {
+				if equalVals(v, w, n.insensitive) == True {
+					return true
+				}
+			}
+			continue
+		}
+		if equalVals(v, it, n.insensitive) == True {
+			return true
+		}
+	}
+	return false
 }
 
 func (n *inNode) eval(c *evalCtx) val {
@@ -284,18 +302,24 @@ func (n *inNode) eval(c *evalCtx) val {
 		}
 		return nullVal
 	}
-	items := make([]val, len(n.list))
-	for i, e := range n.list {
-		items[i] = e.eval(c)
+	items := n.consts
+	if items == nil {
+		items = make([]val, len(n.list))
+		for i, e := range n.list {
+			items[i] = e.eval(c)
+		}
 	}
-	t := anyOf(x, func(v val) Tri {
-		for _, it := range items {
-			if anyOf(it, func(w val) Tri { return equalVals(v, w, n.insensitive) }) == True {
-				return True
+	t := False
+	if x.k == vList {
+		for _, v := range x.l {
+			if n.member(v, items) {
+				t = True
+				break
 			}
 		}
-		return False
-	})
+	} else if n.member(x, items) {
+		t = True
+	}
 	if n.negated {
 		t = -t
 	}

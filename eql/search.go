@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"iter"
 	"slices"
-	"sort"
 	"strconv"
 	"time"
 
@@ -247,6 +246,35 @@ func (r *runner) events() iter.Seq2[*event, error] {
 	}
 }
 
+// categoryIs tests the event category (a term query on
+// event_category_field: exact, any value of an array).
+func (r *runner) categoryIs(e *event, cat string) bool {
+	raw, ok := e.doc.Lookup(r.catFld.name)
+	if !ok {
+		return false
+	}
+	switch v := raw.(type) {
+	case string:
+		return v == cat
+	case []any:
+		for _, x := range v {
+			if s, ok := x.(string); ok && s == cat {
+				return true
+			}
+		}
+		return false
+	case []string:
+		for _, s := range v {
+			if s == cat {
+				return true
+			}
+		}
+		return false
+	}
+	cv := r.catFld.eval(&evalCtx{doc: e.doc})
+	return anyOf(cv, func(v val) Tri { return triOf(v.k == vStr && v.s == cat) }) == True
+}
+
 // inputOrder yields the events of all sources in ingest order, unsorted.
 func (r *runner) inputOrder() iter.Seq2[*event, error] {
 	return func(yield func(*event, error) bool) {
@@ -276,11 +304,8 @@ func (r *runner) matches(s *stage, e *event) (ok, failed bool) {
 		bf := r.cfg.badField
 		c.bad = func(f string) bool { return bf(idx, f) }
 	}
-	if s.category != "" {
-		cv := r.catFld.eval(c)
-		if anyOf(cv, func(v val) Tri { return triOf(v.k == vStr && v.s == s.category) }) != True {
-			return false, false
-		}
+	if s.category != "" && !r.categoryIs(e, s.category) {
+		return false, false
 	}
 	v := s.cond.eval(c)
 	if c.failed {
@@ -329,6 +354,11 @@ func (r *runner) window(n int) (lo, hi int) {
 // headFirst tells which end the size limit keeps: the result position,
 // unless a head/tail pipe fixed it (Elasticsearch lets the last pipe decide).
 func (r *runner) headFirst() bool {
+	if r.p.q.Kind == SampleQuery {
+		// samples come in key order and size keeps the first ones,
+		// whatever the result position
+		return true
+	}
 	if n := len(r.p.q.Pipes); n > 0 {
 		return r.p.q.Pipes[n-1].Name == "head"
 	}
@@ -337,14 +367,7 @@ func (r *runner) headFirst() bool {
 
 func (r *runner) runEvents() (*Response, error) {
 	s := r.p.stages[0]
-	var hits []Hit
-	// With a head limit the stream can stop early.
-	limit := -1
-	if r.headFirst() {
-		lo, hi := r.window(1 << 62)
-		limit = hi - lo
-	}
-	var buf []Hit
+	keep := r.keeper()
 	for e, err := range r.events() {
 		if err != nil {
 			return nil, err
@@ -357,44 +380,66 @@ func (r *runner) runEvents() (*Response, error) {
 		if !ok {
 			continue
 		}
-		buf = append(buf, r.hit(e))
-		if limit >= 0 && len(buf) >= limit {
-			break
-		}
-		if limit < 0 {
-			// tail: keep a bounded window
-			_, tailN := r.tailLimit()
-			if tailN >= 0 && len(buf) > 2*tailN+64 {
-				buf = append(buf[:0], buf[len(buf)-tailN:]...)
-			}
+		if !keep.add(e) {
+			break // a head window is full: the rest of the stream cannot change the answer
 		}
 	}
-	lo, hi := r.window(len(buf))
-	hits = buf[lo:hi]
+	evs := keep.items()
+	lo, hi := r.window(len(evs))
 	resp := &Response{IsPartial: r.partial}
-	resp.Hits.Total = Total{Value: len(hits), Relation: "eq"}
-	resp.Hits.Events = hits
-	if resp.Hits.Events == nil {
-		resp.Hits.Events = []Hit{}
+	resp.Hits.Events = make([]Hit, 0, hi-lo)
+	for _, e := range evs[lo:hi] {
+		resp.Hits.Events = append(resp.Hits.Events, r.hit(e))
 	}
+	resp.Hits.Total = Total{Value: len(resp.Hits.Events), Relation: "eq"}
 	return resp, nil
 }
 
-// tailLimit returns the number of trailing results a tail window can
-// possibly need (-1 when unbounded).
-func (r *runner) tailLimit() (bool, int) {
-	n := r.req.Size
-	for _, p := range r.p.q.Pipes {
-		if p.Name == "head" {
-			return false, -1
-		}
-		if p.N < n {
-			n = p.N
-		}
+// keeper bounds the results held while streaming: the first pipe (or,
+// without pipes, the size and result position) decides whether the head
+// or the tail of the result list can matter, and how much of it. Later
+// pipes and the size only shrink that window (see window).
+func (r *runner) keeper() *bounded[*event] {
+	head, k := r.req.ResultPosition == "head", r.req.Size
+	if len(r.p.q.Pipes) > 0 {
+		head, k = r.p.q.Pipes[0].Name == "head", r.p.q.Pipes[0].N
 	}
-	return true, n
+	return &bounded[*event]{head: head, k: k}
 }
 
-func sortHits(h []Hit) {
-	sort.SliceStable(h, func(i, j int) bool { return false })
+// bounded keeps the first k (head) or the last k (tail) values added.
+type bounded[T any] struct {
+	head bool
+	k    int
+	buf  []T
+	n    int // values seen, for the tail ring
 }
+
+// add stores v and reports whether more values can still matter.
+func (b *bounded[T]) add(v T) bool {
+	if b.head {
+		if len(b.buf) < b.k {
+			b.buf = append(b.buf, v)
+		}
+		return len(b.buf) < b.k
+	}
+	if b.k == 0 {
+		return true
+	}
+	if len(b.buf) < b.k {
+		b.buf = append(b.buf, v)
+	} else {
+		b.buf[b.n%b.k] = v
+	}
+	b.n++
+	return true
+}
+
+func (b *bounded[T]) items() []T {
+	if b.head || b.n <= b.k {
+		return b.buf
+	}
+	i := b.n % b.k
+	return append(append([]T{}, b.buf[i:]...), b.buf[:i]...)
+}
+

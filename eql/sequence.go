@@ -46,6 +46,12 @@ func (r *runner) keyTuples(s *stage, e *event) ([]keyTuple, bool) {
 	if nk == 0 {
 		return []keyTuple{{}}, true
 	}
+	if t, ok, simple := r.simpleKey(s, e, nk); simple {
+		if !ok {
+			return nil, false
+		}
+		return []keyTuple{t}, true
+	}
 	per := make([][]val, 0, nk)
 	add := func(fn *fieldNode, opt bool) bool {
 		c := evalCtx{doc: e.doc}
@@ -97,6 +103,47 @@ func (r *runner) keyTuples(s *stage, e *event) ([]keyTuple, bool) {
 	return out, true
 }
 
+// simpleKey builds the key tuple without fan-out when every key is
+// single-valued (the common case); simple=false sends the caller to the
+// general path.
+func (r *runner) simpleKey(s *stage, e *event, nk int) (t keyTuple, ok, simple bool) {
+	vals := make([]val, 0, nk)
+	var b strings.Builder
+	one := func(fn *fieldNode, opt bool) bool {
+		c := evalCtx{doc: e.doc}
+		v := fn.eval(&c)
+		switch v.k {
+		case vList, vObj:
+			simple = false
+			return false
+		case vNull:
+			if !opt {
+				ok = false
+				return false
+			}
+			b.WriteString("\x00null")
+		default:
+			k, _ := v.key()
+			b.WriteString(k)
+		}
+		b.WriteByte(0x1f)
+		vals = append(vals, v)
+		return true
+	}
+	simple, ok = true, true
+	for i, fn := range r.p.keys {
+		if !one(fn, r.p.keyOpt[i]) {
+			return t, ok, simple
+		}
+	}
+	for i, fn := range s.keys {
+		if !one(fn, s.keyOpt[i]) {
+			return t, ok, simple
+		}
+	}
+	return keyTuple{id: b.String(), vals: vals}, true, true
+}
+
 func distinctSorted(v val) []val {
 	switch v.k {
 	case vNull, vObj:
@@ -133,20 +180,58 @@ func (r *runner) runSequence() (*Response, error) {
 	}
 	maxspan := int64(r.p.q.MaxSpan / time.Nanosecond)
 	state := map[string]*seqState{}
+	// Without missing-event stages (checked at the end) and without
+	// failures (which may discard everything), only the result window
+	// needs to be kept, so memory does not grow with the stream.
 	var done []completed
+	ev := r.keeper()
+	keep := &bounded[completed]{head: ev.head, k: ev.k}
+	emit := func(c completed) bool {
+		if len(pos) != n || r.cfg.badField != nil {
+			done = append(done, c)
+			return true
+		}
+		return keep.add(c)
+	}
+	stop := false
 	var missing []*event // events matching some missing stage, for the check
 	anyMissing := len(pos) != n
-	sweepEvery := 4096
-	count := 0
+	count, nextSweep := 0, 4096
+	// The expanded copies of a "with runs=N" stage share one term: the
+	// filter and the key of an event are computed once per term.
+	var memo struct {
+		t      *term
+		e      *event
+		ok     bool
+		failed bool
+		tuples []keyTuple
+		keyed  bool
+	}
+	eval := func(s *stage, e *event) (bool, bool, []keyTuple, bool) {
+		if memo.t != s.t || memo.e != e {
+			memo.t, memo.e = s.t, e
+			memo.ok, memo.failed = r.matches(s, e)
+			memo.tuples, memo.keyed = nil, false
+			if memo.ok {
+				memo.tuples, memo.keyed = r.keyTuples(s, e)
+			}
+		}
+		return memo.ok, memo.failed, memo.tuples, memo.keyed
+	}
 	for e, err := range r.events() {
 		if err != nil {
 			return nil, err
+		}
+		if stop {
+			break
 		}
 		if !e.hasTS {
 			continue
 		}
 		count++
-		if maxspan > 0 && count%sweepEvery == 0 {
+		if maxspan > 0 && count >= nextSweep {
+			// amortised: sweep no more often than once per len(state) events
+			nextSweep = count + max(4096, len(state))
 			for k, st := range state {
 				alive := false
 				for i, p := range st.stages {
@@ -176,16 +261,12 @@ func (r *runner) runSequence() (*Response, error) {
 		}
 		for pi := len(pos) - 1; pi >= 0; pi-- {
 			s := stages[pos[pi]]
-			ok, failed := r.matches(s, e)
+			ok, failed, tuples, keyed := eval(s, e)
 			if failed {
 				r.failed[pos[pi]] = true
 				continue
 			}
-			if !ok {
-				continue
-			}
-			tuples, ok := r.keyTuples(s, e)
-			if !ok {
+			if !ok || !keyed {
 				continue
 			}
 			for _, kt := range tuples {
@@ -197,7 +278,7 @@ func (r *runner) runSequence() (*Response, error) {
 					}
 					st.stages[0] = &pending{key: kt, events: []*event{e}, start: e, last: e}
 					if len(pos) == 1 {
-						done = append(done, completed{key: kt, events: r.withPlaceholders([]*event{e})})
+						stop = !emit(completed{key: kt, events: r.withPlaceholders([]*event{e})}) || stop
 						st.stages[0] = nil
 					}
 					continue
@@ -212,7 +293,7 @@ func (r *runner) runSequence() (*Response, error) {
 				}
 				np := &pending{key: p.key, events: append(slices.Clip(p.events), e), start: p.start, last: e}
 				if pi == len(pos)-1 {
-					done = append(done, completed{key: np.key, events: r.withPlaceholders(np.events)})
+					stop = !emit(completed{key: np.key, events: r.withPlaceholders(np.events)}) || stop
 					continue
 				}
 				st.stages[pi] = np
@@ -237,6 +318,9 @@ func (r *runner) runSequence() (*Response, error) {
 				}
 			}
 		}
+	}
+	if len(pos) == n && r.cfg.badField == nil {
+		done = keep.items()
 	}
 	if anyMissing {
 		done = r.checkMissing(done, missing, maxspan)

@@ -31,6 +31,17 @@ func TestEmbeddedConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// fetch_size and result_position are random in Elasticsearch's harness;
+	// answers must hold for all of them, so run a few more draws.
+	for seed := uint64(2); seed <= 4; seed++ {
+		more, err := c.Run(context.Background(), NewEmbedded(), Options{Skip: skip, Seed: seed, Only: only})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range more {
+			res[i].Failures = append(res[i].Failures, more[i].Failures...)
+		}
+	}
 	total, passed := 0, 0
 	for _, r := range res {
 		t.Logf("suite %-15s %3d/%3d passed, %d skipped", r.Suite, r.Passed, r.Total, r.Skipped)
