@@ -105,8 +105,9 @@ func (s Stats) String() string {
 // Observations, and Close it.
 type Sensor struct {
 	cfg      Config
-	ctl      *libaudit.AuditClient // control socket: rules, status, sync markers
+	ctl      *libaudit.AuditClient // control socket: rules, status
 	ctlMu    sync.Mutex
+	marker   *libaudit.NetlinkClient // sends Sync markers; replies are never read
 	rd       *reader
 	rdClient *libaudit.AuditClient // non-nil when registered as the audit daemon
 	inst     instance
@@ -176,11 +177,17 @@ func Start(ctx context.Context, cfg Config) (*Sensor, error) {
 		ctl.Close()
 		return nil, fmt.Errorf("sensor: %w", err)
 	}
+	marker, err := libaudit.NewNetlinkClient(syscall.NETLINK_AUDIT, 0, nil, nil)
+	if err != nil {
+		ctl.Close()
+		return nil, fmt.Errorf("%w: audit socket: %v", ErrNoAudit, err)
+	}
 	self := os.Getpid()
 	tick, _ := startTicks(self)
 	s := &Sensor{
 		cfg:      cfg,
 		ctl:      ctl,
+		marker:   marker,
 		baseLost: st.Lost,
 		tr:       newTracker(cfg.AllProcesses, cfg.Roots, append([]int{self}, cfg.InfraPIDs...), pfs, &passwd{}),
 		pending:  map[uint64]*pendingEvent{},
@@ -195,6 +202,7 @@ func Start(ctx context.Context, cfg Config) (*Sensor, error) {
 
 	if err := s.openReader(st, cfg.Multicast); err != nil {
 		ctl.Close()
+		marker.Close()
 		return nil, err
 	}
 	go s.readLoop()
@@ -203,6 +211,7 @@ func Start(ctx context.Context, cfg Config) (*Sensor, error) {
 	if err != nil {
 		s.shutdownReader()
 		ctl.Close()
+		marker.Close()
 		return nil, fmt.Errorf("sensor: %w", err)
 	}
 	err = s.install(st)
@@ -346,14 +355,26 @@ func (s *Sensor) install(st *libaudit.AuditStatus) error {
 
 // uninstall removes our rules and, when no other live sensor remains,
 // restores the original audit state. The caller holds the host lock.
+//
+// The state is restored before the rules go: the rules carry the original
+// state in their keys, so if this process dies in between, the next sensor
+// still finds the truth in them (and finds the state already restored).
+// Deleting first would leave a raised state with no record of the original.
 func (s *Sensor) uninstall() error {
 	s.ctlMu.Lock()
 	defer s.ctlMu.Unlock()
-	var errs []error
-	existing, err := s.ctl.GetRules()
+	// A fresh control socket: no stray replies from earlier requests.
+	ctl, err := libaudit.NewAuditClient(nil)
+	if err != nil {
+		return fmt.Errorf("audit control socket: %w", err)
+	}
+	defer ctl.Close()
+	existing, err := ctl.GetRules()
 	if err != nil {
 		return fmt.Errorf("list audit rules: %w", err)
 	}
+	var errs []error
+	var remove [][]byte
 	others := false
 	for _, wf := range existing {
 		in, ok := ownedBy(wf)
@@ -362,29 +383,38 @@ func (s *Sensor) uninstall() error {
 		}
 		mine := in.PID == s.inst.PID && in.StartTick == s.inst.StartTick && in.N == s.inst.N
 		if mine || !in.alive() {
-			if err := s.ctl.DeleteRule(wf); err != nil {
-				errs = append(errs, fmt.Errorf("remove rule: %w", err))
-			}
+			remove = append(remove, wf)
 			continue
 		}
 		others = true
 	}
-	s.rules = nil
-	if others {
-		return errors.Join(errs...)
+	if !others {
+		errs = append(errs, restoreState(ctl, s.inst))
 	}
-	st, err := s.ctl.GetStatus()
-	if err != nil {
-		return errors.Join(append(errs, fmt.Errorf("audit status: %w", err))...)
-	}
-	if st.BacklogLimit != s.inst.Backlog {
-		if err := s.ctl.SetBacklogLimit(s.inst.Backlog, libaudit.WaitForReply); err != nil {
-			errs = append(errs, fmt.Errorf("restore backlog limit %d: %w", s.inst.Backlog, err))
+	for _, wf := range remove {
+		if err := ctl.DeleteRule(wf); err != nil {
+			errs = append(errs, fmt.Errorf("remove rule: %w", err))
 		}
 	}
-	if st.Enabled != s.inst.Enabled && st.Enabled != 2 {
-		if err := s.ctl.SetEnabled(s.inst.Enabled == 1, libaudit.WaitForReply); err != nil {
-			errs = append(errs, fmt.Errorf("restore enabled=%d: %w", s.inst.Enabled, err))
+	s.rules = nil
+	return errors.Join(errs...)
+}
+
+// restoreState sets the enabled flag and backlog limit back to orig's.
+func restoreState(ctl *libaudit.AuditClient, orig instance) error {
+	st, err := ctl.GetStatus()
+	if err != nil {
+		return fmt.Errorf("audit status: %w", err)
+	}
+	var errs []error
+	if st.BacklogLimit != orig.Backlog {
+		if err := ctl.SetBacklogLimit(orig.Backlog, libaudit.WaitForReply); err != nil {
+			errs = append(errs, fmt.Errorf("restore backlog limit %d: %w", orig.Backlog, err))
+		}
+	}
+	if st.Enabled != orig.Enabled && st.Enabled != 2 {
+		if err := ctl.SetEnabled(orig.Enabled == 1, libaudit.WaitForReply); err != nil {
+			errs = append(errs, fmt.Errorf("restore enabled=%d: %w", orig.Enabled, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -575,7 +605,9 @@ func (s *Sensor) Sync(ctx context.Context) error {
 	s.mu.Unlock()
 
 	s.ctlMu.Lock()
-	_, err := s.ctl.Netlink.Send(syscall.NetlinkMessage{
+	// On its own socket: a failed user message gets an error reply even
+	// without NLM_F_ACK, which must not end up where GetStatus reads.
+	_, err := s.marker.Send(syscall.NetlinkMessage{
 		Header: syscall.NlMsghdr{Type: uint16(auparse.AUDIT_USER), Flags: syscall.NLM_F_REQUEST},
 		Data:   append([]byte(text), 0),
 	})
@@ -677,6 +709,7 @@ func (s *Sensor) Close() error {
 		s.shutdownReader()
 		s.ctlMu.Lock()
 		errs = append(errs, s.ctl.Close())
+		_ = s.marker.Close()
 		s.ctlMu.Unlock()
 		if err := errors.Join(errs...); err != nil {
 			s.closeErr = fmt.Errorf("sensor: close: %w", err)
