@@ -519,6 +519,9 @@ func (r *runner) exec(ctx context.Context, name ExecutorName, script string, tim
 	cmd := exec.CommandContext(tctx, p.Argv[0], p.Argv[1:]...)
 	cmd.Dir = r.opts.Dir
 	cmd.Env = append(os.Environ(), r.opts.Env...)
+	if live != nil {
+		live = &lockedWriter{w: live} // stdout and stderr are copied concurrently
+	}
 	stdout := &capped{max: r.opts.MaxOutput, live: live}
 	stderr := &capped{max: r.opts.MaxOutput, live: live}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
@@ -588,4 +591,15 @@ func (c *capped) result() (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.buf.String(), c.truncated
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

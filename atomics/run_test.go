@@ -97,7 +97,8 @@ func TestRunEvidence(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var started int
-			res, err := Run(context.Background(), shTest(t, tt.command, ""), RunOptions{OnStart: func(pid int) { started = pid }})
+			var live strings.Builder
+			res, err := Run(context.Background(), shTest(t, tt.command, ""), RunOptions{OnStart: func(pid int) { started = pid }, Output: &live})
 			if err != nil {
 				t.Fatalf("Run: %v", err)
 			}
@@ -105,6 +106,9 @@ func TestRunEvidence(t *testing.T) {
 			if res.Status != tt.wantStatus || x.ExitCode != tt.wantExit || x.Stdout != tt.wantStdout || x.Stderr != tt.wantStderr {
 				t.Errorf("Run(%q) = status %s exit %d stdout %q stderr %q, want %s %d %q %q",
 					tt.command, res.Status, x.ExitCode, x.Stdout, x.Stderr, tt.wantStatus, tt.wantExit, tt.wantStdout, tt.wantStderr)
+			}
+			if live.Len() != len(tt.wantStdout)+len(tt.wantStderr) {
+				t.Errorf("live output %q, want stdout and stderr (%d bytes)", live.String(), len(tt.wantStdout)+len(tt.wantStderr))
 			}
 			if started == 0 || started != x.PID {
 				t.Errorf("OnStart got pid %d, evidence says %d", started, x.PID)

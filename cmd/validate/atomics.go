@@ -25,6 +25,9 @@ commands:
   lint            lint the folder like upstream's validator (exit 1 on findings)
   check-prereqs   check whether each test can run here: platform, executor,
                   elevation and its prerequisites (exit 1 if one cannot)
+  run REF...      run tests here, cleanup included, and show the evidence
+                  (exit 1 unless every one succeeded). No telemetry, no rules:
+                  that is "validate run"; this is for writing atomics.
 
 REF is a technique ID (T1071.003), a test ID (T1071.003-2), a GUID or
 TECHNIQUE:NAME.
@@ -32,14 +35,30 @@ TECHNIQUE:NAME.
 flags:
   --path DIR        atomics folder or Atomic Red Team checkout (default atomics)
   --format FORMAT   text or json (default text)
-  --get-prereqs     check-prereqs: run get_prereq_command for unmet ones
-  --timeout D       check-prereqs: timeout of each prerequisite command (default 1m)
+  --get-prereqs     check-prereqs, run: run get_prereq_command for unmet ones
+  --timeout D       check-prereqs, run: timeout of each command (default 1m)
+  --input NAME=VAL  run: override an input argument (repeatable)
 `
 
 type atomicsFlags struct {
 	path, format string
 	getPrereqs   bool
 	timeout      time.Duration
+	inputs       inputFlag
+}
+
+// inputFlag collects repeated --input NAME=VALUE.
+type inputFlag map[string]string
+
+func (f inputFlag) String() string { return "" }
+
+func (f inputFlag) Set(s string) error {
+	name, value, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return fmt.Errorf("want NAME=VALUE, got %q", s)
+	}
+	f[name] = value
+	return nil
 }
 
 // runAtomics is "validate atomics".
@@ -60,6 +79,8 @@ func runAtomics(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&f.format, "format", "text", "")
 	fs.BoolVar(&f.getPrereqs, "get-prereqs", false, "")
 	fs.DurationVar(&f.timeout, "timeout", time.Minute, "")
+	f.inputs = inputFlag{}
+	fs.Var(f.inputs, "input", "")
 	refs, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, atomicsUsage)
@@ -72,13 +93,13 @@ func runAtomics(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usageError(fmt.Errorf("atomics %s: --format %q: want text or json", sub, f.format))
 	}
 	switch sub {
-	case "list", "show", "lint", "check-prereqs":
+	case "list", "show", "lint", "check-prereqs", "run":
 	default:
 		fmt.Fprint(stderr, atomicsUsage)
 		return usageError(fmt.Errorf("atomics: unknown command %q", sub))
 	}
-	if sub == "show" && len(refs) == 0 {
-		return usageError(errors.New("atomics show: name at least one REF"))
+	if (sub == "show" || sub == "run") && len(refs) == 0 {
+		return usageError(fmt.Errorf("atomics %s: name at least one REF", sub))
 	}
 
 	cat, err := atomics.LoadDir(f.path)
@@ -105,6 +126,8 @@ func runAtomics(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return atomicsShow(stdout, tests, f.format)
 	case "lint":
 		return atomicsLint(stdout, cat, f.format)
+	case "run":
+		return atomicsRun(ctx, stdout, stderr, tests, f)
 	default:
 		return atomicsCheckPrereqs(ctx, stdout, tests, f)
 	}
@@ -330,6 +353,59 @@ func atomicsCheckPrereqs(ctx context.Context, w io.Writer, tests []*atomics.Test
 		tw.Flush()
 	}
 	if notReady > 0 {
+		return silentExit(exitFailed)
+	}
+	return nil
+}
+
+// atomicsRun runs each test with live output on stderr (text) and prints
+// the outcome, or the whole evidence (json).
+func atomicsRun(ctx context.Context, stdout, stderr io.Writer, tests []*atomics.Test, f atomicsFlags) error {
+	// Check every override against every test before running anything.
+	for _, t := range tests {
+		if _, err := t.Resolve(f.inputs); err != nil {
+			return usageError(err)
+		}
+	}
+	var results []atomics.Result
+	failed := 0
+	for _, t := range tests {
+		opts := atomics.RunOptions{Inputs: f.inputs, GetPrereqs: f.getPrereqs, Timeout: f.timeout}
+		if f.format == "text" {
+			fmt.Fprintf(stderr, "== %s %s\n", t.ID(), t.Name)
+			opts.Output = stderr
+		}
+		res, err := atomics.Run(ctx, t, opts)
+		results = append(results, res)
+		if res.Status != atomics.Succeeded {
+			failed++
+		}
+		if f.format == "text" {
+			line := fmt.Sprintf("%s  %s", t.ID(), res.Status)
+			if res.Exec != nil {
+				line += fmt.Sprintf("  exit %d  %s", res.Exec.ExitCode, res.Exec.Duration().Round(time.Millisecond))
+			}
+			if res.Reason != "" {
+				line += "  (" + res.Reason + ")"
+			}
+			fmt.Fprintln(stdout, line)
+		}
+		if ctx.Err() != nil {
+			break // Ctrl-C: the tree is dead and cleanup has run; stop here
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if f.format == "json" {
+		if err := writeJSON(stdout, results); err != nil {
+			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("atomics run: interrupted; process tree killed, cleanup run: %w", ctx.Err())
+	}
+	if failed > 0 {
 		return silentExit(exitFailed)
 	}
 	return nil

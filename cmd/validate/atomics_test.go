@@ -2,12 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
+	"log"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/purpleharness/purpleharness/fakemail"
 )
 
 // buildValidate builds cmd/validate into a temporary directory that the
@@ -108,6 +115,100 @@ func TestAtomicsCommand(t *testing.T) {
 		})
 	}
 	t.Run("json", func(t *testing.T) { atomicsJSON(t, bin) })
+	t.Run("run", func(t *testing.T) { atomicsRunCmd(t, bin) })
+	t.Run("ctrl-c", func(t *testing.T) { atomicsCtrlC(t, bin) })
+}
+
+// atomicsRunCmd runs the single-bash-process POP3 atomic against the fake
+// mail servers started here.
+func atomicsRunCmd(t *testing.T, bin string) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("bash not found")
+	}
+	cfg := fakemail.DefaultConfig()
+	cfg.Ports = fakemail.EphemeralPorts()
+	cfg.ErrorLog = log.New(io.Discard, "", 0)
+	srv, err := fakemail.Start(context.Background(), cfg)
+	t.Cleanup(func() {
+		if srv != nil {
+			srv.Shutdown(context.Background())
+		}
+	})
+	if err != nil {
+		t.Fatalf("fakemail.Start: %v", err)
+	}
+	_, port, _ := net.SplitHostPort(srv.Addr(fakemail.POP3))
+	stdout, stderr, code := runValidate(t, bin, "atomics", "run", "T1071.003-6", "--input", "port="+port, "--input", "interval=0", "--format", "json")
+	if code != 0 {
+		t.Fatalf("atomics run: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	var res []struct {
+		Test, Status string
+		Exec         struct {
+			ExitCode int `json:"exit_code"`
+			Stdout   string
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("atomics run --format json: %v\n%s", err, stdout)
+	}
+	if len(res) != 1 || res[0].Status != "succeeded" || strings.Count(res[0].Exec.Stdout, "task-id: 1") != 3 {
+		t.Errorf("atomics run = %+v, want succeeded with the tasking retrieved 3 times", res)
+	}
+	_, stderr, code = runValidate(t, bin, "atomics", "run", "T1071.003-6", "--input", "port=pop3")
+	if code != 2 || !strings.Contains(stderr, `T1071.003-6: input argument port: integer argument: "pop3" is not an integer`) {
+		t.Errorf("atomics run with a bad input: exit %d, stderr %q; want 2 and the argument named", code, stderr)
+	}
+}
+
+// atomicsCtrlC interrupts "validate atomics run" while the atomic sleeps:
+// the process tree must be gone and the cleanup command must have run.
+func atomicsCtrlC(t *testing.T, bin string) {
+	dir := t.TempDir()
+	pids, marker := filepath.Join(dir, "pids"), filepath.Join(dir, "cleaned")
+	writeAtomic(t, dir, "T9004", "attack_technique: T9004\ndisplay_name: Interrupted\natomic_tests:\n- name: sleeper\n"+
+		"  auto_generated_guid: 1e2d3c4b-5a69-4788-9a6b-5c4d3e2f1a0b\n  description: d\n  supported_platforms: [linux]\n"+
+		"  executor:\n    name: sh\n    command: |\n      sleep 300 &\n      echo $$ $! > "+pids+"\n      wait\n"+
+		"    cleanup_command: |\n      touch "+marker+"\n")
+	cmd := exec.Command(bin, "atomics", "run", "T9004-1", "--path", dir)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b, err := os.ReadFile(pids); err == nil && len(strings.Fields(string(b))) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the atomic did not start: %s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Errorf("validate after Ctrl-C: %v, want exit code 1\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "T9004-1  cancelled") {
+		t.Errorf("output lacks the cancelled status:\n%s", out.String())
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("cleanup did not run after Ctrl-C: %v", err)
+	}
+	b, _ := os.ReadFile(pids)
+	for _, f := range strings.Fields(string(b)) {
+		if st, err := os.ReadFile("/proc/" + f + "/stat"); err == nil {
+			s := string(st)
+			if fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]); len(fields) > 0 && fields[0] != "Z" {
+				t.Errorf("pid %s still alive after Ctrl-C: %s", f, st)
+			}
+		}
+	}
 }
 
 func atomicsJSON(t *testing.T, bin string) {
