@@ -75,7 +75,7 @@ func parseTOML(path string, data []byte) (*Rule, error) {
 	}
 	if fr.Query == nil {
 		if r.Language == LanguageEQL {
-			return r, &Error{ruleTablePos(path, data, lines), "eql rule has no query"}
+			return nil, &Error{ruleTablePos(path, data, lines), "eql rule has no query"}
 		}
 		return r, nil
 	}

@@ -66,6 +66,9 @@ func commands() []command {
 		{"run", "run the scenario suite under the sensor and check every rule (default)", runCmd},
 		recordCommand,
 		{"atomics", "list, show, lint and check Atomic Red Team tests", runAtomics},
+		lintCommand,
+		queryCommand,
+		conformanceCommand,
 	}
 }
 

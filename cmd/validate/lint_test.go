@@ -1,0 +1,94 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLintCommand builds cmd/validate and runs "validate lint" end to end
+// on rule files of every format: findings at file:line:col, skipped
+// non-EQL rules, exit codes.
+func TestLintCommand(t *testing.T) {
+	bin := buildValidate(t)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.eql", "network where destination.port in (25, 110)\n")
+	// The error sits on the query's second line, inside a ''' string
+	// that starts on file line 4: file line 6, column 19.
+	badTOML := write("bad.toml", `[rule]
+name = "bad"
+type = "eql"
+language = "eql"
+query = '''
+sequence by process.entity_id
+  [network where destination.port ==]
+'''
+`)
+	seqTOML := write("one_stage.toml", `[rule]
+name = "one stage"
+type = "eql"
+language = "eql"
+query = """
+sequence [network where true]"""
+`)
+	kql := write("kql.ndjson", `{"rule_id":"a","name":"kql","type":"query","language":"kuery","query":"x : y"}
+{"rule_id":"b","name":"eql","type":"eql","language":"eql","query":"process where process.name == \"nc\" and\n  process.pid >"}
+`)
+	mapping := write("mapping.json", `{"properties":{"@timestamp":{"type":"date"},"event":{"properties":{"category":{"type":"keyword"}}},"destination":{"properties":{"port":{"type":"long"}}}}}`)
+
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"valid", []string{"lint", good}, 0, "", "validate lint: 1 valid EQL rule, 0 skipped, 0 problems\n"},
+		{"published rule", []string{"lint", "rules/t1071_003_mail_c2_published.toml"}, 0, "", "validate lint: 1 valid EQL rule, 0 skipped, 0 problems\n"},
+		{"toml multi-line error", []string{"lint", badTOML}, 1,
+			badTOML + ":7:37: mismatched input ']' expecting an expression\n", "validate lint: 0 valid EQL rules, 0 skipped, 1 problem\n"},
+		{"one-stage sequence", []string{"lint", seqTOML}, 1,
+			seqTOML + ":6:1: A sequence requires a minimum of 2 queries, found [1]\n", "validate lint: 0 valid EQL rules, 0 skipped, 1 problem\n"},
+		{"ndjson skipped and error", []string{"lint", kql}, 1,
+			kql + ":1: skipped: kuery rule, not EQL (type \"query\")\n" +
+				kql + ":2:125: mismatched input '<EOF>' expecting an expression\n",
+			"validate lint: 0 valid EQL rules, 1 skipped, 1 problem\n"},
+		{"mapping: unknown column", []string{"lint", "--mapping", mapping, good, filepath.Join(dir, "none.eql")}, 1,
+			filepath.Join(dir, "none.eql") + ": no such file or directory\n",
+			"validate lint: 1 valid EQL rule, 0 skipped, 1 problem\n"},
+		{"quiet", []string{"lint", "--quiet", kql}, 1, kql + ":2:125: mismatched input '<EOF>' expecting an expression\n", ""},
+		{"no files", []string{"lint"}, 2, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := runValidate(t, bin, tt.args...)
+			if code != tt.code {
+				t.Errorf("validate %v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", tt.args, code, tt.code, stdout, stderr)
+			}
+			if stdout != tt.stdout {
+				t.Errorf("validate %v stdout:\n%s\nwant:\n%s", tt.args, stdout, tt.stdout)
+			}
+			if tt.code != 2 && stderr != tt.stderr {
+				t.Errorf("validate %v stderr:\n%s\nwant:\n%s", tt.args, stderr, tt.stderr)
+			}
+			if tt.code == 2 && !strings.Contains(stderr, "usage: validate lint") {
+				t.Errorf("validate %v: usage error without usage:\n%s", tt.args, stderr)
+			}
+		})
+	}
+
+	// With a mapping, a field the mapping lacks is an "Unknown column".
+	unknown := write("unknown.eql", "network where process.name == \"nc\"")
+	stdout, _, code := runValidate(t, bin, "lint", "--mapping", mapping, unknown)
+	if want := unknown + ":1:15: Unknown column [process.name]\n"; code != 1 || stdout != want {
+		t.Errorf("lint --mapping: exit %d, stdout %q; want 1, %q", code, stdout, want)
+	}
+}
