@@ -5,7 +5,9 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -295,5 +297,51 @@ func TestHostilePanicInObserver(t *testing.T) {
 	}
 	if n := strings.Count(ts.logs.String(), "panic in Observer.Observe: observer panics on purpose"); n != 1 {
 		t.Errorf("observer panic logged %d times, want once:\n%s", n, ts.logs.String())
+	}
+}
+
+// sessionGoroutines counts goroutines running this package's sessions.
+func sessionGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "pop3.(*Server).runSession")
+}
+
+// TestShutdownUnderLoad shuts the server down while clients keep
+// connecting and running sessions: Shutdown returns, every session ends
+// and no session goroutine is left behind.
+func TestShutdownUnderLoad(t *testing.T) {
+	ts := startServer(t, func(s *Server) { s.Backend = staticBackend{} })
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	var completed atomic.Int64
+	for range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if benchSession(ts.addr, nil) == nil { // errors expected once shutdown starts
+					completed.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ts.srv.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown = %v", err)
+	}
+	close(stop)
+	for range 8 {
+		<-done
+	}
+	waitFor(t, func() bool { return sessionGoroutines() == 0 })
+	if completed.Load() == 0 {
+		t.Errorf("no session completed before the shutdown: the test proves nothing")
 	}
 }
