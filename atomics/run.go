@@ -535,7 +535,14 @@ func (r *runner) exec(ctx context.Context, name ExecutorName, script string, tim
 	p.Start = time.Now()
 	if err := cmd.Start(); err != nil {
 		p.End = time.Now()
-		p.Err = fmt.Sprintf("start %s: %v", name, err)
+		switch {
+		case ctx.Err() != nil:
+			p.Cancelled = true
+		case tctx.Err() != nil:
+			p.TimedOut = true
+		default:
+			p.Err = fmt.Sprintf("start %s: %v", name, err)
+		}
 		return p
 	}
 	p.PID = cmd.Process.Pid

@@ -370,3 +370,23 @@ func one(platforms, executor, command, extra string) string {
 	}
 	return s + extra + "  executor:\n    name: " + executor + "\n    command: " + command + "\n" + executorExtra
 }
+
+// TestRunCancelledBeforeStart: a context that has already ended runs
+// nothing, cleanup included, and says so.
+func TestRunCancelledBeforeStart(t *testing.T) {
+	needShell(t, "sh")
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "ran")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := Run(ctx, shTest(t, "touch "+marker, "touch "+marker+".cleanup"), RunOptions{})
+	if !errors.Is(err, context.Canceled) || res.Status != Cancelled {
+		t.Errorf("Run(cancelled ctx) = %s, %v; want %s, context.Canceled", res.Status, err, Cancelled)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Errorf("the command ran despite the cancelled context")
+	}
+	if res.Cleanup != nil {
+		t.Errorf("cleanup ran though the command never started")
+	}
+}
