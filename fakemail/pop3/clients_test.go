@@ -102,30 +102,55 @@ func TestCurl(t *testing.T) {
 	})
 }
 
-// TestNetcat pipes a whole POP3 dialogue through netcat-openbsd, as an
-// atomic test would, and compares everything the server sent.
+// TestNetcat pipes whole POP3 dialogues through netcat-openbsd, as the
+// T1071.003 atomic does, and compares everything the server sent.
 func TestNetcat(t *testing.T) {
-	ts := startServer(t, nil)
-	host, port, _ := strings.Cut(ts.addr, ":")
-	dialogue := "USER c2\r\nPASS atomic-red\r\nSTAT\r\nRETR 1\r\nDELE 1\r\nQUIT\r\n"
-	got, err := run(t, dialogue, "nc", "-N", "-w", "10", host, port)
-	if err != nil {
-		t.Fatalf("nc failed")
-	}
-	want := "+OK pop3.purpleharness.test POP3 server ready\r\n" +
+	greeting := "+OK pop3.purpleharness.test POP3 server ready\r\n" +
 		"+OK send PASS\r\n" +
 		"+OK c2's maildrop has 2 messages (165 octets)\r\n" +
 		"+OK 2 165\r\n" +
 		"+OK 114 octets\r\n" +
-		strings.Replace(tasking, "\r\n.hidden", "\r\n..hidden", 1) + ".\r\n" +
-		"+OK message 1 deleted\r\n" +
-		"+OK bye (1 message left)\r\n"
-	if got != want {
-		t.Errorf("nc transcript:\ngot  %q\nwant %q", got, want)
+		strings.Replace(tasking, "\r\n.hidden", "\r\n..hidden", 1) + ".\r\n"
+	tests := []struct {
+		name     string
+		flags    []string
+		dialogue string
+		want     string
+		left     string // UIDs in the maildrop afterwards
+	}{
+		{
+			// The atomic's own command line: no -N, so nc relies on the
+			// server closing after QUIT.
+			name:     "atomic poll",
+			flags:    []string{"-w", "5"},
+			dialogue: "USER c2\r\nPASS atomic-red\r\nSTAT\r\nRETR 1\r\nQUIT\r\n",
+			want:     greeting + "+OK bye (2 messages left)\r\n",
+			left:     "uid-tasking-1 uid-second-2",
+		},
+		{
+			name:     "fetch and delete with -N",
+			flags:    []string{"-N", "-w", "10"},
+			dialogue: "USER c2\r\nPASS atomic-red\r\nSTAT\r\nRETR 1\r\nDELE 1\r\nQUIT\r\n",
+			want:     greeting + "+OK message 1 deleted\r\n+OK bye (1 message left)\r\n",
+			left:     "uid-second-2",
+		},
 	}
-	waitFor(t, func() bool { return len(ts.backend.eventsOf(EventClose)) == 1 })
-	if uids := ts.backend.uids("c2"); strings.Join(uids, " ") != "uid-second-2" {
-		t.Errorf("maildrop after QUIT = %q, want only uid-second-2", uids)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, nil)
+			host, port, _ := strings.Cut(ts.addr, ":")
+			got, err := run(t, tt.dialogue, "nc", append(tt.flags, host, port)...)
+			if err != nil {
+				t.Fatalf("nc failed")
+			}
+			if got != tt.want {
+				t.Errorf("nc transcript:\ngot  %q\nwant %q", got, tt.want)
+			}
+			waitFor(t, func() bool { return len(ts.backend.eventsOf(EventClose)) == 1 })
+			if uids := ts.backend.uids("c2"); strings.Join(uids, " ") != tt.left {
+				t.Errorf("maildrop after QUIT = %q, want %s", uids, tt.left)
+			}
+		})
 	}
 }
 
