@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/purpleharness/purpleharness/ecs"
@@ -176,6 +177,17 @@ func TestMailRule(t *testing.T) {
 			resp, err := Search(context.Background(), Request{Query: mailRule}, docs(tc.events...))
 			if err != nil {
 				t.Fatalf("Search: %v", err)
+			}
+			if sorted := slices.IsSortedFunc(tc.events, func(a, b ecs.Document) int {
+				return strings.Compare(a["@timestamp"].(string), b["@timestamp"].(string))
+			}); sorted {
+				streamed, err := Search(context.Background(), Request{Query: mailRule}, docs(tc.events...), Sorted())
+				if err != nil {
+					t.Fatalf("Search(Sorted): %v", err)
+				}
+				if a, b := ids(resp), ids(streamed); !slices.Equal(a, b) {
+					t.Errorf("sorting path %v, streaming path %v", a, b)
+				}
 			}
 			if got := ids(resp); !slices.Equal(got, tc.want) {
 				t.Errorf("Search(mailRule) sequences = %v, want %v", got, tc.want)

@@ -156,6 +156,24 @@ type runner struct {
 	failed  map[int]bool // stage index (len(stages) = until) whose search failed on some index
 	ectx    evalCtx
 	curIdx  string
+	// Streaming reuses one event struct; retain copies the current event
+	// when a sequence or result keeps it (most events are dropped).
+	scratch event
+	kept    *event
+}
+
+// retain returns an event value that may be kept beyond the current
+// iteration step.
+func (r *runner) retain(e *event) *event {
+	if e != &r.scratch {
+		return e
+	}
+	if r.kept != nil && r.kept.ord == e.ord {
+		return r.kept
+	}
+	c := *e
+	r.kept = &c
+	return r.kept
 }
 
 func newRunner(ctx context.Context, p *Program, req Request, cfg config, sources []Source) *runner {
@@ -176,7 +194,13 @@ func newRunner(ctx context.Context, p *Program, req Request, cfg config, sources
 }
 
 func (r *runner) makeEvent(doc ecs.Document, index string, pos int) *event {
-	e := &event{doc: doc, index: index, ord: r.ord}
+	e := &event{}
+	r.fill(e, doc, index, pos)
+	return e
+}
+
+func (r *runner) fill(e *event, doc ecs.Document, index string, pos int) {
+	*e = event{doc: doc, index: index, ord: r.ord}
 	r.ord++
 	if id, ok := doc["_id"].(string); ok {
 		e.id = id
@@ -191,7 +215,6 @@ func (r *runner) makeEvent(doc ecs.Document, index string, pos int) *event {
 	if r.tbField != nil {
 		e.tb = first(r.tbField.eval(&c))
 	}
-	return e
 }
 
 // events yields the input in order: streamed when cfg.streaming, sorted
@@ -199,20 +222,21 @@ func (r *runner) makeEvent(doc ecs.Document, index string, pos int) *event {
 func (r *runner) events() iter.Seq2[*event, error] {
 	return func(yield func(*event, error) bool) {
 		if r.cfg.streaming && len(r.sources) == 1 {
-			var prev *event
+			var prev event
 			pos := 0
+			e := &r.scratch
 			for doc, err := range r.sources[0].Events {
 				if err != nil {
 					yield(nil, err)
 					return
 				}
-				e := r.makeEvent(doc, r.sources[0].Index, pos)
+				r.fill(e, doc, r.sources[0].Index, pos)
 				pos++
-				if prev != nil && e.before(prev) {
+				if pos > 1 && e.before(&prev) {
 					yield(nil, fmt.Errorf("event %d is out of order (timestamp/tiebreaker before event %d's) and Sorted() was given", pos, pos-1))
 					return
 				}
-				prev = e
+				prev = event{ts: e.ts, hasTS: e.hasTS, tb: e.tb, ord: e.ord}
 				if !yield(e, nil) {
 					return
 				}
@@ -380,7 +404,7 @@ func (r *runner) runEvents() (*Response, error) {
 		if !ok {
 			continue
 		}
-		if !keep.add(e) {
+		if !keep.add(r.retain(e)) {
 			break // a head window is full: the rest of the stream cannot change the answer
 		}
 	}
@@ -442,4 +466,3 @@ func (b *bounded[T]) items() []T {
 	i := b.n % b.k
 	return append(append([]T{}, b.buf[i:]...), b.buf[:i]...)
 }
-

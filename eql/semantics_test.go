@@ -89,12 +89,14 @@ func TestEventSemantics(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, err := Search(context.Background(), Request{Query: tc.query}, docs(semanticEvents...))
-			if err != nil {
-				t.Fatalf("Search(%q): %v", tc.query, err)
-			}
-			if got := selected(t, resp); !slices.Equal(got, tc.want) {
-				t.Errorf("Search(%q) = %v, want %v", tc.query, got, tc.want)
+			for _, opts := range [][]Option{nil, {Sorted()}} {
+				resp, err := Search(context.Background(), Request{Query: tc.query}, docs(semanticEvents...), opts...)
+				if err != nil {
+					t.Fatalf("Search(%q): %v", tc.query, err)
+				}
+				if got := selected(t, resp); !slices.Equal(got, tc.want) {
+					t.Errorf("Search(%q, %d options) = %v, want %v", tc.query, len(opts), got, tc.want)
+				}
 			}
 		})
 	}
@@ -149,12 +151,15 @@ func TestSequenceSemantics(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, err := Search(context.Background(), Request{Query: tc.query}, docs(stream...))
-			if err != nil {
-				t.Fatalf("Search(%q): %v", tc.query, err)
-			}
-			if got := selected(t, resp); !slices.Equal(got, tc.want) {
-				t.Errorf("Search(%q) = %v, want %v", tc.query, got, tc.want)
+			// the sorting path and the streaming path must agree
+			for _, opts := range [][]Option{nil, {Sorted()}} {
+				resp, err := Search(context.Background(), Request{Query: tc.query}, docs(stream...), opts...)
+				if err != nil {
+					t.Fatalf("Search(%q): %v", tc.query, err)
+				}
+				if got := selected(t, resp); !slices.Equal(got, tc.want) {
+					t.Errorf("Search(%q, %d options) = %v, want %v", tc.query, len(opts), got, tc.want)
+				}
 			}
 		})
 	}

@@ -196,20 +196,25 @@ func (r *runner) runSequence() (*Response, error) {
 	stop := false
 	var missing []*event // events matching some missing stage, for the check
 	anyMissing := len(pos) != n
+	// Expired sequences are swept once the stream has moved on by a
+	// maxspan since the last sweep, and no more often than once per
+	// len(state) events, so the sweep costs O(1) amortised per event.
 	count, nextSweep := 0, 4096
+	var lastSweepTS int64
+	sweptOnce := false
 	// The expanded copies of a "with runs=N" stage share one term: the
 	// filter and the key of an event are computed once per term.
 	var memo struct {
 		t      *term
-		e      *event
+		ord    int64
 		ok     bool
 		failed bool
 		tuples []keyTuple
 		keyed  bool
 	}
 	eval := func(s *stage, e *event) (bool, bool, []keyTuple, bool) {
-		if memo.t != s.t || memo.e != e {
-			memo.t, memo.e = s.t, e
+		if memo.t != s.t || memo.ord != e.ord {
+			memo.t, memo.ord = s.t, e.ord
 			memo.ok, memo.failed = r.matches(s, e)
 			memo.tuples, memo.keyed = nil, false
 			if memo.ok {
@@ -229,9 +234,9 @@ func (r *runner) runSequence() (*Response, error) {
 			continue
 		}
 		count++
-		if maxspan > 0 && count >= nextSweep {
-			// amortised: sweep no more often than once per len(state) events
+		if maxspan > 0 && count >= nextSweep && (!sweptOnce || e.ts-lastSweepTS >= maxspan) {
 			nextSweep = count + max(4096, len(state))
+			lastSweepTS, sweptOnce = e.ts, true
 			for k, st := range state {
 				alive := false
 				for i, p := range st.stages {
@@ -253,7 +258,7 @@ func (r *runner) runSequence() (*Response, error) {
 			for _, s := range stages {
 				if s.missing {
 					if ok, _ := r.matches(s, e); ok {
-						missing = append(missing, e)
+						missing = append(missing, r.retain(e))
 						break
 					}
 				}
@@ -276,9 +281,10 @@ func (r *runner) runSequence() (*Response, error) {
 						st = &seqState{stages: make([]*pending, len(pos))}
 						state[kt.id] = st
 					}
-					st.stages[0] = &pending{key: kt, events: []*event{e}, start: e, last: e}
+					ke := r.retain(e)
+					st.stages[0] = &pending{key: kt, events: []*event{ke}, start: ke, last: ke}
 					if len(pos) == 1 {
-						stop = !emit(completed{key: kt, events: r.withPlaceholders([]*event{e})}) || stop
+						stop = !emit(completed{key: kt, events: r.withPlaceholders([]*event{ke})}) || stop
 						st.stages[0] = nil
 					}
 					continue
@@ -291,7 +297,8 @@ func (r *runner) runSequence() (*Response, error) {
 				if maxspan > 0 && e.ts-p.start.ts > maxspan {
 					continue
 				}
-				np := &pending{key: p.key, events: append(slices.Clip(p.events), e), start: p.start, last: e}
+				ke := r.retain(e)
+				np := &pending{key: p.key, events: append(slices.Clip(p.events), ke), start: p.start, last: ke}
 				if pi == len(pos)-1 {
 					stop = !emit(completed{key: np.key, events: r.withPlaceholders(np.events)}) || stop
 					continue
@@ -309,7 +316,7 @@ func (r *runner) runSequence() (*Response, error) {
 					for _, kt := range tuples {
 						if st := state[kt.id]; st != nil {
 							for i, p := range st.stages {
-								if p != nil && p.start != e {
+								if p != nil && p.start.ord != e.ord {
 									st.stages[i] = nil
 								}
 							}
