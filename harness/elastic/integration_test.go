@@ -347,3 +347,26 @@ func TestElasticConformance(t *testing.T) {
 		}
 	}
 }
+
+// TestEngine drives the harness seam: the same documents for two rules are
+// indexed once; a different set replaces the first.
+func TestEngine(t *testing.T) {
+	c := testCluster(t)
+	ctx := context.Background()
+	e := c.NewEngine(fmt.Sprintf("engine-%d", time.Now().UnixNano()))
+	t.Cleanup(func() { _ = e.Close(context.Background()) })
+	docs := mailDocs(time.Now().Add(-time.Hour))
+	r := published(t)
+	res, err := e.Search(ctx, &r, eql.Request{Query: r.Query, Size: 10000}, docs)
+	if err != nil || len(res.Hits.Sequences) != 1 {
+		t.Fatalf("first search = %+v, %v; want one sequence", res, err)
+	}
+	first := e.b
+	if _, err := e.Search(ctx, &r, eql.Request{Query: "network where true"}, docs); err != nil || e.b != first {
+		t.Errorf("same documents re-indexed (err %v)", err)
+	}
+	res, err = e.Search(ctx, &r, eql.Request{Query: r.Query}, docs[3:])
+	if err != nil || len(res.Hits.Sequences) != 0 || e.b == first {
+		t.Errorf("new document set: %+v, %v; want a fresh backend without the beacon", res, err)
+	}
+}

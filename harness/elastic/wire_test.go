@@ -283,3 +283,16 @@ func TestRequestBody(t *testing.T) {
 		}
 	}
 }
+
+func TestFingerprint(t *testing.T) {
+	a, b := ecs.Document{"x": 1}, ecs.Document{"x": 1}
+	if fingerprint([]ecs.Document{a, b}) != fingerprint([]ecs.Document{a, b}) {
+		t.Error("same documents, different fingerprints")
+	}
+	if fingerprint([]ecs.Document{a, b}) == fingerprint([]ecs.Document{b, a}) {
+		t.Error("reordered documents, same fingerprint")
+	}
+	if fingerprint([]ecs.Document{a}) == fingerprint([]ecs.Document{a, b}) {
+		t.Error("different sets, same fingerprint")
+	}
+}
