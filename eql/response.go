@@ -33,6 +33,26 @@ type Request struct {
 	Filter                      json.RawMessage `json:"filter,omitempty"`
 }
 
+// NoHits is the Size that asks for no hits at all (Elasticsearch's
+// size=0): a zero Size means "default" (10).
+const NoHits = -1
+
+// MarshalJSON renders the request body Elasticsearch expects; a Size of
+// NoHits is sent as "size": 0.
+func (r Request) MarshalJSON() ([]byte, error) {
+	type plain Request
+	if r.Size >= 0 {
+		return json.Marshal(plain(r))
+	}
+	p := plain(r)
+	p.Size = 0
+	body, err := json.Marshal(struct {
+		plain
+		Size int `json:"size"`
+	}{plain: p, Size: 0})
+	return body, err
+}
+
 // Elasticsearch's request defaults (EqlSearchRequest / RequestDefaults).
 const (
 	DefaultSize               = 10

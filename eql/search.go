@@ -50,9 +50,7 @@ func searchSources(ctx context.Context, req Request, sources []Source, cfg confi
 		return nil, fmt.Errorf("invalid result_position [%s], expecting [head] or [tail]", req.ResultPosition)
 	}
 	if req.Size < 0 {
-		// Request.WithDefaults reads 0 as "unset"; a negative size asks
-		// for no hits at all (size=0 in Elasticsearch).
-		req.Size = 0
+		req.Size = 0 // NoHits
 	}
 	q, perr := parse(req.Query)
 	if perr != nil {

@@ -2,6 +2,7 @@ package eql
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -232,5 +233,25 @@ func TestHitIdentity(t *testing.T) {
 	}
 	if want := []string{"logs/abc", "logs/1"}; !slices.Equal(got, want) {
 		t.Errorf("hits = %v, want %v", got, want)
+	}
+}
+
+func TestRequestJSON(t *testing.T) {
+	tests := []struct {
+		req  Request
+		want string
+	}{
+		{Request{Query: "any where true"}, `{"query":"any where true"}`},
+		{Request{Query: "q", Size: NoHits, TiebreakerField: "event.sequence"}, `{"query":"q","tiebreaker_field":"event.sequence","size":0}`},
+		{Request{Query: "q", Size: 5, ResultPosition: "head"}, `{"query":"q","size":5,"result_position":"head"}`},
+	}
+	for _, tc := range tests {
+		got, err := json.Marshal(tc.req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != tc.want {
+			t.Errorf("json.Marshal(%+v) = %s, want %s", tc.req, got, tc.want)
+		}
 	}
 }

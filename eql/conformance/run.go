@@ -107,9 +107,8 @@ func Request(q Query) eql.Request {
 	req.AllowPartialSearchResults = q.AllowPartialSearchResults
 	req.AllowPartialSequenceResults = q.AllowPartialSequenceResults
 	if q.Size == 0 {
-		// size 0 is meaningful (no hits); Request.WithDefaults would turn
-		// it into 10, so say it explicitly.
-		req.Size = -1
+		// size 0 is meaningful (no hits), unlike a zero Size (default 10)
+		req.Size = eql.NoHits
 	}
 	return req
 }
