@@ -44,15 +44,15 @@ type atomicsFlags struct {
 	path, format string
 	getPrereqs   bool
 	timeout      time.Duration
-	inputs       inputFlag
+	inputs       atomicsInputs
 }
 
-// inputFlag collects repeated --input NAME=VALUE.
-type inputFlag map[string]string
+// atomicsInputs collects repeated --input NAME=VALUE.
+type atomicsInputs map[string]string
 
-func (f inputFlag) String() string { return "" }
+func (f atomicsInputs) String() string { return "" }
 
-func (f inputFlag) Set(s string) error {
+func (f atomicsInputs) Set(s string) error {
 	name, value, ok := strings.Cut(s, "=")
 	if !ok || name == "" {
 		return fmt.Errorf("want NAME=VALUE, got %q", s)
@@ -79,9 +79,9 @@ func runAtomics(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&f.format, "format", "text", "")
 	fs.BoolVar(&f.getPrereqs, "get-prereqs", false, "")
 	fs.DurationVar(&f.timeout, "timeout", time.Minute, "")
-	f.inputs = inputFlag{}
+	f.inputs = atomicsInputs{}
 	fs.Var(f.inputs, "input", "")
-	refs, err := parseInterspersed(fs, args)
+	refs, err := atomicsParseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, atomicsUsage)
 		return nil
@@ -133,9 +133,9 @@ func runAtomics(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 }
 
-// parseInterspersed parses flags that may come after positional arguments
+// atomicsParseFlags parses flags that may come after positional arguments
 // ("show T1071.003-2 --format json").
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+func atomicsParseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -152,7 +152,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func writeJSON(w io.Writer, v any) error {
+func atomicsWriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
@@ -182,7 +182,7 @@ func atomicsList(w io.Writer, tests []*atomics.Test, format string) error {
 			}
 			out = append(out, s)
 		}
-		return writeJSON(w, out)
+		return atomicsWriteJSON(w, out)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TEST\tGUID\tEXECUTOR\tPLATFORMS\tNAME")
@@ -194,12 +194,12 @@ func atomicsList(w io.Writer, tests []*atomics.Test, format string) error {
 				exec += " (root)"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID(), orDash(t.GUID), exec, joinPlatforms(t.SupportedPlatforms), t.Name)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID(), atomicsOrDash(t.GUID), exec, joinPlatforms(t.SupportedPlatforms), t.Name)
 	}
 	return tw.Flush()
 }
 
-func orDash(s string) string {
+func atomicsOrDash(s string) string {
 	if s == "" {
 		return "-"
 	}
@@ -211,25 +211,25 @@ func joinPlatforms(ps []atomics.Platform) string {
 	for i, p := range ps {
 		s[i] = string(p)
 	}
-	return orDash(strings.Join(s, ","))
+	return atomicsOrDash(strings.Join(s, ","))
 }
 
 func atomicsShow(w io.Writer, tests []*atomics.Test, format string) error {
 	if format == "json" {
-		return writeJSON(w, tests)
+		return atomicsWriteJSON(w, tests)
 	}
 	for i, t := range tests {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
 		fmt.Fprintf(w, "%s  %s\n", t.ID(), t.Name)
-		fmt.Fprintf(w, "  guid:       %s\n", orDash(t.GUID))
+		fmt.Fprintf(w, "  guid:       %s\n", atomicsOrDash(t.GUID))
 		fmt.Fprintf(w, "  file:       %s\n", t.Pos)
 		fmt.Fprintf(w, "  platforms:  %s\n", joinPlatforms(t.SupportedPlatforms))
 		if e := t.Executor; e != nil {
 			fmt.Fprintf(w, "  executor:   %s (elevation required: %v)\n", e.Name, e.ElevationRequired)
 		}
-		fmt.Fprintf(w, "  description:\n%s", indentBlock(t.Description, "    "))
+		fmt.Fprintf(w, "  description:\n%s", atomicsIndent(t.Description, "    "))
 		if len(t.InputArguments) > 0 {
 			fmt.Fprintln(w, "  input arguments:")
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -246,27 +246,27 @@ func atomicsShow(w io.Writer, tests []*atomics.Test, format string) error {
 			fmt.Fprintf(w, "  dependencies (%s):\n", dep)
 			for _, d := range t.Dependencies {
 				fmt.Fprintf(w, "  - %s\n", strings.TrimSpace(d.Description))
-				fmt.Fprintf(w, "    check:\n%s", indentBlock(d.PrereqCommand, "      "))
+				fmt.Fprintf(w, "    check:\n%s", atomicsIndent(d.PrereqCommand, "      "))
 				if strings.TrimSpace(d.GetPrereqCommand) != "" {
-					fmt.Fprintf(w, "    get:\n%s", indentBlock(d.GetPrereqCommand, "      "))
+					fmt.Fprintf(w, "    get:\n%s", atomicsIndent(d.GetPrereqCommand, "      "))
 				}
 			}
 		}
 		if e := t.Executor; e != nil {
 			if e.Name == atomics.Manual {
-				fmt.Fprintf(w, "  steps:\n%s", indentBlock(e.Steps, "    "))
+				fmt.Fprintf(w, "  steps:\n%s", atomicsIndent(e.Steps, "    "))
 			} else {
-				fmt.Fprintf(w, "  command:\n%s", indentBlock(e.Command, "    "))
+				fmt.Fprintf(w, "  command:\n%s", atomicsIndent(e.Command, "    "))
 			}
 			if strings.TrimSpace(e.CleanupCommand) != "" {
-				fmt.Fprintf(w, "  cleanup:\n%s", indentBlock(e.CleanupCommand, "    "))
+				fmt.Fprintf(w, "  cleanup:\n%s", atomicsIndent(e.CleanupCommand, "    "))
 			}
 		}
 	}
 	return nil
 }
 
-func indentBlock(s, prefix string) string {
+func atomicsIndent(s, prefix string) string {
 	s = strings.TrimRight(s, "\n")
 	if s == "" {
 		return prefix + "-\n"
@@ -280,7 +280,7 @@ func atomicsLint(w io.Writer, cat *atomics.Catalog, format string) error {
 		if findings == nil {
 			findings = []atomics.Finding{}
 		}
-		if err := writeJSON(w, findings); err != nil {
+		if err := atomicsWriteJSON(w, findings); err != nil {
 			return err
 		}
 	} else {
@@ -338,7 +338,7 @@ func atomicsCheckPrereqs(ctx context.Context, w io.Writer, tests []*atomics.Test
 		if out == nil {
 			out = []prereqStatus{}
 		}
-		if err := writeJSON(w, out); err != nil {
+		if err := atomicsWriteJSON(w, out); err != nil {
 			return err
 		}
 	} else {
@@ -398,7 +398,7 @@ func atomicsRun(ctx context.Context, stdout, stderr io.Writer, tests []*atomics.
 		}
 	}
 	if f.format == "json" {
-		if err := writeJSON(stdout, results); err != nil {
+		if err := atomicsWriteJSON(stdout, results); err != nil {
 			return err
 		}
 	}
