@@ -271,7 +271,14 @@ func atomicsIndent(s, prefix string) string {
 	if s == "" {
 		return prefix + "-\n"
 	}
-	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix) + "\n"
+	var b strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		if strings.TrimSpace(line) != "" {
+			b.WriteString(prefix + line)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 func atomicsLint(w io.Writer, cat *atomics.Catalog, format string) error {
