@@ -14,11 +14,11 @@ import (
 // ("-ERR [SYS/TEMP]") and logged.
 var (
 	// ErrAuthFailed means the user name or password is wrong. The client gets
-	// "-ERR [AUTH] ..." (RFC 3206 section 4) and the failure counts towards
+	// "-ERR [AUTH] ..." (RFC 3206 section 5) and the failure counts towards
 	// Server.MaxAuthFailures.
 	ErrAuthFailed = errors.New("pop3: authentication failed")
 	// ErrInUse means the credentials are right but the maildrop is locked by
-	// another session. RFC 1939 section 8 lets a server refuse a second
+	// another session. RFC 1939 section 4 lets a server refuse a second
 	// session on one maildrop; the client gets "-ERR [IN-USE] ..." (RFC 2449
 	// section 8.1.1). It does not count as an authentication failure.
 	ErrInUse = errors.New("pop3: maildrop in use")
@@ -55,7 +55,7 @@ type MessageInfo struct {
 //
 // Messages is called once, right after Login: the slice it returns fixes the
 // message numbers for the session (message n is element n-1), as RFC 1939
-// section 3 requires, even if new mail arrives meanwhile. Open and Delete
+// section 4 requires, even if new mail arrives meanwhile. Open and Delete
 // refer to messages by UID rather than by number because the mail store is
 // shared with SMTP and IMAP and its own indices may move under the session.
 //

@@ -22,7 +22,7 @@ import (
 )
 
 // memBackend is a small but real Backend for the tests: users with
-// passwords, one maildrop each, a lock per maildrop (RFC 1939 section 8),
+// passwords, one maildrop each, a lock per maildrop (RFC 1939 section 4),
 // deletions that stick, and an event log through Observer. A few reserved
 // names make it misbehave on purpose: login "panic" panics in Login, a
 // message with UID "boom" panics in Open, and login "broken" fails with an

@@ -70,7 +70,7 @@ type Server struct {
 	// ServeTLS (implicit TLS, port 995, RFC 8314).
 	TLSConfig *tls.Config
 	// RequireTLS refuses USER, PASS and AUTH until the connection is
-	// encrypted (RFC 2595 section 2.2). It is off by default because the
+	// encrypted (RFC 2595 section 2.3). It is off by default because the
 	// atomics this server exists for log in over plain POP3 on port 110.
 	RequireTLS bool
 

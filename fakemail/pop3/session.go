@@ -88,7 +88,7 @@ func (s *session) run(refuse bool) {
 	defer s.finish()
 
 	if refuse {
-		// RFC 2449 section 8.1.2: [SYS/TEMP] tells the client to retry later.
+		// RFC 3206 section 4: [SYS/TEMP] tells the client to retry later.
 		s.end(CloseTooManyConns, nil)
 		s.reply(false, "[SYS/TEMP] too many connections, try again later")
 		s.flush()
