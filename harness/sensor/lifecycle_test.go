@@ -274,3 +274,37 @@ func TestConcurrentSensors(t *testing.T) {
 	_ = strconv.Itoa
 	_ = time.Second
 }
+
+// TestAuditdCoexistence runs Debian's auditd as the audit daemon: the
+// sensor must not steal its stream, must say it reads the multicast group,
+// must still capture, and auditd must stay registered after the sensor
+// closes.
+func TestAuditdCoexistence(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_AUDIT_CONTROL)")
+	}
+	curl := lookPath(t, "curl")
+	if pid := auditPID(); pid != 0 {
+		t.Skipf("an audit reader (pid %d) already runs", pid)
+	}
+	ad := startAuditd(t)
+	s := startSensor(t, Config{})
+	st := s.Stats()
+	if !st.Multicast {
+		t.Fatalf("sensor did not fall back to multicast with auditd running: %s", st)
+	}
+	if len(st.Warnings) == 0 || !strings.Contains(strings.Join(st.Warnings, "\n"), "auditd") {
+		t.Errorf("warnings %q do not name auditd as the holder of the audit stream", st.Warnings)
+	}
+	pid := run(t, curl, "-s", "--max-time", "1", "imap://127.0.0.1:143/")
+	syncSensor(t, s)
+	if got := connectsTo(s.Observations(), pid, 143); len(got) != 1 {
+		t.Errorf("%d connects captured beside auditd, want 1", len(got))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := auditPID(); got != ad.cmd.Process.Pid {
+		t.Errorf("after the sensor closed the audit daemon is pid %d, want auditd %d", got, ad.cmd.Process.Pid)
+	}
+}

@@ -562,16 +562,23 @@ func (s *Sensor) complete(serial uint64, p *pendingEvent) {
 		return
 	}
 	if ev.HasUserMsg {
-		if ch, ok := s.waiters[ev.UserMsg]; ok {
-			// Everything queued before the marker has arrived: finish
-			// events still waiting for their EOE.
-			for ser, q := range s.pending {
-				if ser < serial {
-					s.complete(ser, q)
-				}
+		n, ok := s.markerN(ev.UserMsg)
+		if !ok {
+			return
+		}
+		// Everything queued before the marker has arrived: finish
+		// events still waiting for their EOE, and release this marker's
+		// waiter and those of earlier markers (possibly lost ones).
+		for ser, q := range s.pending {
+			if ser < serial {
+				s.complete(ser, q)
 			}
-			close(ch)
-			delete(s.waiters, ev.UserMsg)
+		}
+		for text, ch := range s.waiters {
+			if m, ok := s.markerN(text); ok && m <= n {
+				close(ch)
+				delete(s.waiters, text)
+			}
 		}
 		return
 	}
@@ -586,16 +593,68 @@ func (s *Sensor) complete(serial uint64, p *pendingEvent) {
 	s.obs = append(s.obs, obs)
 }
 
+// markerN returns the sequence number of one of our sync markers.
+func (s *Sensor) markerN(text string) (int, bool) {
+	rest, ok := strings.CutPrefix(text, s.token+".")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	return n, err == nil
+}
+
 // Sync returns once every event that happened before the call has been
 // received and turned into observations. It sends a user message through
 // the kernel's audit queue and waits for it to come back: the queue is
 // FIFO, so records of syscalls that returned before Sync precede it.
 func (s *Sensor) Sync(ctx context.Context) error {
+	// The marker can itself be lost (a full backlog drops it and bumps
+	// the kernel's lost counter), and audit can be switched off under us
+	// by another program; neither may hang the caller. Check once a
+	// second and send a fresh marker when the kernel reports new losses.
+	ch, err := s.sendMarker()
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lost := s.kernelLost()
+	for {
+		select {
+		case <-ch:
+			return nil
+		case <-s.done:
+			return errors.New("sensor: closed while syncing")
+		case <-ctx.Done():
+			return fmt.Errorf("sensor: sync: %w", ctx.Err())
+		case <-tick.C:
+			s.ctlMu.Lock()
+			st, err := s.ctl.GetStatus()
+			s.ctlMu.Unlock()
+			if err != nil {
+				continue
+			}
+			if st.Enabled == 0 {
+				return fmt.Errorf("sensor: sync: another program disabled audit (enabled=0); events since then are lost")
+			}
+			if st.Lost != lost {
+				lost = st.Lost
+				if ch, err = s.sendMarker(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// sendMarker sends a new sync marker and returns the channel closed when it
+// (or a later marker) comes back.
+func (s *Sensor) sendMarker() (chan struct{}, error) {
 	s.mu.Lock()
 	select {
 	case <-s.done:
 		s.mu.Unlock()
-		return errors.New("sensor: closed")
+		return nil, errors.New("sensor: closed")
 	default:
 	}
 	s.syncN++
@@ -616,19 +675,18 @@ func (s *Sensor) Sync(ctx context.Context) error {
 		s.mu.Lock()
 		delete(s.waiters, text)
 		s.mu.Unlock()
-		return fmt.Errorf("sensor: send sync marker: %w", err)
+		return nil, fmt.Errorf("sensor: send sync marker: %w", err)
 	}
-	select {
-	case <-ch:
-		return nil
-	case <-s.done:
-		return errors.New("sensor: closed while syncing")
-	case <-ctx.Done():
-		s.mu.Lock()
-		delete(s.waiters, text)
-		s.mu.Unlock()
-		return fmt.Errorf("sensor: sync: %w", ctx.Err())
+	return ch, nil
+}
+
+func (s *Sensor) kernelLost() uint32 {
+	s.ctlMu.Lock()
+	defer s.ctlMu.Unlock()
+	if st, err := s.ctl.GetStatus(); err == nil {
+		return st.Lost
 	}
+	return 0
 }
 
 // Observations returns the observations recorded so far, in audit serial
