@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/purpleharness/purpleharness/eql"
 )
 
 const publishedQuery = `sequence by host.name, process.entity_id with maxspan=24h
@@ -240,6 +242,31 @@ func TestQueryMapsToSource(t *testing.T) {
 					t.Errorf("%s %q: query byte %d %q maps to file offset %d holding %q", f, r.Name, i, r.Query[i], s, data[s])
 					break
 				}
+			}
+		}
+	}
+}
+
+// TestShippedRules checks every rule shipped in this folder: it loads
+// without a problem and its query parses.
+func TestShippedRules(t *testing.T) {
+	rs, err := LoadDir(".")
+	if err != nil {
+		t.Fatalf("LoadDir(rules): %v", err)
+	}
+	if len(rs) == 0 {
+		t.Fatal("no rules shipped")
+	}
+	for _, r := range rs {
+		if r.Skipped() != "" || len(r.Index) == 0 || r.ID == "" || r.Severity == "" {
+			t.Errorf("%s: skipped %q, index %v, id %q, severity %q", r.File, r.Skipped(), r.Index, r.ID, r.Severity)
+		}
+		if _, err := eql.Parse(r.Query); err != nil {
+			var qe *eql.Error
+			if errors.As(err, &qe) {
+				t.Errorf("%s: %s", r.PosAt(qe.Offset), qe.Msg)
+			} else {
+				t.Errorf("%s: %v", r.File, err)
 			}
 		}
 	}

@@ -282,8 +282,8 @@ func TestAgreesWithEmbedded(t *testing.T) {
 		if err != nil {
 			t.Fatalf("elasticsearch %q: %v", q, err)
 		}
-		if g, w := summarize(got), summarize(want); g != w {
-			t.Errorf("%s\nelasticsearch: %s\nembedded:      %s", q, g, w)
+		if d := Disagreement(got, want); d != "" {
+			t.Errorf("%s\n%s\nelasticsearch: %s\nembedded:      %s", q, d, summarize(got), summarize(want))
 		}
 	}
 }

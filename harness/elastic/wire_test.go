@@ -296,3 +296,33 @@ func TestFingerprint(t *testing.T) {
 		t.Error("different sets, same fingerprint")
 	}
 }
+
+func TestDisagreement(t *testing.T) {
+	es, err := DecodeResponse(readTestdata(t, "eql_sequence_response.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, _ := DecodeResponse(readTestdata(t, "eql_sequence_response.json"))
+	// The embedded engine holds numbers as the producer typed them and
+	// names its own index and ids.
+	same.Hits.Sequences[0].JoinKeys = []any{2012}
+	same.Hits.Sequences[0].Events[0].Index, same.Hits.Sequences[0].Events[0].ID = "events", "0"
+	same.Hits.Sequences[0].Events[0].Source.Set("file.size", 16384)
+	if d := Disagreement(es, same); d != "" {
+		t.Errorf("Disagreement(same answer) = %q, want none", d)
+	}
+	other, _ := DecodeResponse(readTestdata(t, "eql_sequence_response.json"))
+	other.Hits.Sequences[0].Events[1].Source.Set("process.name", "REGSVR32.EXE")
+	d := Disagreement(es, other)
+	if !strings.HasPrefix(d, "sequence 0 event 1 differs:") || !strings.Contains(d, "REGSVR32.EXE") {
+		t.Errorf("Disagreement(other process.name) = %q", d)
+	}
+	other.Hits.Sequences[0].JoinKeys = []any{"2012"}
+	if d := Disagreement(es, other); d != `sequence 0: join keys [2012] in elasticsearch, ["2012"] in the embedded engine` {
+		t.Errorf("Disagreement(string join key) = %q", d)
+	}
+	other.Hits.Total.Value = 2
+	if d := Disagreement(es, other); d != "elasticsearch found 1, the embedded engine 2" {
+		t.Errorf("Disagreement(total) = %q", d)
+	}
+}
