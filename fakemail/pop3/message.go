@@ -22,7 +22,10 @@ var msgReaderPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 
 //
 // Lines longer than the read buffer are streamed in pieces, so memory stays
 // bounded whatever the message looks like.
-func writeMessage(w *bufio.Writer, r io.Reader, lines int) error {
+//
+// octets counts the message as RFC 1939 section 11 sizes it: CRLF line
+// ends, without the stuffed dots and the terminator.
+func writeMessage(w *bufio.Writer, r io.Reader, lines int) (octets int64, err error) {
 	br := msgReaderPool.Get().(*bufio.Reader)
 	br.Reset(r)
 	defer func() {
@@ -49,6 +52,7 @@ func writeMessage(w *bufio.Writer, r io.Reader, lines int) error {
 				pendingCR = false
 				if chunk[0] != '\n' {
 					w.WriteByte('\r')
+					octets++
 				}
 			}
 			complete := chunk[len(chunk)-1] == '\n'
@@ -65,10 +69,11 @@ func writeMessage(w *bufio.Writer, r io.Reader, lines int) error {
 					body++
 				}
 				w.Write(text)
+				octets += int64(len(text)) + 2
 				if _, err := w.WriteString("\r\n"); err != nil {
 					// bufio.Writer errors are sticky: stop reading a
 					// message nobody receives.
-					return fmt.Errorf("%w: %w", errWrite, err)
+					return octets, fmt.Errorf("%w: %w", errWrite, err)
 				}
 				atStart = true
 			} else {
@@ -78,6 +83,7 @@ func writeMessage(w *bufio.Writer, r io.Reader, lines int) error {
 					pendingCR = true
 				}
 				w.Write(chunk)
+				octets += int64(len(chunk))
 				atStart = false
 			}
 		}
@@ -85,17 +91,19 @@ func writeMessage(w *bufio.Writer, r io.Reader, lines int) error {
 			break
 		}
 		if err != nil && err != bufio.ErrBufferFull {
-			return fmt.Errorf("read message: %w", err)
+			return octets, fmt.Errorf("read message: %w", err)
 		}
 	}
 	if pendingCR {
 		w.WriteByte('\r')
+		octets++
 	}
 	if !atStart {
 		w.WriteString("\r\n")
+		octets += 2
 	}
 	if _, err := w.WriteString(".\r\n"); err != nil {
-		return fmt.Errorf("%w: %w", errWrite, err)
+		return octets, fmt.Errorf("%w: %w", errWrite, err)
 	}
-	return nil
+	return octets, nil
 }

@@ -13,8 +13,14 @@ func render(t testing.TB, msg string, lines int) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	w := bufio.NewWriter(&out)
-	err := writeMessage(w, strings.NewReader(msg), lines)
+	octets, err := writeMessage(w, strings.NewReader(msg), lines)
 	w.Flush()
+	// octets is the output without stuffing and terminator.
+	if err == nil {
+		if want := int64(len(unstuff(t, out.String()))); octets != want {
+			t.Errorf("writeMessage(%.40q, %d) counted %d octets, sent %d", msg, lines, octets, want)
+		}
+	}
 	return out.String(), err
 }
 
@@ -61,16 +67,16 @@ func TestWriteMessageErrors(t *testing.T) {
 	var out bytes.Buffer
 	w := bufio.NewWriter(&out)
 	readErr := errors.New("disk on fire")
-	err := writeMessage(w, iotest.TimeoutReader(strings.NewReader("a\n")), -1)
+	_, err := writeMessage(w, iotest.TimeoutReader(strings.NewReader("a\n")), -1)
 	if err == nil || errors.Is(err, errWrite) {
 		t.Errorf("read error: got %v, want a read error", err)
 	}
-	err = writeMessage(w, iotest.ErrReader(readErr), -1)
+	_, err = writeMessage(w, iotest.ErrReader(readErr), -1)
 	if !errors.Is(err, readErr) || errors.Is(err, errWrite) {
 		t.Errorf("read error: got %v, want it to wrap %v", err, readErr)
 	}
 	w = bufio.NewWriterSize(failWriter{}, 16)
-	err = writeMessage(w, strings.NewReader(strings.Repeat("line\n", 100)), -1)
+	_, err = writeMessage(w, strings.NewReader(strings.Repeat("line\n", 100)), -1)
 	if !errors.Is(err, errWrite) {
 		t.Errorf("write error: got %v, want errWrite", err)
 	}
@@ -99,7 +105,7 @@ func normalize(msg string) string {
 
 // unstuff decodes a multi-line response body; it fails on a body that is
 // not CRLF lines ending in ".\r\n" or that contains an unstuffed ".".
-func unstuff(t *testing.T, out string) string {
+func unstuff(t testing.TB, out string) string {
 	t.Helper()
 	body, ok := strings.CutSuffix(out, ".\r\n")
 	if !ok {

@@ -763,7 +763,14 @@ func (s *session) retrieve(i, lines int) {
 	} else {
 		s.reply(true, "top of message follows")
 	}
-	if err := writeMessage(s.bw, rc, lines); err != nil {
+	octets, err := writeMessage(s.bw, rc, lines)
+	if err == nil && lines < 0 && octets != s.msgs[i].Size {
+		// The client was told Size octets. Most clients cope, but the
+		// backend has a bug (often: counting LF line ends as one octet).
+		s.srv.logf("pop3: %s: message %s of %q: backend size %d, but %d octets sent (RFC 1939 section 11 counts CRLF line ends)",
+			s.raw.RemoteAddr(), s.msgs[i].UID, s.user, s.msgs[i].Size, octets)
+	}
+	if err != nil {
 		// The "+OK" is out: the only honest signal left is to close.
 		if errors.Is(err, errWrite) {
 			s.end(classifyWriteError(err), err)

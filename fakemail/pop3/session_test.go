@@ -2,6 +2,7 @@ package pop3
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -511,5 +512,40 @@ func waitFor(t testing.TB, cond func() bool) {
 			t.Fatalf("condition not met within 5s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// lfCountingBackend makes the classic backend mistake: it sizes a message
+// with bare LF line ends by its stored length.
+type lfCountingBackend struct{ staticBackend }
+
+func (lfCountingBackend) Login(context.Context, string, string) (Mailbox, error) {
+	return lfCountingMailbox{}, nil
+}
+
+type lfCountingMailbox struct{ staticMailbox }
+
+func (lfCountingMailbox) Messages() ([]MessageInfo, error) {
+	return []MessageInfo{{UID: "lf-1", Size: int64(len(lfMessage))}}, nil
+}
+
+func (lfCountingMailbox) Open(string) (io.ReadCloser, error) {
+	return io.NopCloser(strings.NewReader(lfMessage)), nil
+}
+
+// TestSizeMismatchLogged: the message is still sent whole, and the log
+// names the backend's mistake.
+func TestSizeMismatchLogged(t *testing.T) {
+	ts := startServer(t, func(s *Server) { s.Backend = lfCountingBackend{} })
+	c, _ := dial(t, ts.addr)
+	c.cmd("USER any")
+	c.cmd("PASS any")
+	got := append([]string{c.cmd("RETR 1")}, c.lines(6)...)
+	want := []string{"+OK 46 octets", "Subject: second", "", "line one", "line two", "line three", "."}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("RETR:\ngot  %q\nwant %q", got, want)
+	}
+	if !strings.Contains(ts.logs.String(), `message lf-1 of "any": backend size 46, but 51 octets sent`) {
+		t.Errorf("log does not report the size mismatch:\n%s", ts.logs.String())
 	}
 }
