@@ -1,7 +1,9 @@
 package pop3
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"math/rand/v2"
 	"net"
@@ -214,28 +216,46 @@ func TestHostilePanicInOpen(t *testing.T) {
 // TestShutdown ends an idle logged-in session with a reply, keeps its DELE
 // uncommitted, and refuses new connections.
 func TestShutdown(t *testing.T) {
-	ts := startServer(t, nil)
-	c, _ := dial(t, ts.addr)
-	c.cmd("USER c2")
-	c.cmd("PASS atomic-red")
-	c.cmd("DELE 1")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := ts.srv.Shutdown(ctx); err != nil {
-		t.Fatalf("Shutdown = %v", err)
-	}
-	if got := c.lines(2); got[0] != "-ERR [SYS/TEMP] server shutting down" || got[1] != "<EOF>" {
-		t.Errorf("idle session got %q, want the shutdown -ERR and EOF", got)
-	}
-	if r := lastClose(t, ts, 1).Reason; r != CloseShutdown {
-		t.Errorf("close reason = %q, want %q", r, CloseShutdown)
-	}
-	if got := ts.backend.uids("c2"); len(got) != 2 {
-		t.Errorf("maildrop after shutdown = %q, want both messages (no UPDATE)", got)
-	}
-	if conn, err := net.Dial("tcp", ts.addr); err == nil {
-		conn.Close()
-		t.Errorf("dial after Shutdown succeeded")
+	for _, implicitTLS := range []bool{false, true} {
+		name := map[bool]string{false: "plain", true: "pop3s"}[implicitTLS]
+		t.Run(name, func(t *testing.T) {
+			ts := startServer(t, nil)
+			var c *client
+			if implicitTLS {
+				conn, err := tls.Dial("tcp", ts.tlsAddr, &tls.Config{InsecureSkipVerify: true})
+				if err != nil {
+					t.Fatalf("dial POP3S: %v", err)
+				}
+				t.Cleanup(func() { conn.Close() })
+				c = &client{t: t, conn: conn, r: bufio.NewReader(conn)}
+				c.line()
+			} else {
+				c, _ = dial(t, ts.addr)
+			}
+			c.cmd("USER c2")
+			c.cmd("PASS atomic-red")
+			c.cmd("DELE 1")
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := ts.srv.Shutdown(ctx); err != nil {
+				t.Fatalf("Shutdown = %v", err)
+			}
+			if got := c.lines(2); got[0] != "-ERR [SYS/TEMP] server shutting down" || got[1] != "<EOF>" {
+				t.Errorf("idle session got %q, want the shutdown -ERR and EOF", got)
+			}
+			if r := lastClose(t, ts, 1).Reason; r != CloseShutdown {
+				t.Errorf("close reason = %q, want %q", r, CloseShutdown)
+			}
+			if got := ts.backend.uids("c2"); len(got) != 2 {
+				t.Errorf("maildrop after shutdown = %q, want both messages (no UPDATE)", got)
+			}
+			for _, addr := range []string{ts.addr, ts.tlsAddr} {
+				if conn, err := net.Dial("tcp", addr); err == nil {
+					conn.Close()
+					t.Errorf("dial %s after Shutdown succeeded", addr)
+				}
+			}
+		})
 	}
 }
 
