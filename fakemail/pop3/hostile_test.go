@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net"
 	"runtime"
@@ -363,5 +364,47 @@ func TestShutdownUnderLoad(t *testing.T) {
 	waitFor(t, func() bool { return sessionGoroutines() == 0 })
 	if completed.Load() == 0 {
 		t.Errorf("no session completed before the shutdown: the test proves nothing")
+	}
+}
+
+// TestHostileTLSGarbage speaks clear text to the POP3S port and garbage
+// after STLS: both end the session as a failed handshake, and the server
+// goes on serving.
+func TestHostileTLSGarbage(t *testing.T) {
+	ts := startServer(t, nil)
+	tests := []struct {
+		name, addr string
+		stls       bool
+	}{
+		{"clear text on the POP3S port", ts.tlsAddr, false},
+		{"garbage after STLS", ts.addr, true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", tt.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { conn.Close() })
+			c := &client{t: t, conn: conn, r: bufio.NewReader(conn)}
+			if tt.stls {
+				c.line()
+				if got := c.cmd("STLS"); got != "+OK begin TLS negotiation" {
+					t.Fatalf("STLS = %q", got)
+				}
+			}
+			c.send("USER c2\r\nPASS atomic-red\r\n" + strings.Repeat("\x16\x03\x01garbage", 100))
+			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			rest, _ := io.ReadAll(c.r) // a TLS alert record, then EOF
+			if strings.Contains(string(rest), "+OK") {
+				t.Errorf("server answered a POP3 command outside TLS: %q", rest)
+			}
+			if r := lastClose(t, ts, i+1).Reason; r != CloseTLSFailed {
+				t.Errorf("close reason = %q, want %q", r, CloseTLSFailed)
+			}
+		})
+	}
+	if _, g := dial(t, ts.addr); !strings.HasPrefix(g, "+OK") {
+		t.Errorf("greeting after the bad handshakes = %q", g)
 	}
 }
