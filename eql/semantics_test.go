@@ -143,6 +143,9 @@ func TestSequenceSemantics(t *testing.T) {
 	}{
 		{"latest pending sequence wins", `sequence by user [a where true] [b where true]`, []int{2, 3, 4, 6, 8, 9}},
 		{"until drops the key's pending sequences", `sequence by user [a where true] [b where true] until [stop where true]`, []int{2, 3, 8, 9}},
+		// an until hit that is also a stage hit discards the sequence it
+		// starts (Ordinal.between includes both ends)
+		{"until on a stage event", `sequence by user [a where true] [b where true] until [any where n == 2]`, []int{4, 6, 8, 9}},
 		{"maxspan equal matches", `sequence by user with maxspan=2s [a where true] [b where true]`, []int{2, 3, 4, 6, 8, 9}},
 		{"maxspan exceeded", `sequence by user with maxspan=1s [a where true] [b where true]`, []int{2, 3, 8, 9}},
 		{"no keys", `sequence [a where true] [b where true]`, []int{2, 3, 4, 6, 8, 9}},

@@ -315,11 +315,12 @@ func (r *runner) runSequence() (*Response, error) {
 				if tuples, ok := r.keyTuples(u, e); ok {
 					for _, kt := range tuples {
 						if st := state[kt.id]; st != nil {
-							for i, p := range st.stages {
-								if p != nil && p.start.ord != e.ord {
-									st.stages[i] = nil
-								}
-							}
+							// Elasticsearch rejects a sequence when an until
+							// hit lies between its last match and the next
+							// one, both ends included (Ordinal.between):
+							// sequences that e itself started or advanced
+							// are dropped too.
+							clear(st.stages)
 						}
 					}
 				}
