@@ -3,6 +3,7 @@ package pop3
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -84,8 +85,11 @@ func TestCurl(t *testing.T) {
 
 	t.Run("wrong password fails", func(t *testing.T) {
 		_, err := run(t, "", "curl", "-sS", "--max-time", "10", "-u", "c2:wrong", "pop3://"+ts.addr+"/")
-		if err == nil {
-			t.Fatalf("curl with a wrong password succeeded")
+		// curl's exit code 67 is CURLE_LOGIN_DENIED: the server said no to
+		// the credentials, not to the protocol.
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 67 {
+			t.Fatalf("curl with a wrong password: %v, want exit status 67 (login denied)", err)
 		}
 	})
 	// curl needs -I with -X DELE: otherwise it waits for a multi-line body.
