@@ -303,7 +303,7 @@ func (s *Sensor) install(st *libaudit.AuditStatus) error {
 	s.ctlMu.Lock()
 	defer s.ctlMu.Unlock()
 	orig := instance{Enabled: st.Enabled, Backlog: st.BacklogLimit}
-	found := false
+	var oldest *instance
 	existing, err := s.ctl.GetRules()
 	if err != nil {
 		return fmt.Errorf("%w: list audit rules: %v", ErrNoAudit, err)
@@ -313,16 +313,22 @@ func (s *Sensor) install(st *libaudit.AuditStatus) error {
 		if !ok {
 			continue
 		}
-		if !found {
-			// Every sensor records the state found before the first
-			// one changed it; inherit it rather than the current state.
-			orig.Enabled, orig.Backlog, found = in.Enabled, in.Backlog, true
+		// Every sensor records the state found before the first one
+		// changed it; inherit it rather than the current, raised state.
+		// Should keys disagree, the earliest-started sensor saw the
+		// host before any of the others touched it.
+		if oldest == nil || in.StartTick < oldest.StartTick || in.StartTick == oldest.StartTick && in.N < oldest.N {
+			cp := in
+			oldest = &cp
 		}
 		if !in.alive() {
 			if err := s.ctl.DeleteRule(wf); err != nil {
 				return fmt.Errorf("%w: remove stale rule of dead sensor %d: %v", ErrNoAudit, in.PID, err)
 			}
 		}
+	}
+	if oldest != nil {
+		orig.Enabled, orig.Backlog = oldest.Enabled, oldest.Backlog
 	}
 	s.inst.Enabled, s.inst.Backlog = orig.Enabled, orig.Backlog
 	keys := []string{Key, s.inst.key()}
