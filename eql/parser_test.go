@@ -1,9 +1,12 @@
 package eql
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/purpleharness/purpleharness/ecs"
 )
 
 func TestParseErrors(t *testing.T) {
@@ -161,6 +164,42 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("cond %q at %v outside input", c.Text, c.Pos)
 				}
 			}
+		}
+	})
+}
+
+// FuzzSearch runs every query that parses over a few events: evaluation
+// must not panic, and a response holds either events or sequences.
+func FuzzSearch(f *testing.F) {
+	for _, s := range []string{
+		mailRule,
+		`process where substring(process.name, -100, 100) : "*" and 9223372036854775807 + 1 > 0`,
+		`any where divide(-9223372036854775808, -1) == 1 or modulo(1, 0) == 0`,
+		`sequence by user with maxspan=1ms [a where true] ![b where true] [a where true] until [c where true]`,
+		`sample by user [a where true] [b where ?nope == null]`,
+		`any where between(process.name, "", "", true) == "" and indexOf(process.name, "", 99) == null`,
+		`any where number("0x", 16) == null and number("1e400") > 0 and cidrMatch(ip, "::/0", "bad")`,
+	} {
+		f.Add(s)
+	}
+	stream := []ecs.Document{
+		ev(1, "2026-01-01T00:00:01Z", "event.category", "a", "user", "u1", "process.name", "nc", "ip", "10.0.0.1"),
+		ev(2, "2026-01-01T00:00:02Z", "event.category", "b", "user", []any{"u1", nil, 3}, "process.name", []any{"x"}),
+		ev(3, "2026-01-01T00:00:02Z", "event.category", "c", "process", map[string]any{"name": 7}),
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		if _, err := Parse(query); err != nil {
+			return
+		}
+		resp, err := Search(context.Background(), Request{Query: query}, docs(stream...))
+		if err != nil {
+			return
+		}
+		if len(resp.Hits.Events) > 0 && len(resp.Hits.Sequences) > 0 {
+			t.Fatalf("Search(%q) returned both events and sequences", query)
+		}
+		if resp.Hits.Total.Value != len(resp.Hits.Events)+len(resp.Hits.Sequences) {
+			t.Fatalf("Search(%q) total %d for %d hits", query, resp.Hits.Total.Value, len(resp.Hits.Events)+len(resp.Hits.Sequences))
 		}
 	})
 }
