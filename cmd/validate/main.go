@@ -69,6 +69,7 @@ func commands() []command {
 		lintCommand,
 		queryCommand,
 		conformanceCommand,
+		serveMailCommand,
 	}
 }
 

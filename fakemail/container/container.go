@@ -1,0 +1,357 @@
+// Package container runs purpleharness's fake mail servers (package
+// fakemail) in a Docker container started with testcontainers-go: an image
+// built here, FROM scratch, holding only the project's static validate
+// binary, with entrypoint "validate serve-mail". Nothing is pulled.
+//
+// # Why host networking
+//
+// The point of the fake servers is the telemetry of the client that talks
+// to them: the atomic connects to 127.0.0.1:25 and the sensor must see that
+// process connect to that port. With Docker's default bridge network and a
+// published port, the host side of the connection ends at docker-proxy (a
+// userland proxy process that then opens its own connection into the
+// container), or in iptables DNAT rules: the server would see docker-proxy
+// or the bridge gateway as its peer, and docker-proxy would show up in the
+// host's telemetry as a process connecting to mail ports. With
+// NetworkMode "host" the container's listening sockets are in the host's
+// network namespace: the client connects straight to the server process,
+// the evidence shows the client's real address and port, and no
+// infrastructure process sits in between. TestHostNetworkNoProxy checks it.
+//
+// # Evidence
+//
+// The containerised serve-mail writes session records as NDJSON to a file
+// in a host directory bind-mounted into the container, and its listening
+// addresses to a ready file there; Servers.Evidence parses the file back
+// into fakemail.Session values, the same type the in-process servers give.
+package container
+
+import (
+	"context"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/purpleharness/purpleharness/fakemail"
+)
+
+// ErrNoDocker means no Docker daemon answered: callers skip or exit 3.
+var ErrNoDocker = errors.New("container: no Docker daemon reachable")
+
+// Paths inside the container.
+const (
+	runDir       = "/run/fakemail"
+	evidenceFile = "evidence.ndjson"
+	readyFile    = "ready.json"
+	configFile   = "config.yaml"
+)
+
+// Options configure Start.
+type Options struct {
+	// ConfigFile is a fakemail YAML configuration on the host, copied
+	// into the container; "" serves the default account.
+	ConfigFile string
+	// Listen is the address to bind, 127.0.0.1 unless set (in the host's
+	// network namespace: see the package doc).
+	Listen string
+	// Ephemeral binds free ports instead of the canonical ones.
+	Ephemeral bool
+	// Binary is a statically linked validate binary. "" uses the running
+	// executable if it is static, or builds one with
+	// "CGO_ENABLED=0 go build ./cmd/validate" in the module found from the
+	// working directory.
+	Binary string
+	// Log receives the build log and the container's stderr; nil drops
+	// them.
+	Log io.Writer
+}
+
+// Servers are mail servers running in a container.
+type Servers struct {
+	ctr   *testcontainers.DockerContainer
+	dir   string
+	addrs map[fakemail.Service]string
+
+	mu    sync.Mutex
+	final []fakemail.Session
+	done  bool
+}
+
+var _ fakemail.Handle = (*Servers)(nil)
+
+// configureTestcontainers sets what testcontainers-go needs on this kind
+// of host, unless the user chose otherwise: Ryuk (the reaper) is an image
+// that would have to be pulled, and /.dockerenv can make testcontainers
+// think it runs inside a container and look for the daemon on a gateway.
+func configureTestcontainers() {
+	for k, v := range map[string]string{
+		"TESTCONTAINERS_RYUK_DISABLED":  "true",
+		"TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1",
+	} {
+		if _, set := os.LookupEnv(k); !set {
+			os.Setenv(k, v)
+		}
+	}
+}
+
+// Start builds the image, starts the container with host networking and
+// waits until every service listens. On error nothing is left behind.
+func Start(ctx context.Context, opts Options) (_ *Servers, err error) {
+	configureTestcontainers()
+	logw := opts.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	if _, err := exec.LookPath("docker"); err != nil {
+		if _, serr := os.Stat("/var/run/docker.sock"); serr != nil {
+			return nil, ErrNoDocker
+		}
+	}
+	dir, err := os.MkdirTemp("", "purpleharness-mail-")
+	if err != nil {
+		return nil, fmt.Errorf("container: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	buildDir := filepath.Join(dir, "build")
+	shareDir := filepath.Join(dir, "share")
+	for _, d := range []string{buildDir, shareDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return nil, fmt.Errorf("container: %w", err)
+		}
+	}
+	if err := stageBinary(ctx, opts.Binary, filepath.Join(buildDir, "validate")); err != nil {
+		return nil, err
+	}
+	dockerfile := "FROM scratch\nCOPY validate /validate\nENTRYPOINT [\"/validate\", \"serve-mail\"]\n"
+	if err := os.WriteFile(filepath.Join(buildDir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+		return nil, fmt.Errorf("container: %w", err)
+	}
+	args := []string{"--evidence", runDir + "/" + evidenceFile, "--ready", runDir + "/" + readyFile}
+	if opts.ConfigFile != "" {
+		data, err := os.ReadFile(opts.ConfigFile)
+		if err != nil {
+			return nil, fmt.Errorf("container: %w", err)
+		}
+		// Check it here so the error has the host path in it.
+		if _, err := fakemail.ParseConfig(opts.ConfigFile, data); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(shareDir, configFile), data, 0o644); err != nil {
+			return nil, fmt.Errorf("container: %w", err)
+		}
+		args = append(args, "--config", runDir+"/"+configFile)
+	}
+	if opts.Listen != "" {
+		args = append(args, "--listen", opts.Listen)
+	}
+	if opts.Ephemeral {
+		args = append(args, "--ephemeral")
+	}
+
+	ctr, err := testcontainers.Run(ctx, "",
+		testcontainers.WithDockerfile(testcontainers.FromDockerfile{
+			Context:        buildDir,
+			Repo:           "purpleharness-fakemail",
+			BuildLogWriter: logw,
+		}),
+		testcontainers.WithCmd(args...),
+		testcontainers.WithLabels(map[string]string{"org.purpleharness.role": "fakemail"}),
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			hc.NetworkMode = "host"
+			hc.Binds = append(hc.Binds, shareDir+":"+runDir)
+		}),
+	)
+	s := &Servers{ctr: ctr, dir: dir}
+	if err != nil {
+		s.remove()
+		if strings.Contains(err.Error(), "Cannot connect to the Docker daemon") || strings.Contains(err.Error(), "rootless Docker not found") {
+			return nil, fmt.Errorf("%w: %v", ErrNoDocker, err)
+		}
+		return nil, fmt.Errorf("container: start: %w", err)
+	}
+	if err := s.waitReady(ctx, filepath.Join(shareDir, readyFile)); err != nil {
+		if rc, lerr := ctr.Logs(context.Background()); lerr == nil {
+			io.Copy(logw, rc)
+			rc.Close()
+		}
+		s.remove()
+		return nil, err
+	}
+	return s, nil
+}
+
+// waitReady waits for the ready file serve-mail writes once it listens.
+func (s *Servers) waitReady(ctx context.Context, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for {
+		if data, err := os.ReadFile(path); err == nil && len(data) > 0 {
+			var addrs map[fakemail.Service]string
+			if err := json.Unmarshal(data, &addrs); err == nil {
+				s.addrs = addrs
+				return nil
+			}
+		}
+		st, err := s.ctr.State(ctx)
+		if err == nil && !st.Running {
+			return fmt.Errorf("container: serve-mail exited with code %d before listening", st.ExitCode)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("container: waiting for serve-mail to listen: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// stageBinary puts a static validate binary at dst.
+func stageBinary(ctx context.Context, bin, dst string) error {
+	if bin == "" {
+		if exe, err := os.Executable(); err == nil && filepath.Base(exe) == "validate" && isStatic(exe) {
+			bin = exe
+		}
+	}
+	if bin != "" {
+		if !isStatic(bin) {
+			return fmt.Errorf("container: %s is not a static binary (build it with CGO_ENABLED=0): a FROM scratch image has no libc", bin)
+		}
+		data, err := os.ReadFile(bin)
+		if err != nil {
+			return fmt.Errorf("container: %w", err)
+		}
+		return os.WriteFile(dst, data, 0o755)
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", dst, "./cmd/validate")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("container: CGO_ENABLED=0 go build ./cmd/validate: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// moduleRoot finds the purpleharness module from the working directory.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.Contains(string(data), "module github.com/purpleharness/purpleharness\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("container: no static validate binary and no purpleharness source tree to build one from (set Options.Binary)")
+		}
+		dir = parent
+	}
+}
+
+// isStatic reports whether path is an ELF executable without an
+// interpreter (no dynamic loader, so it runs in a scratch image).
+func isStatic(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return false
+		}
+	}
+	return true
+}
+
+// Addr returns the listening address of svc, "" if not started.
+func (s *Servers) Addr(svc fakemail.Service) string { return s.addrs[svc] }
+
+// Addrs returns every listening address.
+func (s *Servers) Addrs() map[fakemail.Service]string {
+	out := make(map[fakemail.Service]string, len(s.addrs))
+	for k, v := range s.addrs {
+		out[k] = v
+	}
+	return out
+}
+
+// Evidence returns the sessions the container has recorded so far, in end
+// order; after Shutdown, all of them.
+func (s *Servers) Evidence() []fakemail.Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return append([]fakemail.Session(nil), s.final...)
+	}
+	return s.readEvidence()
+}
+
+func (s *Servers) readEvidence() []fakemail.Session {
+	f, err := os.Open(filepath.Join(s.dir, "share", evidenceFile))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	// A line being written right now is skipped, not an error.
+	sessions, _ := fakemail.ReadNDJSON(f, true)
+	return sessions
+}
+
+// ContainerID names the container, for logs and for tests.
+func (s *Servers) ContainerID() string { return s.ctr.GetContainerID() }
+
+// Shutdown stops serve-mail with SIGTERM (it records the open sessions as
+// server-shutdown), keeps the evidence, and removes the container, the
+// image and the temporary files.
+func (s *Servers) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return nil
+	}
+	timeout := 10 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	stopErr := s.ctr.Stop(ctx, &timeout)
+	s.final = s.readEvidence()
+	s.done = true
+	return errors.Join(stopErr, s.remove())
+}
+
+// remove deletes the container (and its image) and the temporary files.
+func (s *Servers) remove() error {
+	var errs []error
+	if s.ctr != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.ctr.Terminate(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("container: remove: %w", err))
+		}
+	}
+	if err := os.RemoveAll(s.dir); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

