@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/purpleharness/purpleharness/ecs"
 )
@@ -159,4 +162,57 @@ func TestRecordUsage(t *testing.T) {
 func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestRecordInterrupt sends SIGINT to "validate record" while its command
+// runs: the command is stopped, what was captured is written, the exit code
+// is the command's (130), and no rule of the recording process remains.
+func TestRecordInterrupt(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_AUDIT_CONTROL) to record")
+	}
+	auditctl, err := exec.LookPath("auditctl")
+	if err != nil {
+		t.Skip("auditctl not installed")
+	}
+	bin := buildValidate(t)
+	out := filepath.Join(t.TempDir(), "events.ndjson")
+	cmd := exec.Command(bin, "record", "--out", out, "--", "sleep", "30")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	mark := []byte("purpleharness:" + strconv.Itoa(cmd.Process.Pid) + ":")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		rules, _ := exec.Command(auditctl, "-l").Output()
+		if bytes.Contains(rules, mark) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recording never loaded its rules; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // let sleep exec
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Errorf("validate record ended with %v, want exit 130 (sleep killed by SIGINT)\n%s", err, stderr.String())
+	}
+	if rules, _ := exec.Command(auditctl, "-l").Output(); bytes.Contains(rules, mark) {
+		t.Errorf("rules of the interrupted recording remain:\n%s", rules)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(`"/usr/bin/sleep"`)) && !bytes.Contains(b, []byte(`"/bin/sleep"`)) {
+		t.Errorf("output lacks sleep's process start:\n%s\nstderr:\n%s", b, stderr.String())
+	}
 }
