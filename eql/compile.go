@@ -333,6 +333,7 @@ func (c *compiler) expr(e Expr) (cnode, *Error) {
 			}
 			in.consts = append(in.consts, ln.v)
 		}
+		in.index()
 		return in, nil
 	case *Match:
 		n, err := c.expr(x.X)

@@ -275,9 +275,55 @@ type inNode struct {
 	negated     bool
 	dsl         bool
 	consts      []val // the list when it is all literals (the usual case)
+	ints        map[int64]struct{}
+	strs        map[string]struct{} // lowercased when insensitive
+}
+
+// index builds the lookup sets when the constant list is all integers or
+// all strings (ports, process names): membership is then one map probe.
+func (n *inNode) index() {
+	if n.consts == nil {
+		return
+	}
+	allInt, allStr := true, true
+	for _, c := range n.consts {
+		allInt = allInt && c.k == vInt
+		allStr = allStr && c.k == vStr
+	}
+	switch {
+	case allInt:
+		n.ints = make(map[int64]struct{}, len(n.consts))
+		for _, c := range n.consts {
+			n.ints[c.i] = struct{}{}
+		}
+	case allStr:
+		n.strs = make(map[string]struct{}, len(n.consts))
+		for _, c := range n.consts {
+			s := c.s
+			if n.insensitive {
+				s = strings.ToLower(s)
+			}
+			n.strs[s] = struct{}{}
+		}
+	}
 }
 
 func (n *inNode) member(v val, items []val) bool {
+	// fast paths for constant lists of one kind
+	if !v.date && !v.ver && !v.ip {
+		switch {
+		case n.ints != nil && v.k == vInt:
+			_, ok := n.ints[v.i]
+			return ok
+		case n.strs != nil && v.k == vStr:
+			s := v.s
+			if n.insensitive {
+				s = strings.ToLower(s)
+			}
+			_, ok := n.strs[s]
+			return ok
+		}
+	}
 	for _, it := range items {
 		if it.k == vList {
 			for _, w := range it.l {
