@@ -3,6 +3,7 @@ package sensor
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -28,6 +29,8 @@ func TestMain(m *testing.M) {
 		os.Exit(holdHelper())
 	case "burst":
 		os.Exit(burstHelper())
+	case "panic":
+		panicHelper()
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper mode")
 		os.Exit(2)
@@ -48,11 +51,29 @@ func holdHelper() int {
 	return 0
 }
 
+// panicHelper panics with a sensor running; the deferred Close must still
+// remove its rules before the runtime ends the process.
+func panicHelper() {
+	s, err := Start(context.Background(), Config{})
+	if err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(3)
+	}
+	defer s.Close()
+	fmt.Println("READY", os.Getpid())
+	panic("deliberate panic with a sensor running")
+}
+
 // startHelper runs a sensor in another process and waits until it is ready.
 func startHelper(t *testing.T) *exec.Cmd {
 	t.Helper()
+	return startHelperMode(t, "hold")
+}
+
+func startHelperMode(t *testing.T, mode string) *exec.Cmd {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"=hold")
+	cmd.Env = append(os.Environ(), helperEnv+"="+mode)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +82,9 @@ func startHelper(t *testing.T) *exec.Cmd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = os.Stderr
+	if mode == "hold" {
+		cmd.Stderr = os.Stderr
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -307,4 +330,20 @@ func TestAuditdCoexistence(t *testing.T) {
 	if got := auditPID(); got != ad.cmd.Process.Pid {
 		t.Errorf("after the sensor closed the audit daemon is pid %d, want auditd %d", got, ad.cmd.Process.Pid)
 	}
+}
+
+// TestPanicCleanup: a panic in the goroutine owning the sensor runs the
+// deferred Close, so the rules go with the process.
+func TestPanicCleanup(t *testing.T) {
+	before := originalState(t)
+	helper := startHelperMode(t, "panic")
+	err := helper.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Errorf("helper ended with %v, want the runtime's panic exit 2", err)
+	}
+	if n := rulesOf(t)[helper.Process.Pid]; n != 0 {
+		t.Errorf("%d rules of the panicked sensor remain", n)
+	}
+	checkRestored(t, before)
 }
