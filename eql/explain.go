@@ -24,6 +24,41 @@ type Stage struct {
 	Text string
 }
 
+// CategoryMatches reports whether ev belongs to the stage's category,
+// read from field (Request.EventCategoryField; "" means event.category).
+// An "any" stage matches every event.
+func (s Stage) CategoryMatches(ev Fields, field string) bool {
+	if s.Category == "" {
+		return true
+	}
+	if field == "" {
+		field = DefaultEventCategoryField
+	}
+	raw, ok := ev.Lookup(field)
+	if !ok {
+		return false
+	}
+	return anyOf(fromRaw(raw, ftUnknown), func(v val) Tri { return triOf(v.k == vStr && v.s == s.Category) }) == True
+}
+
+// Eval evaluates the whole stage filter (category and every conjunct)
+// against ev.
+func (s Stage) Eval(ev Fields, categoryField string) Tri {
+	if !s.CategoryMatches(ev, categoryField) {
+		return False
+	}
+	res := True
+	for _, c := range s.Conds {
+		switch c.Eval(ev) {
+		case False:
+			return False
+		case Null:
+			res = Null
+		}
+	}
+	return res
+}
+
 // Cond is one conjunct of a stage condition with its source text and
 // position. Eval evaluates it against one event.
 type Cond struct {

@@ -234,4 +234,14 @@ func TestMailRuleStages(t *testing.T) {
 	if got := st[0].Conds[2].Explain(ev); got != `process.name="Thunderbird.EXE"` {
 		t.Errorf("Explain = %s", got)
 	}
+	if got := st[0].Eval(ev, ""); got != False {
+		t.Errorf("Stage.Eval(thunderbird) = %s, want false", got)
+	}
+	nc := netEvent("2026-11-26T10:00:00Z", "h1", "p1", "", 25)
+	if got := st[0].Eval(nc, ""); got != True {
+		t.Errorf("Stage.Eval(no process.name) = %s, want true", got)
+	}
+	if st[0].CategoryMatches(nc, "event.kind") {
+		t.Errorf("CategoryMatches on a missing field = true")
+	}
 }
