@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -28,7 +29,8 @@ import (
 // message with UID "boom" panics in Open, and login "broken" fails with an
 // internal error, login "slow" blocks until the session's context ends, and
 // login "bomb" owns the "boom" message; login "badbox" has a message
-// whose UID breaks RFC 1939.
+// whose UID breaks RFC 1939; login "flaky" has a message Open cannot
+// open and one whose reader fails halfway.
 type memBackend struct {
 	mu     sync.Mutex
 	users  map[string]string // user -> password
@@ -59,11 +61,12 @@ const lfMessage = "Subject: second\n\nline one\nline two\nline three\n"
 
 func newMemBackend() *memBackend {
 	return &memBackend{
-		users: map[string]string{"c2": "atomic-red", "empty": "nothing", "panic": "x", "broken": "x", "slow": "x", "bomb": "x", "badbox": "x"},
+		users: map[string]string{"c2": "atomic-red", "empty": "nothing", "panic": "x", "broken": "x", "slow": "x", "bomb": "x", "badbox": "x", "flaky": "x"},
 		boxes: map[string][]memMessage{
 			"c2":     {{"uid-tasking-1", tasking}, {"uid-second-2", lfMessage}},
 			"bomb":   {{"boom", "Subject: never sent\r\n\r\n"}},
 			"badbox": {{"has space", "Subject: bad UID\r\n\r\n"}},
+			"flaky":  {{"unreadable", "x"}, {"torn", "Subject: torn\r\n\r\npartial and more\r\n"}},
 		},
 		locked: map[string]bool{},
 	}
@@ -151,8 +154,15 @@ func wireSize(text string) int64 {
 }
 
 func (m *memMailbox) Open(uid string) (io.ReadCloser, error) {
-	if uid == "boom" {
+	switch uid {
+	case "boom":
 		panic("memMailbox: Open panics on purpose")
+	case "unreadable":
+		return nil, errors.New("memMailbox: message file missing")
+	case "torn":
+		// The store fails in the middle of the message.
+		return io.NopCloser(io.MultiReader(strings.NewReader("Subject: torn\r\n\r\npartial"),
+			iotest.ErrReader(errors.New("memMailbox: disk on fire")))), nil
 	}
 	m.b.mu.Lock()
 	defer m.b.mu.Unlock()

@@ -408,3 +408,70 @@ func TestHostileTLSGarbage(t *testing.T) {
 		t.Errorf("greeting after the bad handshakes = %q", g)
 	}
 }
+
+// TestBackendReadErrors: an Open error is a -ERR and the session goes on; a
+// reader failing after "+OK" went out can only be reported by closing the
+// connection before the terminating ".", so the client knows the message
+// is incomplete.
+func TestBackendReadErrors(t *testing.T) {
+	ts := startServer(t, nil)
+	c, _ := dial(t, ts.addr)
+	c.cmd("USER flaky")
+	c.cmd("PASS x")
+	if got, want := c.cmd("RETR 1"), "-ERR [SYS/TEMP] cannot read message"; got != want {
+		t.Fatalf("RETR of an unreadable message = %q, want %q", got, want)
+	}
+	if got := c.cmd("NOOP"); got != "+OK" {
+		t.Fatalf("NOOP after the failed RETR = %q", got)
+	}
+	if got, want := c.cmd("RETR 2"), "+OK 35 octets"; got != want {
+		t.Fatalf("RETR 2 = %q, want %q", got, want)
+	}
+	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	rest, err := io.ReadAll(c.r)
+	if err != nil || string(rest) != "Subject: torn\r\n\r\npartial" {
+		t.Errorf("after the torn message's +OK: %q, %v; want the part read, then EOF without the final \".\"", rest, err)
+	}
+	if r := lastClose(t, ts, 1).Reason; r != CloseInternalError {
+		t.Errorf("close reason = %q, want %q", r, CloseInternalError)
+	}
+	if !strings.Contains(ts.logs.String(), "memMailbox: disk on fire") {
+		t.Errorf("log lacks the read error:\n%s", ts.logs.String())
+	}
+}
+
+// TestServeMisconfigured: a server missing what a mode needs says so
+// instead of serving.
+func TestServeMisconfigured(t *testing.T) {
+	listen := func(t *testing.T) net.Listener {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+	tests := []struct {
+		name  string
+		serve func(t *testing.T) error
+		want  string
+	}{
+		{"no backend", func(t *testing.T) error { return (&Server{}).Serve(listen(t)) }, "pop3: Server.Backend is nil"},
+		{"ServeTLS without TLSConfig", func(t *testing.T) error {
+			return (&Server{Backend: newMemBackend()}).ServeTLS(listen(t))
+		}, "pop3: ServeTLS needs Server.TLSConfig"},
+		{"ListenAndServeTLS without TLSConfig", func(t *testing.T) error {
+			return (&Server{Backend: newMemBackend()}).ListenAndServeTLS("127.0.0.1:0")
+		}, "pop3: ListenAndServeTLS needs Server.TLSConfig"},
+		{"address in use", func(t *testing.T) error {
+			return (&Server{Backend: newMemBackend()}).ListenAndServe(listen(t).Addr().String())
+		}, "address already in use"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.serve(t); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
