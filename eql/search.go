@@ -106,7 +106,7 @@ func (p *Program) Run(ctx context.Context, req Request, events iter.Seq2[ecs.Doc
 type event struct {
 	doc   ecs.Document
 	index string
-	id    string
+	pos   int // position in its source, the default _id
 	ts    int64
 	hasTS bool
 	tb    val
@@ -200,11 +200,7 @@ func (r *runner) makeEvent(doc ecs.Document, index string, pos int) *event {
 func (r *runner) fill(e *event, doc ecs.Document, index string, pos int) {
 	*e = event{doc: doc, index: index, ord: r.ord}
 	r.ord++
-	if id, ok := doc["_id"].(string); ok {
-		e.id = id
-	} else {
-		e.id = strconv.Itoa(pos)
-	}
+	e.pos = pos
 	c := evalCtx{doc: doc}
 	tv := first(r.tsField.eval(&c))
 	if ns, ok := asDate(tv); ok && tv.k != vNull {
@@ -336,8 +332,24 @@ func (r *runner) matches(s *stage, e *event) (ok, failed bool) {
 	return v.k == vBool && v.b, false
 }
 
+// hit renders a result event. _id and _index come from the document when
+// it carries them (an export of search hits), else from the input position
+// and the configured index; computed here, for results only.
 func (r *runner) hit(e *event) Hit {
-	return Hit{Index: e.index, ID: e.id, Source: e.doc}
+	h := Hit{Index: e.index, ID: strconv.Itoa(e.pos), Source: e.doc}
+	if v, ok := e.doc.Lookup("_id"); ok {
+		if id, ok := v.(string); ok {
+			h.ID = id
+		}
+	}
+	if h.Index == "" {
+		if v, ok := e.doc.Lookup("_index"); ok {
+			if ix, ok := v.(string); ok {
+				h.Index = ix
+			}
+		}
+	}
+	return h
 }
 
 func (r *runner) run() (*Response, error) {
