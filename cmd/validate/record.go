@@ -154,7 +154,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stderr, "record: note: %s\n", w)
 	}
 	if stats.Lost() > 0 {
-		fmt.Fprintf(stderr, "record: warning: capture incomplete: kernel lost %d, %d serial gaps\n", stats.KernelLost, stats.Gaps)
+		fmt.Fprintf(stderr, "record: warning: capture incomplete: kernel lost %d, %d serial gaps, %d dropped\n", stats.KernelLost, stats.Gaps, stats.Dropped)
 	}
 	if code != 0 {
 		return silentExit(code)

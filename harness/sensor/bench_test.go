@@ -238,3 +238,49 @@ func benchBurst(b *testing.B, n int, anchor bool) {
 	}
 	_ = errors.New
 }
+
+// BenchmarkParseAndTrack measures the raw→observation step alone on the
+// captured records (no kernel, no /proc): the user-space cost per event.
+func BenchmarkParseAndTrack(b *testing.B) {
+	events := readCaptureB(b, "testdata/capture/bash-parent-curl.log")
+	tr := newTracker(true, nil, nil, nil, fixedUsers{0: "root"})
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for range b.N {
+		for _, recs := range events {
+			ev, err := parseEvent(recs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, ok := tr.handle(ev); ok {
+				n++
+			}
+		}
+	}
+	b.ReportMetric(float64(len(events)*b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+func readCaptureB(b *testing.B, path string) [][]Record {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out [][]Record
+	var cur []Record
+	var serial uint64
+	for i, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+		r, err := ParseLogLine(line, i+1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, s, _, _ := r.header()
+		if len(cur) > 0 && s != serial {
+			out = append(out, cur)
+			cur = nil
+		}
+		serial = s
+		cur = append(cur, r)
+	}
+	return append(out, cur)
+}

@@ -56,6 +56,12 @@ type Config struct {
 	// of golden tests and of debugging. Written from the reading goroutine.
 	Raw io.Writer
 
+	// MaxObservations bounds the observations held between Drain calls
+	// (0 means 1,000,000): a long --all-processes capture on a busy host
+	// must not exhaust memory. Observations past the bound are counted in
+	// Stats.Dropped and make the capture lossy.
+	MaxObservations int
+
 	// Multicast forces reading from the audit multicast group even when
 	// no audit daemon holds the unicast stream.
 	Multicast bool
@@ -79,6 +85,8 @@ type Stats struct {
 	// full multicast socket, reported as ENOBUFS by Overruns).
 	Gaps     uint64
 	Overruns uint64
+	// Dropped counts observations discarded at Config.MaxObservations.
+	Dropped uint64
 
 	// Multicast is true when the sensor read the multicast group because
 	// another reader (auditd, auditbeat, another sensor) held the audit
@@ -89,7 +97,7 @@ type Stats struct {
 }
 
 // Lost is every event known lost: kernel drops plus sequence gaps.
-func (s Stats) Lost() uint64 { return uint64(s.KernelLost) + s.Gaps }
+func (s Stats) Lost() uint64 { return uint64(s.KernelLost) + s.Gaps + s.Dropped }
 
 // String is the one-line summary the CLI prints.
 func (s Stats) String() string {
@@ -97,7 +105,7 @@ func (s Stats) String() string {
 	if s.Multicast {
 		mode = "multicast"
 	}
-	return fmt.Sprintf("%d events, %d lost (kernel %d, gaps %d), %d records, %s", s.Observations, s.Lost(), s.KernelLost, s.Gaps, s.Records, mode)
+	return fmt.Sprintf("%d events, %d lost (kernel %d, gaps %d, dropped %d), %d records, %s", s.Observations, s.Lost(), s.KernelLost, s.Gaps, s.Dropped, s.Records, mode)
 }
 
 // Sensor captures process starts and connection attempts from the kernel's
@@ -126,7 +134,7 @@ type Sensor struct {
 	maxSer   uint64
 	distinct uint64
 
-	records, malformed, filtered, overruns atomic.Uint64
+	records, malformed, filtered, overruns, dropped atomic.Uint64
 	warnings                               []string
 	multicast                              bool
 
@@ -155,6 +163,9 @@ func Start(ctx context.Context, cfg Config) (*Sensor, error) {
 	}
 	if cfg.BacklogLimit == 0 {
 		cfg.BacklogLimit = 8192
+	}
+	if cfg.MaxObservations <= 0 {
+		cfg.MaxObservations = 1_000_000
 	}
 	if len(cfg.Roots) == 0 {
 		cfg.Roots = []int{os.Getpid()}
@@ -596,6 +607,10 @@ func (s *Sensor) complete(serial uint64, p *pendingEvent) {
 		s.filtered.Add(1)
 		return
 	}
+	if len(s.obs) >= s.cfg.MaxObservations {
+		s.dropped.Add(1)
+		return
+	}
 	s.obs = append(s.obs, obs)
 }
 
@@ -735,6 +750,7 @@ func (s *Sensor) Stats() Stats {
 		Malformed: s.malformed.Load(),
 		Filtered:  s.filtered.Load(),
 		Overruns:  s.overruns.Load(),
+		Dropped:   s.dropped.Load(),
 		Multicast: s.multicast,
 	}
 	s.mu.Lock()

@@ -409,3 +409,20 @@ func TestScope(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxObservations: past the bound observations are dropped, counted,
+// and the capture reports itself lossy.
+func TestMaxObservations(t *testing.T) {
+	bash := lookPath(t, "bash")
+	s := startSensor(t, Config{MaxObservations: 2})
+	port := freePort(t)
+	run(t, bash, "-c", fmt.Sprintf("for i in 1 2 3; do echo >/dev/tcp/127.0.0.1/%d; done; true", port))
+	syncSensor(t, s)
+	st := s.Stats()
+	if n := len(s.Observations()); n != 2 {
+		t.Errorf("%d observations held, want the bound 2", n)
+	}
+	if st.Dropped != 2 || st.Lost() < 2 {
+		t.Errorf("stats %s: want 2 dropped (bash exec + 3 connects - 2) counted as lost", st)
+	}
+}
