@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !unix
 
 package atomics
 
@@ -7,7 +7,7 @@ import (
 	"os/exec"
 )
 
-// setSession is a no-op where we cannot rely on sessions and /proc;
+// setSession is a no-op where there are no process groups (Windows);
 // killSession then kills only the executor itself.
 func setSession(*exec.Cmd) {}
 
