@@ -135,8 +135,8 @@ type Sensor struct {
 	distinct uint64
 
 	records, malformed, filtered, overruns, dropped atomic.Uint64
-	warnings                               []string
-	multicast                              bool
+	warnings                                        []string
+	multicast                                       bool
 
 	stop      chan struct{}
 	done      chan struct{}
