@@ -122,6 +122,7 @@ type Sensor struct {
 	rules    [][]byte // wire formats we added
 	baseLost uint32
 	token    string
+	started  time.Time // capture start, less the audit clock's coarseness
 
 	mu       sync.Mutex
 	tr       *tracker
@@ -197,6 +198,7 @@ func Start(ctx context.Context, cfg Config) (*Sensor, error) {
 	tick, _ := startTicks(self)
 	s := &Sensor{
 		cfg:      cfg,
+		started:  time.Now().Add(-2 * time.Second),
 		ctl:      ctl,
 		marker:   marker,
 		baseLost: st.Lost,
@@ -510,14 +512,19 @@ func (s *Sensor) receive(typ auparse.AuditMessageType, data []byte) {
 	if s.cfg.Raw != nil {
 		_, _ = io.WriteString(s.cfg.Raw, r.LogLine()+"\n")
 	}
-	_, serial, _, err := r.header()
+	stamp, serial, _, err := r.header()
 	if err != nil {
 		s.malformed.Add(1)
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.noteSerial(serial)
+	// A kernel booted with audit=1 holds records while no daemon is
+	// registered and flushes them to the next one: old serials that would
+	// read as a huge gap. Only records from this capture count for gaps.
+	if !stamp.Before(s.started) {
+		s.noteSerial(serial)
+	}
 	p := s.pending[serial]
 	if typ == auparse.AUDIT_EOE {
 		if p != nil {
