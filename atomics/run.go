@@ -281,10 +281,10 @@ func Run(ctx context.Context, t *Test, opts RunOptions) (res Result, err error) 
 	}
 
 	opts = r.opts
-	res.Exec = r.exec(ctx, t.Executor.Name, r.command, opts.Timeout, opts.OnStart, opts.Output)
+	res.Exec = r.exec(ctx, t.Executor.Name, r.command, opts.Timeout, opts.OnStart, opts.Output, true)
 	if strings.TrimSpace(r.cleanup) != "" && res.Exec.PID != 0 {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.CleanupTimeout)
-		res.Cleanup = r.exec(cctx, t.Executor.Name, r.cleanup, opts.CleanupTimeout, nil, nil)
+		res.Cleanup = r.exec(cctx, t.Executor.Name, r.cleanup, opts.CleanupTimeout, nil, nil, false)
 		cancel()
 	}
 	// Background processes of the attack, if any, outlived its shell;
@@ -411,11 +411,11 @@ func (r *runner) prereqs(ctx context.Context, res *Result) error {
 			desc = d.Description
 		}
 		p := Prereq{Description: strings.TrimSpace(desc)}
-		p.Check = r.exec(ctx, depExec, check, opts.Timeout, nil, nil)
+		p.Check = r.exec(ctx, depExec, check, opts.Timeout, nil, nil, false)
 		p.Met = p.Check.ok()
 		if !p.Met && opts.GetPrereqs && strings.TrimSpace(fetch) != "" && ctx.Err() == nil {
-			p.Fetch = r.exec(ctx, depExec, fetch, opts.Timeout, nil, nil)
-			p.Recheck = r.exec(ctx, depExec, check, opts.Timeout, nil, nil)
+			p.Fetch = r.exec(ctx, depExec, fetch, opts.Timeout, nil, nil, false)
+			p.Recheck = r.exec(ctx, depExec, check, opts.Timeout, nil, nil, false)
 			p.Met = p.Recheck.ok()
 		}
 		res.Prereqs = append(res.Prereqs, p)
@@ -504,8 +504,10 @@ func (r *runner) close() {
 }
 
 // exec runs script with executor name in its own session, killing the
-// session's processes when ctx ends or timeout passes.
-func (r *runner) exec(ctx context.Context, name ExecutorName, script string, timeout time.Duration, onStart func(int), live io.Writer) *Process {
+// session's processes when ctx ends or timeout passes. Unless keep is set
+// (the attack command, whose background processes live until after
+// cleanup), processes the script left running are killed when it exits.
+func (r *runner) exec(ctx context.Context, name ExecutorName, script string, timeout time.Duration, onStart func(int), live io.Writer, keep bool) *Process {
 	p := &Process{Executor: name, Command: script, ExitCode: -1}
 	shell, err := Shell(name)
 	if err != nil {
@@ -564,6 +566,9 @@ func (r *runner) exec(ctx context.Context, name ExecutorName, script string, tim
 		p.TimedOut = true
 	case werr != nil && cmd.ProcessState == nil:
 		p.Err = werr.Error()
+	}
+	if !keep {
+		p.Killed = append(p.Killed, killSession(p.PID, false)...)
 	}
 	return p
 }

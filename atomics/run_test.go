@@ -392,3 +392,19 @@ func TestRunCancelledBeforeStart(t *testing.T) {
 		t.Errorf("cleanup ran though the command never started")
 	}
 }
+
+// TestRunCleanupLeftoversKilled: what a cleanup or prerequisite command
+// leaves running is killed as soon as it exits.
+func TestRunCleanupLeftoversKilled(t *testing.T) {
+	needShell(t, "sh")
+	dir := t.TempDir()
+	pids := filepath.Join(dir, "pids")
+	res, err := Run(context.Background(), shTest(t, "true", "sleep 300 >/dev/null 2>&1 &\necho $! > "+pids), RunOptions{})
+	if err != nil || res.Status != Succeeded {
+		t.Fatalf("Run: %v %s %s", err, res.Status, res.Reason)
+	}
+	got := readPIDs(t, pids)
+	if len(got) != 1 || alive(got[0]) || len(res.Cleanup.Killed) != 1 || res.Cleanup.Killed[0] != got[0] {
+		t.Errorf("cleanup's background sleep %v: alive=%v, Cleanup.Killed=%v", got, len(got) == 1 && alive(got[0]), res.Cleanup.Killed)
+	}
+}
