@@ -466,6 +466,15 @@ func (s *Sensor) Track(pid int) {
 	s.mu.Unlock()
 }
 
+// AddInfra tags pid as harness infrastructure from now on, e.g. a fake
+// mail server container's process started after the sensor (its pid from
+// the container runtime). Only that process is tagged, not its children.
+func (s *Sensor) AddInfra(pid int) {
+	s.mu.Lock()
+	s.tr.infraPIDs[pid] = true
+	s.mu.Unlock()
+}
+
 // readLoop receives records until Close.
 func (s *Sensor) readLoop() {
 	defer close(s.done)
