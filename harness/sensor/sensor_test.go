@@ -426,3 +426,30 @@ func TestMaxObservations(t *testing.T) {
 		t.Errorf("stats %s: want 2 dropped (bash exec + 3 connects - 2) counted as lost", st)
 	}
 }
+
+// TestAddInfra tags a process started after the sensor (as a mail server
+// container would be) and leaves its connections out.
+func TestAddInfra(t *testing.T) {
+	bash := lookPath(t, "bash")
+	s := startSensor(t, Config{})
+	port := freePort(t)
+	cmd := exec.Command(bash, "-c", fmt.Sprintf("read line; echo >/dev/tcp/127.0.0.1/%d; true", port))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	s.AddInfra(cmd.Process.Pid)
+	fmt.Fprintln(stdin)
+	_ = cmd.Wait()
+	syncSensor(t, s)
+	if got := connectsTo(s.Observations(), cmd.Process.Pid, port); len(got) != 0 {
+		t.Errorf("connection of an infrastructure process recorded: %+v", got[0])
+	}
+	if st := s.Stats(); st.Filtered == 0 {
+		t.Errorf("nothing filtered: %s", st)
+	}
+}
