@@ -211,10 +211,14 @@ func describeDetection(d Detection) string {
 	if len(d.JoinKeys) > 0 {
 		keys = fmt.Sprintf(" join keys %v,", d.JoinKeys)
 	}
-	return fmt.Sprintf("%d events from %s (pid %d, entity id %s),%s to %s, %s–%s (%s)",
+	s := fmt.Sprintf("%d events from %s (pid %d, entity id %s),%s to %s, %s–%s (%s)",
 		len(d.Events), first.ProcessName, first.PID, orDash(first.EntityID), keys,
 		strings.Join(dests, " "), first.Time.Format("15:04:05.000"), last.Time.Format("15:04:05.000"),
 		last.Time.Sub(first.Time).Round(time.Millisecond))
+	if len(d.Spans) > 1 {
+		s += "; the sequence joins events of scenarios " + strings.Join(d.Spans, ", ")
+	}
+	return s
 }
 
 func orDash(s string) string {

@@ -152,6 +152,11 @@ type Cell struct {
 type Detection struct {
 	JoinKeys []any      `json:"join_keys,omitempty"`
 	Events   []EventRef `json:"events"`
+	// Spans lists the scenarios whose processes contributed events when
+	// more than one did: a rule joining by a key wider than one scenario
+	// (host.name alone, a shared parent) can combine them, and the
+	// detection is then attributed to the scenario of its last event.
+	Spans []string `json:"spans_scenarios,omitempty"`
 }
 
 // EventRef summarises one event of a detection for people reading reports.

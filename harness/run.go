@@ -281,6 +281,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 				return res, fmt.Errorf("evaluate %s: %w", r.File, err)
 			}
 			for _, d := range detections(resp) {
+				d.Spans = spans(windows, d)
 				if w := ownerOf(windows, d); w != nil {
 					perScenario[w.scenario] = append(perScenario[w.scenario], d.Detection)
 				}
@@ -432,6 +433,22 @@ func detections(resp *eql.Response) []attributed {
 		add(nil, []eql.Hit{h})
 	}
 	return out
+}
+
+// spans names the scenarios that contributed events to a detection, when
+// there is more than one.
+func spans(ws []window, a attributed) []string {
+	var names []string
+	for i := range a.pids {
+		one := attributed{pids: a.pids[i : i+1], times: a.times[i : i+1]}
+		if w := ownerOf(ws, one); w != nil && !contains(names, w.scenario.Name) {
+			names = append(names, w.scenario.Name)
+		}
+	}
+	if len(names) < 2 {
+		return nil
+	}
+	return names
 }
 
 // ownerOf attributes a detection to the scenario that completed it: the
