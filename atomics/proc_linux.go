@@ -32,6 +32,9 @@ const maxKillRounds = 20
 // session or group. Processes that left the session and were re-parented
 // to init are out of reach.
 func killSession(sid int, alive bool) []int {
+	if sid <= 1 {
+		return nil // never "everything in session 0" (kernel threads) or init's
+	}
 	var killed []int
 	seen := map[int]bool{}
 	self := os.Getpid()

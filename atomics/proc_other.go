@@ -12,7 +12,7 @@ import (
 func setSession(*exec.Cmd) {}
 
 func killSession(pid int, alive bool) []int {
-	if !alive {
+	if !alive || pid <= 0 {
 		return nil
 	}
 	if p, err := os.FindProcess(pid); err == nil && p.Kill() == nil {

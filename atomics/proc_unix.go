@@ -17,6 +17,9 @@ func setSession(cmd *exec.Cmd) {
 
 // killSession SIGKILLs process group pgid. It cannot list what it killed.
 func killSession(pgid int, alive bool) []int {
+	if pgid <= 1 {
+		return nil
+	}
 	syscall.Kill(-pgid, syscall.SIGKILL) //nolint:errcheck // the group may be gone
 	return nil
 }
