@@ -338,7 +338,11 @@ func (r *recorder) rawDone() {
 			r.finishClientMessage()
 		}
 	case ProtoIMAP:
-		// the command goes on after the literal; r.cont is still set
+		// The command goes on after the literal (r.cont is still set);
+		// an APPEND literal is the whole message.
+		if r.rawKind == rawMessage {
+			r.finishClientMessage()
+		}
 	}
 }
 
@@ -692,9 +696,6 @@ func (r *recorder) imapMaybeLiteral(p *pendingCmd, text string) {
 	}
 	if n == 0 {
 		r.rawDone()
-		if r.cmsg != nil && p.verb == "APPEND" {
-			r.finishClientMessage()
-		}
 	}
 }
 

@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,7 +97,7 @@ var _ fakemail.Handle = (*Servers)(nil)
 // think it runs inside a container and look for the daemon on a gateway.
 func configureTestcontainers() {
 	for k, v := range map[string]string{
-		"TESTCONTAINERS_RYUK_DISABLED":  "true",
+		"TESTCONTAINERS_RYUK_DISABLED": "true",
 		"TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1",
 	} {
 		if _, set := os.LookupEnv(k); !set {
@@ -164,6 +165,7 @@ func Start(ctx context.Context, opts Options) (_ *Servers, err error) {
 	}
 
 	ctr, err := testcontainers.Run(ctx, "",
+		testcontainers.WithLogger(stdlog.New(logw, "testcontainers: ", 0)),
 		testcontainers.WithDockerfile(testcontainers.FromDockerfile{
 			Context:        buildDir,
 			Repo:           "purpleharness-fakemail",

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/purpleharness/purpleharness/fakemail"
+	"github.com/purpleharness/purpleharness/fakemail/mailtest"
 )
 
 func startContainer(t *testing.T) *Servers {
@@ -54,76 +55,21 @@ func startContainer(t *testing.T) *Servers {
 	return s
 }
 
-func curl(t *testing.T, stdin string, args ...string) string {
-	t.Helper()
-	path, err := exec.LookPath("curl")
-	if err != nil {
-		t.Skip("curl not installed")
-	}
-	cmd := exec.Command(path, append([]string{"-sS", "--max-time", "15"}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("curl %v: %v: %s", args, err, errb.String())
-	}
-	return out.String()
-}
-
-const mail = "From: implant@victim.test\r\nSubject: results\r\n\r\nuid=0(root)\r\n"
-
-// TestContainerRoundTrip is the in-process round trip, against the
-// container: curl sends over SMTP, reads over POP3 (plain and implicit
-// TLS) and IMAP (STARTTLS), nc pipes a POP3 dialogue, and the evidence
-// comes back as fakemail.Session values.
-func TestContainerRoundTrip(t *testing.T) {
+// TestClientSuiteContainer runs the client suite the in-process servers
+// pass (curl, nc, net/smtp, go-imap over every port and TLS mode) against
+// the container, and checks the evidence arrives through the bind mount.
+func TestClientSuiteContainer(t *testing.T) {
 	s := startContainer(t)
-	user := fakemail.DefaultLogin + ":" + fakemail.DefaultPassword
-	curl(t, mail, "smtp://"+s.Addr(fakemail.SMTP), "--mail-from", "implant@victim.test",
-		"--mail-rcpt", fakemail.DefaultAddress, "-T", "-")
-	if got := curl(t, "", "pop3://"+s.Addr(fakemail.POP3)+"/2", "-u", user); got != mail {
-		t.Errorf("pop3 RETR 2 = %q, want %q", got, mail)
+	mailtest.Run(t, s)
+	// After Shutdown the evidence stays readable and complete.
+	n := len(s.Evidence())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
 	}
-	if got := curl(t, "", "pop3s://"+s.Addr(fakemail.POP3S)+"/", "-k", "-u", user); strings.Count(got, "\n") != 2 {
-		t.Errorf("pop3s LIST = %q, want 2 messages", got)
-	}
-	if got := curl(t, "", "imap://"+s.Addr(fakemail.IMAP)+"/INBOX;UID=2", "--ssl-reqd", "-k", "-u", user); !strings.Contains(got, "uid=0(root)") {
-		t.Errorf("imap STARTTLS fetch = %q", got)
-	}
-	if got := curl(t, "", "imaps://"+s.Addr(fakemail.IMAPS)+"/INBOX;UID=1", "-k", "-u", user); !strings.Contains(got, "whoami") {
-		t.Errorf("imaps fetch = %q", got)
-	}
-	if nc, err := exec.LookPath("nc"); err == nil {
-		host, port, _ := net.SplitHostPort(s.Addr(fakemail.POP3))
-		cmd := exec.Command(nc, "-N", "-w", "5", host, port)
-		cmd.Stdin = strings.NewReader("USER c2\r\nPASS atomic-red\r\nSTAT\r\nQUIT\r\n")
-		out, err := cmd.Output()
-		if err != nil || !strings.Contains(string(out), "+OK 2 ") {
-			t.Errorf("nc POP3 dialogue: %v\n%s", err, out)
-		}
-	}
-	want := 6
-	var ev []fakemail.Session
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if ev = s.Evidence(); len(ev) >= want {
-			break
-		}
-	}
-	if len(ev) != want {
-		t.Fatalf("%d sessions from the container, want %d", len(ev), want)
-	}
-	if ev[0].Service != fakemail.SMTP || len(ev[0].Messages) != 1 || ev[0].Messages[0].Size != int64(len(mail)) {
-		t.Errorf("smtp session: %+v", ev[0])
-	}
-	for _, e := range ev {
-		// Host networking: the server saw the client's own loopback
-		// address and ephemeral port, not a proxy's.
-		if e.Remote.IP != "127.0.0.1" || e.Remote.Port == 0 {
-			t.Errorf("%s session remote %v, want the host client on 127.0.0.1", e.Service, e.Remote)
-		}
-		if e.Ended != fakemail.EndQuit {
-			t.Errorf("%s session ended %s (%s)", e.Service, e.Ended, e.Error)
-		}
+	if got := len(s.Evidence()); got != n || n == 0 {
+		t.Errorf("after Shutdown %d sessions, before %d", got, n)
 	}
 }
 
