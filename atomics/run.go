@@ -534,6 +534,11 @@ func (r *runner) exec(ctx context.Context, name ExecutorName, script string, tim
 	}
 	cmd.WaitDelay = waitDelay
 
+	// Pdeathsig (proc_linux.go) fires when the OS thread that forked the
+	// child exits, not the process; keep this goroutine on its thread until
+	// the child is waited for, so that the signal means what it should.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	p.Start = time.Now()
 	if err := cmd.Start(); err != nil {
 		p.End = time.Now()
