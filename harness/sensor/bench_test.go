@@ -3,7 +3,6 @@ package sensor
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -236,7 +235,6 @@ func benchBurst(b *testing.B, n int, anchor bool) {
 	if got != n {
 		b.Errorf("sensor captured %d of %d attempts", got, n)
 	}
-	_ = errors.New
 }
 
 // BenchmarkParseAndTrack measures the raw→observation step alone on the

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -294,8 +293,6 @@ func TestConcurrentSensors(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkRestored(t, before)
-	_ = strconv.Itoa
-	_ = time.Second
 }
 
 // TestAuditdCoexistence runs Debian's auditd as the audit daemon: the
@@ -346,4 +343,33 @@ func TestPanicCleanup(t *testing.T) {
 		t.Errorf("%d rules of the panicked sensor remain", n)
 	}
 	checkRestored(t, before)
+}
+
+// TestRulesRemovedDetected deletes the sensor's rules behind its back, as
+// `auditctl -D` would: Sync must report the capture incomplete.
+func TestRulesRemovedDetected(t *testing.T) {
+	s := startSensor(t, Config{})
+	syncSensor(t, s)
+	c, err := libaudit.NewAuditClient(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rules, err := c.GetRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, wf := range rules {
+		if in, ok := ownedBy(wf); ok && in == s.inst {
+			if err := c.DeleteRule(wf); err != nil {
+				t.Fatal(err)
+			}
+			break // one is enough
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Sync(ctx); !errors.Is(err, ErrRulesRemoved) {
+		t.Errorf("Sync after a rule was deleted = %v, want ErrRulesRemoved", err)
+	}
 }

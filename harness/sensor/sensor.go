@@ -659,7 +659,7 @@ func (s *Sensor) Sync(ctx context.Context) error {
 	for {
 		select {
 		case <-ch:
-			return nil
+			return s.checkRules()
 		case <-s.done:
 			return errors.New("sensor: closed while syncing")
 		case <-ctx.Done():
@@ -682,6 +682,31 @@ func (s *Sensor) Sync(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// ErrRulesRemoved reports that another program deleted the sensor's audit
+// rules (auditctl -D, a configuration reload) while it ran: events after
+// that were never generated, so the capture is incomplete.
+var ErrRulesRemoved = errors.New("sensor: audit rules removed by another program; capture incomplete")
+
+// checkRules verifies the kernel still has every rule this sensor loaded.
+func (s *Sensor) checkRules() error {
+	s.ctlMu.Lock()
+	defer s.ctlMu.Unlock()
+	rules, err := s.ctl.GetRules()
+	if err != nil {
+		return nil // cannot tell; the events themselves arrived
+	}
+	n := 0
+	for _, wf := range rules {
+		if in, ok := ownedBy(wf); ok && in == s.inst {
+			n++
+		}
+	}
+	if n < len(s.rules) {
+		return fmt.Errorf("%w (%d of %d left)", ErrRulesRemoved, n, len(s.rules))
+	}
+	return nil
 }
 
 // sendMarker sends a new sync marker and returns the channel closed when it
