@@ -1,6 +1,8 @@
 package atomics
 
 import (
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -20,5 +22,51 @@ func TestShippedTechniqueIsClean(t *testing.T) {
 	}
 	if len(tech.Tests) < 6 {
 		t.Errorf("T1071.003 has %d tests, want the 3 upstream-style ones and 3 Linux-native variants", len(tech.Tests))
+	}
+}
+
+// TestLoadDirCheckoutRoot: LoadDir accepts the root of a checkout (here,
+// the repository, which holds atomics/) as well as the atomics folder.
+func TestLoadDirCheckoutRoot(t *testing.T) {
+	c, err := LoadDir("..")
+	if err != nil {
+		t.Fatalf("LoadDir(..): %v", err)
+	}
+	if c.Technique("T1071.003") == nil || filepath.Base(c.Dir) != "atomics" {
+		t.Errorf("LoadDir(..): Dir %q, %d techniques; want the atomics folder with T1071.003", c.Dir, len(c.Techniques))
+	}
+}
+
+func TestSelect(t *testing.T) {
+	c, err := LoadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		refs    []string
+		want    string // IDs, comma-separated
+		wantErr string
+	}{
+		{nil, "T1071.003-1,T1071.003-2,T1071.003-3,T1071.003-4,T1071.003-5,T1071.003-6", ""},
+		{[]string{"T1071.003-2", "t1071.003-2"}, "T1071.003-2", ""},
+		{[]string{"0F0A3B52-3D52-4D64-B116-460015A1FFEC"}, "T1071.003-6", ""},
+		{[]string{"T1071.003:IMAP C2 channel with curl", "T1071.003-1"}, "T1071.003-3,T1071.003-1", ""},
+		{[]string{"T1071.003-7"}, "", `no atomic test matches "T1071.003-7" (want a technique ID, a test ID like T1071.003-2, a GUID, or TECHNIQUE:NAME)`},
+	}
+	for _, tt := range tests {
+		got, err := c.Select(tt.refs...)
+		var ids []string
+		for _, t := range got {
+			ids = append(ids, t.ID())
+		}
+		if tt.wantErr != "" {
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("Select(%q): err %v, want %q", tt.refs, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || strings.Join(ids, ",") != tt.want {
+			t.Errorf("Select(%q) = %v, %v; want %s", tt.refs, ids, err, tt.want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -37,7 +38,8 @@ flags:
   --format FORMAT   text or json (default text)
   --get-prereqs     check-prereqs, run: run get_prereq_command for unmet ones
   --timeout D       check-prereqs, run: timeout of each command (default 1m)
-  --input NAME=VAL  run: override an input argument (repeatable)
+  --input NAME=VAL  run, show: override an input argument (repeatable)
+  --resolved        show: print the commands as they will run, arguments substituted
 `
 
 type atomicsFlags struct {
@@ -45,6 +47,7 @@ type atomicsFlags struct {
 	getPrereqs   bool
 	timeout      time.Duration
 	inputs       atomicsInputs
+	resolved     bool
 }
 
 // atomicsInputs collects repeated --input NAME=VALUE.
@@ -81,6 +84,7 @@ func runAtomics(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.DurationVar(&f.timeout, "timeout", time.Minute, "")
 	f.inputs = atomicsInputs{}
 	fs.Var(f.inputs, "input", "")
+	fs.BoolVar(&f.resolved, "resolved", false, "")
 	refs, err := atomicsParseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, atomicsUsage)
@@ -123,6 +127,11 @@ func runAtomics(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "list":
 		return atomicsList(stdout, tests, f.format)
 	case "show":
+		if f.resolved || len(f.inputs) > 0 {
+			if tests, err = atomicsResolve(tests, f.inputs, cat.Dir); err != nil {
+				return usageError(err)
+			}
+		}
 		return atomicsShow(stdout, tests, f.format)
 	case "lint":
 		return atomicsLint(stdout, cat, f.format)
@@ -416,4 +425,42 @@ func atomicsRun(ctx context.Context, stdout, stderr io.Writer, tests []*atomics.
 		return silentExit(exitFailed)
 	}
 	return nil
+}
+
+// atomicsResolve returns copies of tests whose commands have their input
+// arguments (defaults and overrides) and PathToAtomicsFolder substituted.
+func atomicsResolve(tests []*atomics.Test, inputs map[string]string, dir string) ([]*atomics.Test, error) {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	out := make([]*atomics.Test, 0, len(tests))
+	for _, t := range tests {
+		in, err := t.Resolve(inputs)
+		if err != nil {
+			return nil, err
+		}
+		sub := func(s string) (string, error) { return atomics.Substitute(s, in, dir) }
+		c := *t
+		if t.Executor != nil {
+			e := *t.Executor
+			for _, f := range []*string{&e.Command, &e.CleanupCommand, &e.Steps} {
+				if *f, err = sub(*f); err != nil {
+					return nil, fmt.Errorf("%s: %w", t.ID(), err)
+				}
+			}
+			c.Executor = &e
+		}
+		c.Dependencies = nil
+		for _, d := range t.Dependencies {
+			dd := *d
+			for _, f := range []*string{&dd.Description, &dd.PrereqCommand, &dd.GetPrereqCommand} {
+				if *f, err = sub(*f); err != nil {
+					return nil, fmt.Errorf("%s: %w", t.ID(), err)
+				}
+			}
+			c.Dependencies = append(c.Dependencies, &dd)
+		}
+		out = append(out, &c)
+	}
+	return out, nil
 }
