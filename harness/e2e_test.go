@@ -2,6 +2,7 @@ package harness_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -57,10 +59,18 @@ type runResult struct {
 	stdout, stderr string
 }
 
+// e2eTimeout bounds one validate run: the whole suite takes seconds, so a
+// run still going after this is hung, and the test fails instead of
+// waiting for go test's own timeout.
+const e2eTimeout = 90 * time.Second
+
 func runValidate(t *testing.T, args ...string) runResult {
 	t.Helper()
-	cmd := exec.Command(buildValidate(t), args...)
-	cmd.Dir = ".." // the repository root: defaults scenarios/, rules/, atomics/
+	ctx, cancel := context.WithTimeout(context.Background(), e2eTimeout)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, buildValidate(t), args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) } // goroutine dump on stderr
+	cmd.Dir = ".."                                                           // the repository root: defaults scenarios/, rules/, atomics/
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -70,6 +80,9 @@ func runValidate(t *testing.T, args ...string) runResult {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatalf("run validate %v: %v", args, err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("validate %v still running after %s; stderr:\n%s", args, e2eTimeout, stderr.String())
 	}
 	return runResult{code, stdout.String(), stderr.String()}
 }
@@ -216,7 +229,7 @@ func TestE2EInterruptCleansUp(t *testing.T) {
 	}
 	cmd := exec.Command(buildValidate(t), "run", "--out", t.TempDir(), "--scenario", "pop3-nc-polling,imap-curl-c2-channel")
 	cmd.Dir = ".."
-	var stderr bytes.Buffer
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -232,7 +245,15 @@ func TestE2EInterruptCleansUp(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	err = cmd.Wait()
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err = <-waited:
+	case <-time.After(e2eTimeout):
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		<-waited
+		t.Fatalf("validate did not end within %s of SIGINT; stderr:\n%s", e2eTimeout, stderr.String())
+	}
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
 		t.Fatalf("validate ended with %v after SIGINT, want a non-zero exit\n%s", err, stderr.String())
@@ -255,6 +276,24 @@ func TestE2EInterruptCleansUp(t *testing.T) {
 	if len(bytes.TrimSpace(ps)) > 0 {
 		t.Errorf("scenario processes still running: %s", ps)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while the child writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -469,4 +469,3 @@ func ownerOf(ws []window, a attributed) *window {
 	}
 	return nil
 }
-
