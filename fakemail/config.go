@@ -99,6 +99,10 @@ type Config struct {
 	// OnSession, if set, is called with each session record when the
 	// connection ends, from the connection's goroutine.
 	OnSession func(Session)
+	// KeepSessions bounds the sessions Evidence keeps in memory (default
+	// 100000); when exceeded the oldest are dropped from memory (OnSession
+	// and subscribers still see every one) and Dropped counts them.
+	KeepSessions int
 }
 
 // User is one account.

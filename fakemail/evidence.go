@@ -143,6 +143,8 @@ const (
 type evidenceLog struct {
 	mu       sync.Mutex
 	sessions []Session
+	keep     int // sessions kept in memory; older ones are dropped
+	dropped  int
 	subs     map[int]chan Session
 	nextSub  int
 	onEnd    func(Session)
@@ -155,6 +157,12 @@ func (l *evidenceLog) add(s Session) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sessions = append(l.sessions, s)
+	if l.keep > 0 && len(l.sessions) > l.keep {
+		// Drop the oldest half-window at once so appends stay amortised.
+		n := len(l.sessions) - l.keep/2
+		l.dropped += n
+		l.sessions = append([]Session(nil), l.sessions[n:]...)
+	}
 	for _, ch := range l.subs {
 		select {
 		case ch <- s:

@@ -3,8 +3,10 @@ package fakemail
 import (
 	"bufio"
 	"io"
+	"log"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -142,5 +144,52 @@ func TestPlaintextAfterSTARTTLSIsNoted(t *testing.T) {
 		if c.Verb == "MAIL" {
 			t.Errorf("injected MAIL recorded as a command: %+v", e.Commands)
 		}
+	}
+}
+
+func TestMessageSizeLimit(t *testing.T) {
+	s := startTest(t, func(c *Config) { c.Services = []Service{SMTP, IMAP}; c.Limits.MaxMessageBytes = 1000 })
+	big := strings.Repeat("x", 2000)
+	got := dialRead(t, s.Addr(SMTP), "EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c2@purpleharness.test>\r\nDATA\r\n"+big+"\r\n.\r\nQUIT\r\n")
+	if !strings.Contains(got, "552 ") {
+		t.Errorf("SMTP oversized message: read %q, want 552", got)
+	}
+	got = dialRead(t, s.Addr(IMAP), "a LOGIN c2 atomic-red\r\nb APPEND INBOX {2000}\r\nc LOGOUT\r\n")
+	if !strings.Contains(got, "b NO") {
+		t.Errorf("IMAP oversized APPEND: read %q, want b NO", got)
+	}
+	msgs, _ := s.Store().Messages(DefaultLogin, Inbox)
+	if len(msgs) != 1 {
+		t.Errorf("INBOX has %d messages, want only the seed", len(msgs))
+	}
+}
+
+func TestKeepSessionsBoundsMemory(t *testing.T) {
+	var seen int
+	var mu sync.Mutex
+	s := startTest(t, func(c *Config) {
+		c.Services = []Service{POP3}
+		c.KeepSessions = 4
+		c.OnSession = func(Session) { mu.Lock(); seen++; mu.Unlock() }
+	})
+	for i := 0; i < 10; i++ {
+		dialRead(t, s.Addr(POP3), "QUIT\r\n")
+	}
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if got := len(s.Evidence()); got > 4 || got+s.Dropped() != 10 || seen != 10 {
+		t.Errorf("kept %d, dropped %d, OnSession saw %d; want <=4 kept of 10, all seen", got, s.Dropped(), seen)
+	}
+}
+
+func TestIMAPHandlerPanicBecomesError(t *testing.T) {
+	var logged strings.Builder
+	s := &imapSession{store: &Store{}, logger: log.New(&logged, "", 0)}
+	// Expunge with nothing selected dereferences nil: imapserver never
+	// calls it so, but if a bug did, the client gets NO [SERVERBUG].
+	err := s.Expunge(nil, nil)
+	if err != internalError || !strings.Contains(logged.String(), "panic in handler") {
+		t.Errorf("Expunge panic: got %v, log %q; want internalError and a log line", err, logged.String())
 	}
 }

@@ -90,6 +90,10 @@ func Start(ctx context.Context, cfg Config) (*Servers, error) {
 		conns:     make(map[*tapConn]struct{}),
 	}
 	s.evidence.onEnd = cfg.OnSession
+	s.evidence.keep = cfg.KeepSessions
+	if s.evidence.keep <= 0 {
+		s.evidence.keep = 100000
+	}
 	services := cfg.Services
 	if services == nil {
 		services = Services
@@ -205,6 +209,14 @@ func (s *Servers) Store() *Store { return s.store }
 
 // Evidence returns the sessions that have ended so far, in end order.
 func (s *Servers) Evidence() []Session { return s.evidence.all() }
+
+// Dropped returns how many old sessions Evidence no longer holds (see
+// Config.KeepSessions).
+func (s *Servers) Dropped() int {
+	s.evidence.mu.Lock()
+	defer s.evidence.mu.Unlock()
+	return s.evidence.dropped
+}
 
 // Subscribe returns a channel receiving each session as it ends, with room
 // for buf sessions (a subscriber that falls behind misses sessions; they
