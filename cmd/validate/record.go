@@ -102,7 +102,13 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cmd.WaitDelay = 5 * time.Second
 	code, runErr := exitStatus(cmd.Run())
 	if runErr != nil {
-		return envError(fmt.Errorf("record: %w", runErr))
+		// As a shell would: 127 for a command that does not exist, 126
+		// for one that cannot be executed.
+		fmt.Fprintf(stderr, "validate: record: %v\n", runErr)
+		if errors.Is(runErr, exec.ErrNotFound) || errors.Is(runErr, os.ErrNotExist) {
+			return silentExit(127)
+		}
+		return silentExit(126)
 	}
 
 	syncCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

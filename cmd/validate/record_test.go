@@ -126,6 +126,19 @@ func TestRecordUsage(t *testing.T) {
 		})
 	}
 
+	t.Run("command not found", func(t *testing.T) {
+		if os.Geteuid() != 0 {
+			t.Skip("needs root to start the sensor")
+		}
+		_, stderr, code := runValidate(t, bin, "record", "--out", os.DevNull, "--", "/nonexistent/purpleharness-cmd")
+		if code == 3 {
+			t.Skipf("sensor unavailable: %s", stderr)
+		}
+		if code != 127 || !strings.Contains(stderr, "/nonexistent/purpleharness-cmd") {
+			t.Errorf("exit %d, stderr %q; want 127 naming the command", code, stderr)
+		}
+	})
+
 	t.Run("unprivileged", func(t *testing.T) {
 		if os.Geteuid() != 0 {
 			t.Skip("needs root to drop to an unprivileged user")
