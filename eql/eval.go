@@ -168,6 +168,9 @@ func (n *cmpNode) eval(c *evalCtx) val {
 		}
 		return nullVal
 	}
+	if a.k != vList && b.k != vList {
+		return triVal(compareOp(n.op, a, b))
+	}
 	return triVal(anyOf(a, func(x val) Tri {
 		return anyOf(b, func(y val) Tri { return compareOp(n.op, x, y) })
 	}))

@@ -110,6 +110,23 @@ func literalVal(x any) val {
 // fromRaw converts a value from a Fields lookup, applying the field's
 // mapped type.
 func fromRaw(x any, ft fieldType) val {
+	// the common scalars first, without the generic conversion
+	switch t := x.(type) {
+	case string:
+		if ft == ftUnknown || ft == ftKeyword || ft == ftText {
+			return val{k: vStr, s: t}
+		}
+	case int:
+		if ft == ftUnknown || ft == ftLong {
+			return val{k: vInt, i: int64(t)}
+		}
+	case json.Number:
+		if ft == ftUnknown || ft == ftLong {
+			if i, err := strconv.ParseInt(string(t), 10, 64); err == nil {
+				return val{k: vInt, i: i}
+			}
+		}
+	}
 	switch t := x.(type) {
 	case nil:
 		return nullVal
