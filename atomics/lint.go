@@ -238,8 +238,9 @@ var joinBreakers = []struct {
 // newlineJoin reports sh and bash lines that break under
 // Invoke-AtomicRedTeam, which runs such commands as `sh -c "..."` with
 // every newline not preceded by ";" replaced by "; "
-// (Private/Invoke-ExecuteCommand.ps1). Upstream atomics must run there, so
-// a test fit to contribute keeps each statement on one line.
+// (Private/Invoke-ExecuteCommand.ps1; atomic-red-team PR #2035 fixed
+// atomics broken by it). Upstream atomics must run there, so a test fit to
+// contribute keeps each statement on one line.
 func (l *linter) newlineJoin(t *Test) {
 	e := t.Executor
 	if e == nil {
