@@ -155,6 +155,22 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// TestCapturedLongArgument: the kernel split a 14,000-byte argument over
+// several EXECVE fields and records; it must come back whole.
+func TestCapturedLongArgument(t *testing.T) {
+	obs := observe(t, readCapture(t, filepath.Join("testdata", "capture", "echo-long-arg.log")))
+	want := strings.Repeat("purpleharness-", 1000)
+	for _, o := range obs {
+		if o.Exec != nil && strings.HasSuffix(o.Exec.Process.Executable, "/echo") {
+			if len(o.Exec.Process.Args) != 2 || o.Exec.Process.Args[1] != want {
+				t.Fatalf("echo's args: %d of them, second %d bytes; want 2, %d bytes", len(o.Exec.Process.Args), len(o.Exec.Process.Args[1]), len(want))
+			}
+			return
+		}
+	}
+	t.Fatal("no exec of echo in the capture")
+}
+
 func firstDiff(got, want string) string {
 	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
 	for i := 0; i < len(g) || i < len(w); i++ {
@@ -186,6 +202,7 @@ func TestCapturedFields(t *testing.T) {
 		{"nc-pop3", "/usr/bin/nc.openbsd", 110, "EINPROGRESS", ecs.TCP},
 		{"bash-devtcp-smtp", "/usr/bin/bash", 25, "ECONNREFUSED", ecs.TCP},
 		{"curl-ipv6", "/usr/bin/curl", 143, "EINPROGRESS", ecs.TCP},
+		{"bash-devudp-dns", "/usr/bin/bash", 53, "", ecs.UDP},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
@@ -225,6 +242,22 @@ func captureScenarios(t *testing.T) {
 		{"bash-devtcp-smtp", []string{"bash", "-c", "echo > /dev/tcp/127.0.0.1/25"}},
 		{"curl-ipv6", []string{"curl", "-s", "--max-time", "1", "imap://[::1]:143/"}},
 		{"bash-parent-curl", []string{"bash", "-c", "curl -s --max-time 1 imap://127.0.0.1:143/; echo >/dev/tcp/127.0.0.1/110; echo >/dev/tcp/127.0.0.1/110; true"}},
+		{"bash-devudp-dns", []string{"bash", "-c", "echo > /dev/udp/127.0.0.1/53"}},
+		// An argument longer than the kernel puts in one EXECVE field:
+		// it arrives split as a1_len=... a1[0]=... a1[1]=...
+		{"echo-long-arg", []string{"echo", strings.Repeat("purpleharness-", 1000)}},
+	}
+	if only := os.Getenv("PURPLEHARNESS_CAPTURE_ONLY"); only != "" {
+		var keep []struct {
+			name string
+			argv []string
+		}
+		for _, sc := range scenarios {
+			if strings.Contains(","+only+",", ","+sc.name+",") {
+				keep = append(keep, sc)
+			}
+		}
+		scenarios = keep
 	}
 	for _, sc := range scenarios {
 		var raw lockedBuffer
