@@ -193,3 +193,23 @@ func TestIMAPHandlerPanicBecomesError(t *testing.T) {
 		t.Errorf("Expunge panic: got %v, log %q; want internalError and a log line", err, logged.String())
 	}
 }
+
+func TestActiveSessions(t *testing.T) {
+	s := startTest(t, func(c *Config) { c.Services = []Service{IMAP} })
+	c, err := net.Dial("tcp", s.Addr(IMAP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	r.ReadString('\n')
+	io.WriteString(c, "a LOGIN c2 atomic-red\r\n")
+	r.ReadString('\n')
+	act := s.Active()
+	if len(act) != 1 || act[0].User != DefaultLogin || len(act[0].Commands) != 1 || !act[0].End.IsZero() {
+		t.Errorf("Active() = %+v, want the open session logged in as c2", act)
+	}
+	if len(s.Evidence()) != 0 {
+		t.Errorf("Evidence() holds open sessions")
+	}
+}

@@ -241,6 +241,17 @@ func (r *recorder) finish() Session {
 	return s
 }
 
+// snapshot copies the record so far, for sessions still open.
+func (r *recorder) snapshot() Session {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.s
+	s.Commands = append([]Command(nil), r.s.Commands...)
+	s.Messages = append([]MessageEvidence(nil), r.s.Messages...)
+	s.Notes = append([]string(nil), r.s.Notes...)
+	return s
+}
+
 // client feeds bytes the client sent. An error means the tap must end the
 // connection (a command line beyond the limit).
 func (r *recorder) client(b []byte) error {

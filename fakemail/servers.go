@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"os"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -209,6 +210,23 @@ func (s *Servers) Store() *Store { return s.store }
 
 // Evidence returns the sessions that have ended so far, in end order.
 func (s *Servers) Evidence() []Session { return s.evidence.all() }
+
+// Active returns a snapshot of the sessions still open, oldest first:
+// their End is zero and Ended empty (unless a limit is ending them).
+func (s *Servers) Active() []Session {
+	s.mu.Lock()
+	conns := make([]*tapConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	out := make([]Session, 0, len(conns))
+	for _, c := range conns {
+		out = append(out, c.rec.snapshot())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
 
 // Dropped returns how many old sessions Evidence no longer holds (see
 // Config.KeepSessions).
