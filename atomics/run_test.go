@@ -408,3 +408,14 @@ func TestRunCleanupLeftoversKilled(t *testing.T) {
 		t.Errorf("cleanup's background sleep %v: alive=%v, Cleanup.Killed=%v", got, len(got) == 1 && alive(got[0]), res.Cleanup.Killed)
 	}
 }
+
+// TestRunCRLF: a file saved with Windows line endings runs on Linux; YAML
+// folds the line breaks of block scalars to \n, so no \r reaches sh.
+func TestRunCRLF(t *testing.T) {
+	needShell(t, "sh")
+	src := strings.ReplaceAll("attack_technique: T9999\ndisplay_name: CRLF file\natomic_tests:\n- name: crlf\n  description: d\n  supported_platforms: [linux]\n  executor:\n    name: sh\n    command: |\n      x=1\n      echo \"x=$x.\"\n", "\n", "\r\n")
+	res, err := Run(context.Background(), parseTest(t, src), RunOptions{})
+	if err != nil || res.Status != Succeeded || res.Exec.Stdout != "x=1.\n" {
+		t.Fatalf("Run: %v %s %q, want succeeded with \"x=1.\\n\"", err, res.Status, res.Exec.Stdout)
+	}
+}
