@@ -346,6 +346,9 @@ func (c *compiler) expr(e Expr) (cnode, *Error) {
 		}
 		return mn, nil
 	case *Call:
+		if err := c.checkArgs(x); err != nil {
+			return nil, err
+		}
 		cn := &callNode{c: x}
 		for _, a := range x.Args {
 			n, err := c.expr(a)
@@ -438,4 +441,93 @@ func dslOperand(e Expr) bool {
 		return isField(x.X)
 	}
 	return false
+}
+
+// Argument kinds of the EQL functions, for the verifier.
+const (
+	argAny = iota
+	argStr
+	argNum
+	argBool
+	argIP
+)
+
+var functionArgs = map[string][]int{
+	"add": {argNum, argNum}, "subtract": {argNum, argNum}, "multiply": {argNum, argNum},
+	"divide": {argNum, argNum}, "modulo": {argNum, argNum},
+	"between":  {argStr, argStr, argStr, argBool},
+	"endsWith": {argStr, argStr}, "startsWith": {argStr, argStr}, "stringContains": {argStr, argStr},
+	"indexOf": {argStr, argStr, argNum}, "length": {argStr}, "number": {argStr, argNum},
+	"substring": {argStr, argNum, argNum}, "cidrMatch": {argIP, argStr},
+}
+
+var ordinals = []string{"first", "second", "third", "fourth", "fifth"}
+
+var kindNames = map[int]string{argStr: "string", argNum: "numeric", argBool: "boolean", argIP: "ip"}
+
+// checkArgs rejects arguments whose mapped or literal type the function
+// cannot take, with Elasticsearch's wording.
+func (c *compiler) checkArgs(call *Call) *Error {
+	kinds := functionArgs[call.Name]
+	for i, a := range call.Args {
+		want := argAny
+		switch {
+		case i < len(kinds):
+			want = kinds[i]
+		case len(kinds) > 0 && call.Name == "cidrMatch":
+			want = argStr
+		}
+		if want == argAny {
+			continue
+		}
+		got, name := c.argKind(a)
+		if got == "" || got == "null" {
+			continue
+		}
+		ok := false
+		switch want {
+		case argStr:
+			ok = got == "keyword" || got == "text" || got == "wildcard" || got == "constant_keyword" || got == "ip" || got == "version"
+		case argNum:
+			ok = got == "long" || got == "integer" || got == "double" || got == "float" || got == "short" || got == "byte" || got == "scaled_float" || got == "half_float" || got == "unsigned_long"
+		case argBool:
+			ok = got == "boolean"
+		case argIP:
+			ok = got == "ip"
+		}
+		if ok {
+			continue
+		}
+		ord := "argument"
+		if i < len(ordinals) {
+			ord = ordinals[i] + " argument"
+		}
+		if name != "" {
+			return c.err(a, "%s of [%s] must be [%s], found value [%s] type [%s]", ord, c.q.source(call), kindNames[want], name, got)
+		}
+		return c.err(a, "%s of [%s] must be [%s], found value [%s] type [%s]", ord, c.q.source(call), kindNames[want], c.q.source(a), got)
+	}
+	return nil
+}
+
+// argKind returns the type name of a literal or of a mapped field (""
+// when unknown, e.g. an expression or no mapping) and the field's name.
+func (c *compiler) argKind(e Expr) (string, string) {
+	switch x := e.(type) {
+	case *Literal:
+		if x.Val == nil {
+			return "null", ""
+		}
+		return literalTypeName(x.Val), ""
+	case *FieldRef:
+		if c.m == nil {
+			return "", ""
+		}
+		t, ok := c.m.Type(x.Name)
+		if !ok || t == "runtime" || t == "object" {
+			return "", ""
+		}
+		return t, x.Name
+	}
+	return "", ""
 }

@@ -70,6 +70,11 @@ func TestCompileErrors(t *testing.T) {
 		{"process where process == 1", "1:15: Cannot use field [process] type [object] only its subfields"},
 		{"sequence by nope [a where true] [b where true]", "1:13: Unknown column [nope]"},
 		{"process where ?nope == null and event.category == \"process\"", ""},
+		{"process where length(process.pid) > 1", "1:22: first argument of [length(process.pid)] must be [string], found value [process.pid] type [long]"},
+		{"process where add(process.name, 1) > 1", "1:19: first argument of [add(process.name, 1)] must be [numeric], found value [process.name] type [keyword]"},
+		{"process where substring(process.name, \"1\") == \"x\"", "1:39: second argument of [substring(process.name, \"1\")] must be [numeric], found value [\"1\"] type [keyword]"},
+		{"process where cidrMatch(process.name, \"10.0.0.0/8\")", "1:25: first argument of [cidrMatch(process.name, \"10.0.0.0/8\")] must be [ip], found value [process.name] type [keyword]"},
+		{"process where startsWith~(process.name, \"x\") and length(concat(process.pid)) > 0", ""},
 	}
 	for _, tc := range tests {
 		q, err := Parse(tc.query)
