@@ -67,6 +67,9 @@ type Result struct {
 	Scenarios []*ScenarioResult `json:"scenarios"`
 	Rules     []RuleInfo        `json:"rules"`
 	Cells     []*Cell           `json:"results"`
+	// Disagreements lists rules on which the two engines of --backend both
+	// returned different detections; any fails the run.
+	Disagreements []string `json:"engine_disagreements,omitempty"`
 
 	// Documents is every telemetry document of the run, in arrival order
 	// (written as NDJSON); Evidence the mail servers' sessions.
@@ -76,6 +79,9 @@ type Result struct {
 
 // Failed reports whether any cell fails the run.
 func (r *Result) Failed() bool {
+	if len(r.Disagreements) > 0 {
+		return true
+	}
 	for _, c := range r.Cells {
 		if c.Verdict.Failed() {
 			return true

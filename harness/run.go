@@ -33,6 +33,9 @@ type Config struct {
 	StartSensor  func(ctx context.Context) (Sensor, error)
 
 	Profile string
+	// RunID names the run (reports, Elasticsearch namespace); NewRunID
+	// when empty.
+	RunID string
 	// Progress, when set, is told about each step as it happens.
 	Progress func(Progress)
 }
@@ -164,7 +167,10 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		progress = func(Progress) {}
 	}
 	host, _ := os.Hostname()
-	res = &Result{RunID: newRunID(), Start: time.Now().UTC(), Host: host, Engine: cfg.Engine.Name(), Profile: cfg.Profile}
+	if cfg.RunID == "" {
+		cfg.RunID = NewRunID()
+	}
+	res = &Result{RunID: cfg.RunID, Start: time.Now().UTC(), Host: host, Engine: cfg.Engine.Name(), Profile: cfg.Profile}
 	// Teardown gets its own deadline: after Ctrl-C the run's ctx is done,
 	// and cleanup must still happen.
 	cleanupCtx := func() (context.Context, context.CancelFunc) {
@@ -307,6 +313,9 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			res.Cells = append(res.Cells, cell)
 		}
 	}
+	if d, ok := cfg.Engine.(interface{ Disagreements() []string }); ok {
+		res.Disagreements = d.Disagreements()
+	}
 	res.End = time.Now().UTC()
 	return res, nil
 }
@@ -329,7 +338,9 @@ func findScenario(list []*scenarios.Scenario, name string) *scenarios.Scenario {
 	return nil
 }
 
-func newRunID() string {
+// NewRunID returns a run id: UTC time and 8 random hex digits, unique
+// enough for parallel CI jobs sharing a cluster.
+func NewRunID() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])

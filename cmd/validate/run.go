@@ -9,12 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
 	"github.com/purpleharness/purpleharness/atomics"
 	"github.com/purpleharness/purpleharness/ecs"
 	"github.com/purpleharness/purpleharness/harness"
+	"github.com/purpleharness/purpleharness/harness/elastic"
 	"github.com/purpleharness/purpleharness/harness/report"
 	"github.com/purpleharness/purpleharness/harness/sensor"
 	"github.com/purpleharness/purpleharness/rules"
@@ -33,6 +35,15 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	only := fs.String("scenario", "", "run only these scenarios (comma-separated names)")
 	profile := fs.String("profile", "endpoint", "telemetry profile: endpoint (Elastic Defend), auditbeat, sysmon-linux")
 	getPrereqs := fs.Bool("get-prereqs", false, "fetch unmet atomic prerequisites (get_prereq_command)")
+	backend := fs.String("backend", "auto", "rule engine: embedded, elasticsearch, both (report any difference), auto (Elasticsearch when --es-url is given or its image is present locally)")
+	es := elastic.OptionsFromEnv()
+	fs.StringVar(&es.URL, "es-url", es.URL, "existing Elasticsearch cluster URL (else a container from --es-image)")
+	fs.StringVar(&es.APIKey, "es-api-key", es.APIKey, "Elasticsearch API key (base64 id:key)")
+	fs.StringVar(&es.User, "es-user", es.User, "Elasticsearch user")
+	fs.StringVar(&es.Password, "es-password", es.Password, "Elasticsearch password")
+	fs.StringVar(&es.CAFile, "es-ca", es.CAFile, "PEM CA certificate of the cluster")
+	fs.BoolVar(&es.Insecure, "es-insecure", es.Insecure, "skip TLS verification of the cluster")
+	fs.StringVar(&es.Image, "es-image", es.Image, "Elasticsearch image for the container (never pulled; default "+elastic.DefaultImage+")")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -55,9 +66,15 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return usageError(err)
 	}
+	runID := harness.NewRunID()
+	engine, closeEngine, err := chooseEngine(ctx, *backend, es, runID, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeEngine()
 	cfg := harness.Config{
-		Suites: suites, Rules: rs, Profile: string(prof),
-		Engine: harness.Embedded{}, Explainer: harness.Embedded{},
+		Suites: suites, Rules: rs, Profile: string(prof), RunID: runID,
+		Engine: engine, Explainer: harness.Embedded{},
 		StartServers: func(ctx context.Context) (harness.MailServers, error) {
 			return harness.StartInProcessServers(ctx, nil)
 		},
@@ -111,6 +128,43 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return silentExit(exitFailed)
 	}
 	return nil
+}
+
+// chooseEngine picks the rule engine and says which in one line. The
+// returned func releases it (deleting the run's Elasticsearch data).
+func chooseEngine(ctx context.Context, backend string, o elastic.Options, runID string, stderr io.Writer) (harness.Engine, func(), error) {
+	nop := func() {}
+	switch backend {
+	case "embedded":
+		fmt.Fprintln(stderr, "engine: embedded EQL")
+		return harness.Embedded{}, nop, nil
+	case "auto":
+		if o.URL == "" && !elastic.CanStart(ctx, o) {
+			fmt.Fprintln(stderr, "engine: embedded EQL (no --es-url and no local Elasticsearch image)")
+			return harness.Embedded{}, nop, nil
+		}
+	case "elasticsearch", "both":
+	default:
+		return nil, nop, usageError(fmt.Errorf("run: --backend %q: want embedded, elasticsearch, both or auto", backend))
+	}
+	c, err := elastic.Open(ctx, o)
+	if err != nil {
+		return nil, nop, envError(err)
+	}
+	es := &harness.Elasticsearch{Client: c, RunID: runID}
+	release := func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := es.Close(cctx); err != nil {
+			fmt.Fprintf(stderr, "validate: clean up Elasticsearch: %v\n", err)
+		}
+	}
+	if backend == "both" {
+		fmt.Fprintf(stderr, "engine: embedded EQL and %s, compared\n", c)
+		return &harness.Both{Primary: harness.Embedded{}, Secondary: es}, release, nil
+	}
+	fmt.Fprintf(stderr, "engine: %s\n", c)
+	return es, release, nil
 }
 
 func loadSuites(p string) ([]*scenarios.Suite, error) {

@@ -38,6 +38,12 @@ func Markdown(w io.Writer, r *harness.Result) error {
 		}
 		fmt.Fprintln(w)
 	}
+	if len(r.Disagreements) > 0 {
+		fmt.Fprint(w, "\n### Engines disagree\n\n")
+		for _, d := range r.Disagreements {
+			fmt.Fprintf(w, "- %s\n", md(d))
+		}
+	}
 	var details []*harness.Cell
 	for _, c := range r.Cells {
 		if c.Verdict != harness.Pass {

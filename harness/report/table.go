@@ -56,6 +56,9 @@ func Table(w io.Writer, r *harness.Result) error {
 		fmt.Fprintf(w, "    %s\n", strings.ReplaceAll(c.Explanation.Text(), "\n", "\n    "))
 	}
 	fmt.Fprintln(w)
+	for _, d := range r.Disagreements {
+		fmt.Fprintf(w, "ENGINES DISAGREE: %s\n", d)
+	}
 	if r.Lost > 0 {
 		fmt.Fprintf(w, "WARNING: the sensor lost %d events; verdicts may rest on incomplete telemetry\n", r.Lost)
 	}
