@@ -154,12 +154,13 @@ func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!
 // duplicate keys (PyYAML, upstream's loader, silently keeps the last one,
 // which hides mistakes) and non-scalar keys. A null n is an empty mapping.
 func (d *decoder) mapping(n *yaml.Node, what string, fn func(key string, k, v *yaml.Node)) bool {
+	use := n
 	n = d.resolve(n)
 	if n == nil || isNull(n) {
 		return n != nil
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "%s: want a mapping, got %s", what, kindName(n))
+		d.errorf(use, "%s: want a mapping, got %s", what, kindName(n))
 		return false
 	}
 	seen := map[string]bool{}
@@ -184,12 +185,13 @@ func (d *decoder) mapping(n *yaml.Node, what string, fn func(key string, k, v *y
 // str decodes a scalar as text, whatever its YAML tag (upstream writes
 // integer defaults as numbers and some names as numbers too).
 func (d *decoder) str(n *yaml.Node, what string) string {
+	use := n
 	n = d.resolve(n)
 	if n == nil || isNull(n) {
 		return ""
 	}
 	if n.Kind != yaml.ScalarNode {
-		d.errorf(n, "%s: want a string, got %s", what, kindName(n))
+		d.errorf(use, "%s: want a string, got %s", what, kindName(n))
 		return ""
 	}
 	return n.Value
@@ -197,12 +199,13 @@ func (d *decoder) str(n *yaml.Node, what string) string {
 
 // list calls fn for each element of n, a sequence. A null n is empty.
 func (d *decoder) list(n *yaml.Node, what string, fn func(i int, v *yaml.Node)) {
+	use := n
 	n = d.resolve(n)
 	if n == nil || isNull(n) {
 		return
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.errorf(n, "%s: want a list, got %s", what, kindName(n))
+		d.errorf(use, "%s: want a list, got %s", what, kindName(n))
 		return
 	}
 	for i, v := range n.Content {
