@@ -148,11 +148,29 @@ func (r Record) header() (time.Time, uint64, int, error) {
 	return time.Unix(sec, ms).UTC(), serial, off, nil
 }
 
-// fields splits the key=value part of a record. Values are kept raw (quotes
-// and hex encoding intact); see untrusted. A key seen twice keeps the first
-// value, as auditd's parser does.
-func fields(s string) map[string]string {
-	m := make(map[string]string, 24)
+// field is one key=value pair of a record, the value raw (quotes and hex
+// encoding intact; see untrusted).
+type field struct{ key, val string }
+
+// fieldList is a record's fields in order. Records have a few dozen
+// fields, so a linear scan beats building a map for every record (the
+// sensor parses hundreds of thousands per burst).
+type fieldList []field
+
+// get returns the first value of key, as auditd's parser does for a key
+// seen twice, or "".
+func (f fieldList) get(key string) string {
+	for _, e := range f {
+		if e.key == key {
+			return e.val
+		}
+	}
+	return ""
+}
+
+// fields splits the key=value part of a record.
+func fields(s string) fieldList {
+	out := make(fieldList, 0, strings.Count(s, "="))
 	for i := 0; i < len(s); {
 		for i < len(s) && s[i] == ' ' {
 			i++
@@ -163,8 +181,7 @@ func fields(s string) map[string]string {
 		}
 		key := s[i : i+eq]
 		if sp := strings.LastIndexByte(key, ' '); sp >= 0 {
-			// A bare word without "=" (e.g. a trailing "res=" fragment):
-			// skip it and continue at the next key.
+			// A bare word without "=" before this key: skip it.
 			key = key[sp+1:]
 		}
 		i += eq + 1
@@ -186,11 +203,11 @@ func fields(s string) map[string]string {
 				val, i = s[i:i+end], i+end
 			}
 		}
-		if _, dup := m[key]; !dup && key != "" {
-			m[key] = val
+		if key != "" {
+			out = append(out, field{key, val})
 		}
 	}
-	return m
+	return out
 }
 
 // untrusted decodes a value the kernel logged with audit_log_untrustedstring:
@@ -326,7 +343,7 @@ func parseEvent(recs []Record) (*rawEvent, error) {
 			}
 			ev.parseSyscall(f)
 		case auparse.AUDIT_SOCKADDR:
-			if fam, ap, ok := sockaddr(f["saddr"]); ok || fam != 0 {
+			if fam, ap, ok := sockaddr(f.get("saddr")); ok || fam != 0 {
 				ev.Family, ev.Dest = fam, ap
 			} else {
 				ev.MalformedRecords++
@@ -334,13 +351,13 @@ func parseEvent(recs []Record) (*rawEvent, error) {
 		case auparse.AUDIT_EXECVE:
 			ev.addExecve(f)
 		case auparse.AUDIT_CWD:
-			ev.CWD = untrusted(f["cwd"])
+			ev.CWD = untrusted(f.get("cwd"))
 		case auparse.AUDIT_PROCTITLE:
-			ev.Proctitle = proctitle(f["proctitle"])
+			ev.Proctitle = proctitle(f.get("proctitle"))
 		case auparse.AUDIT_USER:
 			ev.HasUserMsg = true
-			ev.PID = atoi(f["pid"])
-			ev.UserMsg = untrusted(f["msg"])
+			ev.PID = atoi(f.get("pid"))
+			ev.UserMsg = untrusted(f.get("msg"))
 		case auparse.AUDIT_EOE, auparse.AUDIT_PATH:
 			// EOE ends the event; PATH records describe the exec'd
 			// file and interpreter, which exe= already names.
@@ -352,12 +369,15 @@ func parseEvent(recs []Record) (*rawEvent, error) {
 	return ev, nil
 }
 
-func (ev *rawEvent) parseSyscall(f map[string]string) {
+// argKeys names the SYSCALL record's first four syscall arguments.
+var argKeys = [4]string{"a0", "a1", "a2", "a3"}
+
+func (ev *rawEvent) parseSyscall(f fieldList) {
 	ev.HasSyscall = true
-	if a, err := strconv.ParseUint(f["arch"], 16, 32); err == nil {
+	if a, err := strconv.ParseUint(f.get("arch"), 16, 32); err == nil {
 		ev.Arch = auparse.AuditArch(a).String()
 	}
-	n, err := strconv.Atoi(f["syscall"])
+	n, err := strconv.Atoi(f.get("syscall"))
 	if err == nil {
 		if name, ok := auparse.AuditSyscalls[ev.Arch][n]; ok {
 			ev.Syscall = name
@@ -365,28 +385,34 @@ func (ev *rawEvent) parseSyscall(f map[string]string) {
 			ev.Syscall = strconv.Itoa(n)
 		}
 	}
-	ev.Success = f["success"] == "yes"
-	ev.Exit, _ = strconv.ParseInt(f["exit"], 10, 64)
+	ev.Success = f.get("success") == "yes"
+	ev.Exit, _ = strconv.ParseInt(f.get("exit"), 10, 64)
 	for i := range ev.A {
-		ev.A[i], _ = strconv.ParseUint(f["a"+strconv.Itoa(i)], 16, 64)
+		ev.A[i], _ = strconv.ParseUint(f.get(argKeys[i]), 16, 64)
 	}
-	ev.PID, ev.PPID = atoi(f["pid"]), atoi(f["ppid"])
-	ev.UID, ev.EUID = atoi(f["uid"]), atoi(f["euid"])
-	ev.GID, ev.EGID = atoi(f["gid"]), atoi(f["egid"])
-	ev.AUID, ev.Session = auditID(f["auid"]), auditID(f["ses"])
-	ev.TTY = f["tty"]
-	ev.Comm = untrusted(f["comm"])
-	ev.Exe = untrusted(f["exe"])
+	ev.PID, ev.PPID = atoi(f.get("pid")), atoi(f.get("ppid"))
+	ev.UID, ev.EUID = atoi(f.get("uid")), atoi(f.get("euid"))
+	ev.GID, ev.EGID = atoi(f.get("gid")), atoi(f.get("egid"))
+	ev.AUID, ev.Session = auditID(f.get("auid")), auditID(f.get("ses"))
+	ev.TTY = f.get("tty")
+	ev.Comm = untrusted(f.get("comm"))
+	ev.Exe = untrusted(f.get("exe"))
 	// Several keys arrive joined by AUDIT_KEY_SEPARATOR (0x01); the
 	// first is the shared "purpleharness", the rest name the instance.
-	ev.Key, _, _ = strings.Cut(untrusted(f["key"]), "\x01")
+	ev.Key, _, _ = strings.Cut(untrusted(f.get("key")), "\x01")
 }
 
 // addExecve collects argv from an EXECVE record. Short arguments are
 // a<N>="..." (or hex); long ones are split into a<N>_len=L a<N>[0]=... a<N>[1]=...
 // possibly across several EXECVE records of the same event.
-func (ev *rawEvent) addExecve(f map[string]string) {
-	for k, v := range f {
+func (ev *rawEvent) addExecve(f fieldList) {
+	seen := map[string]bool{}
+	for _, e := range f {
+		k, v := e.key, e.val
+		if seen[k] {
+			continue // first value wins, as for every other field
+		}
+		seen[k] = true
 		if len(k) < 2 || k[0] != 'a' || k[1] < '0' || k[1] > '9' {
 			continue
 		}
