@@ -515,7 +515,13 @@ func (r *runner) exec(ctx context.Context, name ExecutorName, script string, tim
 		p.Start, p.End = time.Now(), time.Now()
 		return p
 	}
-	p.Argv = append(append([]string(nil), shell...), script)
+	arg := script
+	if name == CommandPrompt {
+		// cmd /c runs one line; Invoke-AtomicRedTeam joins the lines with
+		// " & " (Private/Invoke-ExecuteCommand.ps1), and so do we.
+		arg = strings.ReplaceAll(strings.TrimSpace(strings.ReplaceAll(script, "\r\n", "\n")), "\n", " & ")
+	}
+	p.Argv = append(append([]string(nil), shell...), arg)
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(tctx, p.Argv[0], p.Argv[1:]...)
