@@ -84,6 +84,24 @@ func searchSources(ctx context.Context, req Request, sources []Source, cfg confi
 	return resp, nil
 }
 
+// Sort returns docs in the order Search consumes events: timestamp (read
+// as req.TimestampField with m's type and format), then req's tiebreaker,
+// then input order. Sorted input lets Search stream with Sorted().
+func Sort(req Request, m *Mapping, docs []ecs.Document) []ecs.Document {
+	req = req.WithDefaults()
+	r := newRunner(context.Background(), nil, req, config{mapping: m}, nil)
+	evs := make([]*event, len(docs))
+	for i, d := range docs {
+		evs[i] = r.makeEvent(d, "", i)
+	}
+	slices.SortStableFunc(evs, func(a, b *event) int { return a.cmp(b) })
+	out := make([]ecs.Document, len(evs))
+	for i, e := range evs {
+		out[i] = e.doc
+	}
+	return out
+}
+
 // Run executes a compiled program over events.
 func (p *Program) Run(ctx context.Context, req Request, events iter.Seq2[ecs.Document, error], opts ...Option) (*Response, error) {
 	var cfg config
@@ -178,7 +196,13 @@ func newRunner(ctx context.Context, p *Program, req Request, cfg config, sources
 	r := &runner{ctx: ctx, p: p, req: req, cfg: cfg, sources: sources, failed: map[int]bool{}}
 	res := func(name string) *fieldNode {
 		n, ft, _ := cfg.mapping.resolve(name)
-		return &fieldNode{name: n, ft: ft}
+		fn := &fieldNode{name: n, ft: ft}
+		if cfg.mapping != nil {
+			if f, ok := cfg.mapping.formats[n]; ok {
+				fn.layouts = javaDateLayouts(f)
+			}
+		}
+		return fn
 	}
 	r.tsField = res(req.TimestampField)
 	if r.tsField.ft == ftUnknown {

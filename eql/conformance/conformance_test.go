@@ -52,6 +52,22 @@ func TestEmbeddedConformance(t *testing.T) {
 		}
 	}
 	t.Logf("total %d/%d passed, %d in the skip list", passed, total, len(skip))
+	// The streaming path (pre-sorted input, Sorted()) must give the same
+	// answers on every single-index query.
+	streaming := NewEmbedded()
+	streaming.Streaming = true
+	sres, err := c.Run(context.Background(), streaming, Options{Skip: skip, Seed: 5, Only: only})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spassed := 0
+	for _, r := range sres {
+		spassed += r.Passed
+		for _, f := range r.Failures {
+			t.Errorf("streaming %s/%s: %s", f.Query.Suite, f.Query.Name, f.Diff)
+		}
+	}
+	t.Logf("streaming path: %d/%d passed", spassed, total)
 	if only == nil && total != 308 {
 		t.Errorf("corpus holds %d queries, want 308", total)
 	}

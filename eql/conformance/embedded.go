@@ -14,6 +14,10 @@ import (
 // mappings grow by dynamic mapping as Elasticsearch's would.
 type Embedded struct {
 	indices map[string]*embeddedIndex
+	// Streaming makes single-index searches take the streaming path:
+	// the index is pre-sorted with eql.Sort and searched with
+	// eql.Sorted(), so the corpus checks that path too.
+	Streaming bool
 }
 
 type embeddedIndex struct {
@@ -41,8 +45,17 @@ func (e *Embedded) Load(_ context.Context, ds Dataset) error {
 
 // Search runs req on a comma-separated index expression.
 func (e *Embedded) Search(ctx context.Context, index string, req eql.Request) (*eql.Response, error) {
+	names := strings.Split(index, ",")
+	if e.Streaming && len(names) == 1 {
+		ix, ok := e.indices[names[0]]
+		if !ok {
+			return nil, fmt.Errorf("no such index [%s]", names[0])
+		}
+		sorted := eql.Sort(req, ix.mapping, ix.docs)
+		return eql.Search(ctx, req, seq(sorted), eql.WithMapping(ix.mapping), eql.WithIndex(names[0]), eql.Sorted())
+	}
 	var sources []eql.Source
-	for _, name := range strings.Split(index, ",") {
+	for _, name := range names {
 		ix, ok := e.indices[name]
 		if !ok {
 			return nil, fmt.Errorf("no such index [%s]", name)
