@@ -137,10 +137,12 @@ sleep 300 &
 echo $! >> `+pids+`
 sh -c 'setsid sleep 301 & echo $! >> `+pids+`; wait' &
 echo $! >> `+pids+`
+while [ "$(wc -l < `+pids+`)" -lt 3 ]; do sleep 0.05; done
 sleep 302
 `, "touch "+marker)
 	start := time.Now()
-	res, err := Run(context.Background(), test, RunOptions{Timeout: 500 * time.Millisecond})
+	// The timeout leaves the script time to start all three under load.
+	res, err := Run(context.Background(), test, RunOptions{Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -148,7 +150,7 @@ sleep 302
 		t.Errorf("Run: status %s (%s), want %s", res.Status, res.Reason, TimedOut)
 	}
 	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("Run took %s after a 500ms timeout", d)
+		t.Errorf("Run took %s after a 2s timeout", d)
 	}
 	if _, err := os.Stat(marker); err != nil {
 		t.Errorf("cleanup did not run after the timeout: %v", err)
