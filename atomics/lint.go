@@ -400,7 +400,7 @@ func validURL(s string) bool {
 	if s == "" || strings.ContainsAny(s, " \t\r\n") {
 		return false
 	}
-	if net.ParseIP(s) != nil || hostnameRE.MatchString(s) {
+	if net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")) != nil || hostnameRE.MatchString(s) {
 		return true
 	}
 	if h, _, err := net.SplitHostPort(s); err == nil && net.ParseIP(h) != nil {

@@ -70,3 +70,24 @@ func TestSelect(t *testing.T) {
 		}
 	}
 }
+
+func TestArgTypeCheck(t *testing.T) {
+	tests := []struct {
+		typ   ArgType
+		value string
+		ok    bool
+	}{
+		{Integer, "25", true}, {Integer, " 25 ", true}, {Integer, "-1", true}, {Integer, "2.5", false}, {Integer, "", false},
+		{Float, "2.5", true}, {Float, "1e3", true}, {Float, "one", false},
+		{URL, "127.0.0.1", true}, {URL, "::1", true}, {URL, "[::1]", true}, {URL, "[::1]:25", true},
+		{URL, "mail.example.test", true}, {URL, "localhost:2525", true}, {URL, "smtp://mail.example.test:25", true},
+		{URL, "https://example.test/a?b=c", true}, {URL, "", false}, {URL, "two words", false}, {URL, "http://", false},
+		{String, "", true}, {Path, "C:\\x y", true},
+	}
+	for _, tt := range tests {
+		err := tt.typ.Check(tt.value)
+		if (err == nil) != tt.ok {
+			t.Errorf("%s.Check(%q) = %v, want ok=%v", tt.typ, tt.value, err, tt.ok)
+		}
+	}
+}
