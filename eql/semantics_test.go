@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/purpleharness/purpleharness/ecs"
 )
@@ -255,6 +256,31 @@ func TestRequestJSON(t *testing.T) {
 		}
 		if string(got) != tc.want {
 			t.Errorf("json.Marshal(%+v) = %s, want %s", tc.req, got, tc.want)
+		}
+	}
+}
+
+func TestFastRFC3339(t *testing.T) {
+	for _, s := range []string{
+		"2026-11-26T10:00:00Z", "2026-11-26T10:00:00.1Z", "2026-11-26T10:00:00.123456789Z",
+		"2026-11-26T10:00:00.1234567891Z", "1970-01-01T00:00:00Z", "1969-12-31T23:59:59.999Z",
+		"2000-02-29T12:00:00Z", "1600-03-01T00:00:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+		"2001-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-26T24:00:00Z", "2026-11-26T10:00:00.Z",
+		"2026-11-26T10:00:00+01:00", "2026-11-26 10:00:00Z", "2026-1a-26T10:00:00Z",
+	} {
+		want, err := time.Parse(time.RFC3339Nano, s)
+		got, ok := fastRFC3339(s)
+		if err != nil {
+			if ok {
+				t.Errorf("fastRFC3339(%q) = %d, but time.Parse rejects it: %v", s, got, err)
+			}
+			continue
+		}
+		if ok && got != want.UnixNano() {
+			t.Errorf("fastRFC3339(%q) = %d, want %d", s, got, want.UnixNano())
+		}
+		if all, ok := parseDateString(s); !ok || all != want.UnixNano() {
+			t.Errorf("parseDateString(%q) = %d, %v, want %d", s, all, ok, want.UnixNano())
 		}
 	}
 }

@@ -292,6 +292,9 @@ func parseDateValue(v val) (int64, bool) {
 }
 
 func parseDateString(s string) (int64, bool) {
+	if ns, ok := fastRFC3339(s); ok {
+		return ns, true
+	}
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, false
@@ -427,4 +430,86 @@ func parseVersion(s string) (version, bool) {
 	}
 	v.pre = pre
 	return v, true
+}
+
+// fastRFC3339 parses the form telemetry uses, "2006-01-02T15:04:05Z" with
+// an optional fraction, without time.Parse (every event's timestamp goes
+// through here). Anything else, including other zones, returns false and
+// takes the general path.
+func fastRFC3339(s string) (int64, bool) {
+	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[len(s)-1] != 'Z' {
+		return 0, false
+	}
+	num := func(a, b int) (int64, bool) {
+		var n int64
+		for i := a; i < b; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int64(c-'0')
+		}
+		return n, true
+	}
+	y, ok1 := num(0, 4)
+	mo, ok2 := num(5, 7)
+	d, ok3 := num(8, 10)
+	hh, ok4 := num(11, 13)
+	mi, ok5 := num(14, 16)
+	ss, ok6 := num(17, 19)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > daysIn(mo, y) || hh > 23 || mi > 59 || ss > 59 {
+		return 0, false
+	}
+	var frac int64
+	i := 19
+	if i < len(s)-1 {
+		if s[i] != '.' || i+1 == len(s)-1 {
+			return 0, false
+		}
+		digits := 0
+		for i++; i < len(s)-1; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			if digits < 9 {
+				frac = frac*10 + int64(c-'0')
+				digits++
+			}
+		}
+		for ; digits < 9; digits++ {
+			frac *= 10
+		}
+	}
+	days := daysFromCivil(y, mo, d)
+	return (days*86400+hh*3600+mi*60+ss)*1e9 + frac, true
+}
+
+func daysIn(m, y int64) int64 {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil counts days from 1970-01-01 (Howard Hinnant's algorithm).
+func daysFromCivil(y, m, d int64) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
 }
