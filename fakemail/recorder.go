@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash"
 	"strconv"
 	"strings"
@@ -68,6 +69,7 @@ type recorder struct {
 	closeWanted EndReason // the tap should end the connection
 	quit        bool
 	smid        bool // multi-line mode: part of the current line already hashed
+	broken      bool // the parser panicked: stop parsing, keep serving
 }
 
 type clientMode int
@@ -241,6 +243,18 @@ func (r *recorder) finish() Session {
 	return s
 }
 
+// recoverParser keeps a parser bug from taking the server down: the
+// connection goes on, the session says its record stops there.
+func (r *recorder) recoverParser(err *error) {
+	if v := recover(); v != nil {
+		r.broken = true
+		r.note(fmt.Sprintf("evidence parser failed, record incomplete: %v", v))
+		if err != nil {
+			*err = nil
+		}
+	}
+}
+
 // snapshot copies the record so far, for sessions still open.
 func (r *recorder) snapshot() Session {
 	r.mu.Lock()
@@ -254,14 +268,15 @@ func (r *recorder) snapshot() Session {
 
 // client feeds bytes the client sent. An error means the tap must end the
 // connection (a command line beyond the limit).
-func (r *recorder) client(b []byte) error {
+func (r *recorder) client(b []byte) (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.finished {
+	defer r.recoverParser(&err)
+	if r.finished || r.broken {
 		return nil
 	}
 	r.s.BytesIn += int64(len(b))
-	err := r.feedClient(b)
+	err = r.feedClient(b)
 	if err != nil {
 		r.endLocked(EndLineTooLong, err)
 		r.closeWanted = EndLineTooLong
@@ -637,8 +652,13 @@ func (r *recorder) imapLine(text string) {
 		r.cont = nil
 		if p.idx >= 0 {
 			shown := text
-			if p.kind == kPass {
-				shown = " " + redacted
+			if p.kind == kPass || p.kind == kAuth {
+				// After a literal in LOGIN, whatever follows is a
+				// credential or the literal marker of one.
+				shown = ""
+				if strings.TrimSpace(text) != "" {
+					shown = " " + redacted
+				}
 			}
 			c := &r.s.Commands[p.idx]
 			if len(c.Line) < maxLineRecord {
@@ -742,7 +762,8 @@ func unquote(s string) string {
 func (r *recorder) server(b []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.finished {
+	defer r.recoverParser(nil)
+	if r.finished || r.broken {
 		return
 	}
 	r.s.BytesOut += int64(len(b))
