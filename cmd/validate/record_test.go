@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/purpleharness/purpleharness/ecs"
+	"github.com/purpleharness/purpleharness/harness/sensor"
 )
 
 // TestRecordCommand runs "validate record" end to end as root: a shell
@@ -81,8 +82,23 @@ func TestRecordCommand(t *testing.T) {
 	}
 
 	t.Run("feeds query", func(t *testing.T) {
-		if _, stderr, code := runValidate(t, bin, "record", "--out", out, "--", "curl", "-s", "--max-time", "1", "pop3://127.0.0.1:110/"); code == 3 {
+		raw := filepath.Join(t.TempDir(), "audit.log")
+		if _, stderr, code := runValidate(t, bin, "record", "--out", out, "--raw", raw, "--", "curl", "-s", "--max-time", "1", "pop3://127.0.0.1:110/"); code == 3 {
 			t.Skipf("sensor unavailable: %s", stderr)
+		}
+		// The raw tap is audit.log-form records, readable back.
+		rb, err := os.ReadFile(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(rb)), "\n")
+		for i, line := range lines {
+			if _, err := sensor.ParseLogLine(line, i+1); err != nil {
+				t.Fatalf("--raw line %d: %v", i+1, err)
+			}
+		}
+		if !strings.Contains(string(rb), `comm="curl"`) {
+			t.Errorf("--raw output has no record of curl (%d lines)", len(lines))
 		}
 		stdout, stderr, code := runValidate(t, bin, "query", "--events", out, `network where process.name == "curl" and destination.port == 110`)
 		if code != 0 {
