@@ -168,8 +168,9 @@ func (r *Rule) PosAt(offset int) Pos {
 }
 
 // Position maps a query position given as line and column (both from 1,
-// the column counted in characters as the EQL parser reports it) to its
-// position in the file.
+// the column counted in characters, as Elasticsearch reports positions in
+// its error messages) to its position in the file. For errors of the
+// embedded engine prefer PosAt with the error's byte offset.
 func (r *Rule) Position(line, col int) Pos {
 	return r.PosAt(QueryOffset(r.Query, line, col))
 }
