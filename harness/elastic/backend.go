@@ -79,9 +79,7 @@ func (b *Backend) Index(ctx context.Context, docs []ecs.Document) error {
 			return fmt.Errorf("index document %d: %w", i, err)
 		}
 		stream = strings.ToLower(stream)
-		if _, ok := d["data_stream"]; ok {
-			d = withNamespace(d, b.namespace)
-		}
+		d = withNamespace(d, b.namespace)
 		src, err := json.Marshal(d)
 		if err != nil {
 			return fmt.Errorf("index document %d: %w", i, err)
@@ -105,17 +103,26 @@ func (b *Backend) Index(ctx context.Context, docs []ecs.Document) error {
 	return b.refresh(ctx)
 }
 
-// withNamespace returns a copy of d (copying only the data_stream object)
-// with data_stream.namespace set.
+// withNamespace returns d with data_stream.namespace set to ns when d
+// carries data_stream fields (nested or flattened); it copies only what it
+// changes, so the caller's document is untouched. Beats documents, which
+// have no data_stream, are returned as they are.
 func withNamespace(d ecs.Document, ns string) ecs.Document {
-	out := maps.Clone(d)
-	dsm := map[string]any{}
 	if m, ok := d["data_stream"].(map[string]any); ok {
-		dsm = maps.Clone(m)
+		out := maps.Clone(d)
+		dsm := maps.Clone(m)
+		dsm["namespace"] = ns
+		out["data_stream"] = dsm
+		return out
 	}
-	dsm["namespace"] = ns
-	out["data_stream"] = dsm
-	return out
+	for k := range d {
+		if strings.HasPrefix(k, "data_stream.") {
+			out := maps.Clone(d)
+			out["data_stream.namespace"] = ns
+			return out
+		}
+	}
+	return d
 }
 
 func (b *Backend) ensureTemplate(ctx context.Context) error {

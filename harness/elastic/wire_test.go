@@ -219,12 +219,22 @@ func TestTemplateBody(t *testing.T) {
 	}
 }
 
-func TestWithNamespaceCopies(t *testing.T) {
+func TestWithNamespace(t *testing.T) {
 	ds := map[string]any{"type": "logs", "dataset": "endpoint.events.network", "namespace": "default"}
-	d := ecs.Document{"data_stream": ds}
-	out := withNamespace(d, "run1")
-	if v, _ := out.Lookup("data_stream.namespace"); v != "run1" {
-		t.Errorf("namespace = %v, want run1", v)
+	tests := []struct {
+		name string
+		doc  ecs.Document
+		want any // data_stream.namespace afterwards; nil: absent
+	}{
+		{"nested", ecs.Document{"data_stream": ds}, "run1"},
+		{"flattened", ecs.Document{"data_stream.type": "logs", "data_stream.namespace": "default"}, "run1"},
+		{"beats", ecs.Document{"agent": map[string]any{"type": "auditbeat"}}, nil},
+	}
+	for _, tt := range tests {
+		out := withNamespace(tt.doc, "run1")
+		if v, _ := out.Lookup("data_stream.namespace"); v != tt.want {
+			t.Errorf("%s: data_stream.namespace = %v, want %v", tt.name, v, tt.want)
+		}
 	}
 	if ds["namespace"] != "default" {
 		t.Errorf("caller's document was modified: %v", ds)
