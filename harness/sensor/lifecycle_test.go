@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -372,4 +373,51 @@ func TestRulesRemovedDetected(t *testing.T) {
 	if err := s.Sync(ctx); !errors.Is(err, ErrRulesRemoved) {
 		t.Errorf("Sync after a rule was deleted = %v, want ErrRulesRemoved", err)
 	}
+}
+
+// TestConcurrentStartStop starts and stops sensors from several goroutines
+// at once. Every sensor must run with audit enabled and the backlog raised,
+// and every one must record the same original state — the one the host had
+// before any sensor — however their starts and stops interleave.
+func TestConcurrentStartStop(t *testing.T) {
+	orig := originalState(t)
+	const workers, rounds = 4, 3
+	errs := make(chan error, workers*rounds)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range rounds {
+				s, err := Start(context.Background(), Config{})
+				if err != nil {
+					errs <- fmt.Errorf("worker %d round %d: Start: %w", w, r, err)
+					return
+				}
+				got := auditState{s.inst.Enabled, s.inst.Backlog}
+				c, err := libaudit.NewAuditClient(nil)
+				if err == nil {
+					if st, err := c.GetStatus(); err == nil && (st.Enabled != 1 || st.BacklogLimit < 8192) {
+						errs <- fmt.Errorf("worker %d round %d: running with enabled=%d backlog=%d", w, r, st.Enabled, st.BacklogLimit)
+					}
+					c.Close()
+				}
+				if got != orig {
+					errs <- fmt.Errorf("worker %d round %d: recorded original %+v, host original %+v", w, r, got, orig)
+				}
+				if err := s.Close(); err != nil {
+					errs <- fmt.Errorf("worker %d round %d: Close: %w", w, r, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if errors.Is(err, ErrNotRoot) || errors.Is(err, ErrNoAudit) {
+			t.Skipf("sensor unavailable: %v", err)
+		}
+		t.Error(err)
+	}
+	checkRestored(t, orig)
 }

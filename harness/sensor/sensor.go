@@ -227,7 +227,7 @@ func Start(ctx context.Context, cfg Config) (*Sensor, error) {
 		marker.Close()
 		return nil, fmt.Errorf("sensor: %w", err)
 	}
-	err = s.install(st)
+	err = s.install()
 	lock.release()
 	if err != nil {
 		s.Close()
@@ -312,9 +312,17 @@ func commOf(pid int) string {
 
 // install removes stale rules, adds ours and changes the audit state. The
 // caller holds the host lock.
-func (s *Sensor) install(st *libaudit.AuditStatus) error {
+func (s *Sensor) install() error {
 	s.ctlMu.Lock()
 	defer s.ctlMu.Unlock()
+	// Read the state under the lock: one read before it may predate
+	// another sensor's Close, whose restored state we would then take
+	// for raised (and skip enabling audit) or whose raised state we would
+	// record as the original.
+	st, err := s.ctl.GetStatus()
+	if err != nil {
+		return statusError(err)
+	}
 	orig := instance{Enabled: st.Enabled, Backlog: st.BacklogLimit}
 	var oldest *instance
 	existing, err := s.ctl.GetRules()
