@@ -547,7 +547,7 @@ func (n *negNode) eval(c *evalCtx) val {
 	case vInt:
 		return intVal(-v.i)
 	case vFloat:
-		return floatVal(-v.f)
+		return floatVal(-v.fl())
 	}
 	return nullVal
 }
@@ -635,7 +635,7 @@ func toString(v val) (string, bool) {
 		}
 		return strconv.FormatInt(v.i, 10), true
 	case vFloat:
-		return strconv.FormatFloat(v.f, 'f', -1, 64), true
+		return strconv.FormatFloat(v.fl(), 'f', -1, 64), true
 	case vBool:
 		return strconv.FormatBool(v.b), true
 	}

@@ -399,7 +399,7 @@ func jsonValue(v val) any {
 		}
 		return v.i
 	case vFloat:
-		return v.f
+		return v.fl()
 	case vStr:
 		return v.s
 	}

@@ -54,21 +54,23 @@ const (
 type val struct {
 	k    vkind
 	b    bool
-	i    int64
-	f    float64
+	date bool  // vInt holding epoch nanoseconds
+	ver  bool  // vStr holding a version
+	ip   bool  // vStr holding an IP address
+	i    int64 // vInt, or the bits of a vFloat (see fl)
 	s    string
 	l    []val
-	date bool // vInt holding epoch nanoseconds
-	ver  bool // vStr holding a version
-	ip   bool // vStr holding an IP address
 }
+
+// fl returns a vFloat's value.
+func (v val) fl() float64 { return math.Float64frombits(uint64(v.i)) }
 
 var nullVal = val{}
 
 func boolVal(b bool) val { return val{k: vBool, b: b} }
 func intVal(i int64) val { return val{k: vInt, i: i} }
 func floatVal(f float64) val {
-	return val{k: vFloat, f: f}
+	return val{k: vFloat, i: int64(math.Float64bits(f))}
 }
 func strVal(s string) val { return val{k: vStr, s: s} }
 
@@ -87,7 +89,7 @@ func (v val) num() float64 {
 	if v.k == vInt {
 		return float64(v.i)
 	}
-	return v.f
+	return v.fl()
 }
 
 // literalVal converts a parsed literal.
@@ -228,7 +230,7 @@ func coerce(v val, ft fieldType) val {
 				return intVal(int64(f))
 			}
 		case vFloat:
-			return intVal(int64(v.f))
+			return intVal(int64(v.fl()))
 		}
 	case ftDouble:
 		switch v.k {
@@ -244,7 +246,7 @@ func coerce(v val, ft fieldType) val {
 		case vInt:
 			return strVal(strconv.FormatInt(v.i, 10))
 		case vFloat:
-			return strVal(strconv.FormatFloat(v.f, 'f', -1, 64))
+			return strVal(strconv.FormatFloat(v.fl(), 'f', -1, 64))
 		case vBool:
 			return strVal(strconv.FormatBool(v.b))
 		}
@@ -284,7 +286,7 @@ func parseDateValue(v val) (int64, bool) {
 	case vInt:
 		return v.i * 1e6, true
 	case vFloat:
-		return int64(v.f * 1e6), true
+		return int64(v.fl() * 1e6), true
 	case vStr:
 		return parseDateString(v.s)
 	}
@@ -359,10 +361,10 @@ func (v val) key() (string, bool) {
 	case vInt:
 		return "i" + strconv.FormatInt(v.i, 10), true
 	case vFloat:
-		if v.f == math.Trunc(v.f) && math.Abs(v.f) < 1<<53 {
-			return "i" + strconv.FormatInt(int64(v.f), 10), true
+		if f := v.fl(); f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+			return "i" + strconv.FormatInt(int64(v.fl()), 10), true
 		}
-		return "f" + strconv.FormatFloat(v.f, 'g', -1, 64), true
+		return "f" + strconv.FormatFloat(v.fl(), 'g', -1, 64), true
 	case vStr:
 		return "s" + v.s, true
 	}
