@@ -52,6 +52,9 @@ func searchSources(ctx context.Context, req Request, sources []Source, cfg confi
 	if req.Size < 0 {
 		req.Size = 0 // NoHits
 	}
+	if req.MaxSamplesPerKey < 0 {
+		return nil, fmt.Errorf("max_samples_per_key must be greater than 0, got [%d]", req.MaxSamplesPerKey)
+	}
 	q, perr := parse(req.Query)
 	if perr != nil {
 		return nil, perr
@@ -250,6 +253,12 @@ func (r *runner) events() iter.Seq2[*event, error] {
 				}
 				r.fill(e, doc, r.sources[0].Index, pos)
 				pos++
+				if pos%4096 == 0 {
+					if err := r.ctx.Err(); err != nil {
+						yield(nil, err)
+						return
+					}
+				}
 				if pos > 1 && e.before(&prev) {
 					yield(nil, fmt.Errorf("event %d is out of order (timestamp/tiebreaker before event %d's) and Sorted() was given", pos, pos-1))
 					return

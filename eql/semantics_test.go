@@ -284,3 +284,21 @@ func TestFastRFC3339(t *testing.T) {
 		}
 	}
 }
+
+func TestSearchCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	endless := func(yield func(ecs.Document, error) bool) {
+		for i := 0; ; i++ {
+			if !yield(ev(i, "2026-01-01T00:00:01Z"), nil) {
+				return
+			}
+		}
+	}
+	for _, opts := range [][]Option{nil, {Sorted()}} {
+		_, err := Search(ctx, Request{Query: "process where false"}, endless, opts...)
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Search(cancelled, %d options) error = %v, want context.Canceled", len(opts), err)
+		}
+	}
+}
