@@ -12,6 +12,7 @@ type config struct {
 	index     string
 	streaming bool
 	badField  func(index, field string) bool
+	report    *SequenceReport
 }
 
 // WithMapping gives the engine the index mapping: field types, aliases

@@ -245,3 +245,36 @@ func TestMailRuleStages(t *testing.T) {
 		t.Errorf("CategoryMatches on a missing field = true")
 	}
 }
+
+func TestSequenceReport(t *testing.T) {
+	stream := []ecs.Document{
+		netEvent("2026-11-25T10:00:00Z", "h1", "p1", "nc", 25),
+		netEvent("2026-11-25T10:00:01Z", "h1", "p1", "nc", 110),
+		netEvent("2026-11-25T10:00:02Z", "h1", "p2", "Thunderbird.exe", 25),
+		netEvent("2026-11-25T10:00:03Z", "h2", "p3", "nc", 25),
+		netEvent("2026-11-27T10:00:03Z", "h2", "p3", "nc", 25),
+	}
+	var rep SequenceReport
+	resp, err := Search(context.Background(), Request{Query: mailRule}, docs(stream...), WithSequenceReport(&rep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Hits.Total.Value != 0 {
+		t.Fatalf("total = %d, want 0", resp.Hits.Total.Value)
+	}
+	if fmt.Sprint(rep.StageHits) != "[4 4 4]" || rep.MaxspanRejections != 1 {
+		t.Errorf("report hits %v maxspan rejections %d, want [4 4 4] and 1", rep.StageHits, rep.MaxspanRejections)
+	}
+	var got []string
+	for _, k := range rep.Keys {
+		var evs []string
+		for _, h := range k.Events {
+			evs = append(evs, h.ID)
+		}
+		got = append(got, fmt.Sprint(k.JoinKeys, k.Stages, evs))
+	}
+	want := []string{"[h1 p1] 2 [0 1]", "[h2 p3] 1 [3]"}
+	if !slices.Equal(got, want) {
+		t.Errorf("report keys = %q, want %q", got, want)
+	}
+}

@@ -179,6 +179,8 @@ type runner struct {
 	// when a sequence or result keeps it (most events are dropped).
 	scratch event
 	kept    *event
+	// furthest tracks per-key progress for a SequenceReport.
+	furthest map[string]*KeyProgress
 }
 
 // retain returns an event value that may be kept beyond the current

@@ -199,6 +199,11 @@ func (r *runner) runSequence() (*Response, error) {
 	// Expired sequences are swept once the stream has moved on by a
 	// maxspan since the last sweep, and no more often than once per
 	// len(state) events, so the sweep costs O(1) amortised per event.
+	rep := r.cfg.report
+	if rep != nil {
+		*rep = SequenceReport{StageHits: make([]int, len(pos))}
+		r.furthest = map[string]*KeyProgress{}
+	}
 	count, nextSweep := 0, 4096
 	var lastSweepTS int64
 	sweptOnce := false
@@ -267,6 +272,9 @@ func (r *runner) runSequence() (*Response, error) {
 		for pi := len(pos) - 1; pi >= 0; pi-- {
 			s := stages[pos[pi]]
 			ok, failed, tuples, keyed := eval(s, e)
+			if rep != nil && ok {
+				rep.StageHits[pi]++
+			}
 			if failed {
 				r.failed[pos[pi]] = true
 				continue
@@ -283,6 +291,7 @@ func (r *runner) runSequence() (*Response, error) {
 					}
 					ke := r.retain(e)
 					st.stages[0] = &pending{key: kt, events: []*event{ke}, start: ke, last: ke}
+					r.progress(st.stages[0])
 					if len(pos) == 1 {
 						stop = !emit(completed{key: kt, events: r.withPlaceholders([]*event{ke})}) || stop
 						st.stages[0] = nil
@@ -295,10 +304,14 @@ func (r *runner) runSequence() (*Response, error) {
 				p := st.stages[pi-1]
 				st.stages[pi-1] = nil
 				if maxspan > 0 && e.ts-p.start.ts > maxspan {
+					if rep != nil {
+						rep.MaxspanRejections++
+					}
 					continue
 				}
 				ke := r.retain(e)
 				np := &pending{key: p.key, events: append(slices.Clip(p.events), ke), start: p.start, last: ke}
+				r.progress(np)
 				if pi == len(pos)-1 {
 					stop = !emit(completed{key: np.key, events: r.withPlaceholders(np.events)}) || stop
 					continue
@@ -320,6 +333,13 @@ func (r *runner) runSequence() (*Response, error) {
 							// one, both ends included (Ordinal.between):
 							// sequences that e itself started or advanced
 							// are dropped too.
+							if rep != nil {
+								for _, p := range st.stages {
+									if p != nil {
+										rep.UntilRejections++
+									}
+								}
+							}
 							clear(st.stages)
 						}
 					}
@@ -329,6 +349,20 @@ func (r *runner) runSequence() (*Response, error) {
 	}
 	if len(pos) == n && r.cfg.badField == nil {
 		done = keep.items()
+	}
+	if rep != nil {
+		for _, kp := range r.furthest {
+			rep.Keys = append(rep.Keys, *kp)
+		}
+		slices.SortStableFunc(rep.Keys, func(a, b KeyProgress) int {
+			if a.Stages != b.Stages {
+				return b.Stages - a.Stages
+			}
+			return strings.Compare(a.id, b.id)
+		})
+		if len(rep.Keys) > maxReportKeys {
+			rep.Keys = rep.Keys[:maxReportKeys]
+		}
 	}
 	if anyMissing {
 		done = r.checkMissing(done, missing, maxspan)
@@ -513,4 +547,56 @@ func (r *runner) sameKey(s *stage, e *event, k keyTuple) bool {
 		}
 	}
 	return false
+}
+
+// SequenceReport tells how far a sequence query got, for explaining a
+// rule that did not fire: per join key the furthest stage reached and the
+// events that reached it, how many candidates maxspan and until rejected,
+// and how many events matched each positive stage's filter. It is filled
+// by a Search given WithSequenceReport; the response itself keeps
+// Elasticsearch's exact shape.
+type SequenceReport struct {
+	// StageHits counts the events matching the filter of each positive
+	// stage, after runs expansion (the copies of a runs stage count alike).
+	StageHits []int
+	// Keys lists the join keys by progress, furthest first (at most 100).
+	Keys              []KeyProgress
+	MaxspanRejections int
+	UntilRejections   int
+}
+
+// KeyProgress is the furthest progress of one join key: Stages positive
+// stages matched (runs expanded) by Events.
+type KeyProgress struct {
+	JoinKeys []any
+	Stages   int
+	Events   []Hit
+	id       string
+}
+
+const maxReportKeys = 100
+
+// WithSequenceReport fills rep while a sequence query runs.
+func WithSequenceReport(rep *SequenceReport) Option {
+	return func(c *config) { c.report = rep }
+}
+
+// progress records a pending sequence's length for its key.
+func (r *runner) progress(p *pending) {
+	if r.furthest == nil {
+		return
+	}
+	kp := r.furthest[p.key.id]
+	if kp != nil && kp.Stages >= len(p.events) {
+		return
+	}
+	if kp == nil {
+		kp = &KeyProgress{JoinKeys: r.joinKeyValues(p.key), id: p.key.id}
+		r.furthest[p.key.id] = kp
+	}
+	kp.Stages = len(p.events)
+	kp.Events = kp.Events[:0]
+	for _, e := range p.events {
+		kp.Events = append(kp.Events, r.hit(e))
+	}
 }
