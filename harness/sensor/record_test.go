@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -221,6 +222,53 @@ func FuzzParseEvent(f *testing.F) {
 		tr := newTracker(true, nil, nil, nil, nil)
 		if o, ok := tr.handle(ev); ok && o.Exec == nil && o.Connect == nil {
 			t.Fatalf("observation with neither exec nor connect")
+		}
+	})
+}
+
+// FuzzReceive drives the sensor's record loop (grouping by serial,
+// completion at PROCTITLE/EOE, gap accounting, the raw→observation step)
+// without a kernel: any sequence of records leaves nothing pending after a
+// final sweep, never yields more observations than events, and keeps the
+// gap arithmetic within the serial range.
+func FuzzReceive(f *testing.F) {
+	f.Add([]byte("1300|audit(1.000:5): arch=c000003e syscall=42 success=no exit=-111 a0=3 pid=9 ppid=1 comm=\"nc\" exe=\"/usr/bin/nc\"\n1306|audit(1.000:5): saddr=0200006E7F000001\n1320|audit(1.000:5): \n1005|audit(1.000:9): pid=1 msg='purpleharness-sync 1.1.1'"))
+	f.Add([]byte("1300|audit(1.000:7): arch=c000003e syscall=59 success=yes exit=0 pid=2 ppid=1\n1309|audit(1.000:7): argc=1 a0=\"x\"\n1327|audit(1.000:7): proctitle=78\n1320|audit(1.000:7): \n1300|audit(1.000:3): syscall=42"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := &Sensor{
+			cfg:     Config{AllProcesses: true, KeepInfra: true, MaxObservations: 1000},
+			tr:      newTracker(true, nil, nil, nil, nil),
+			pending: map[uint64]*pendingEvent{},
+			waiters: map[string]chan struct{}{},
+			seen:    map[uint64]struct{}{},
+			token:   "purpleharness-sync 1.1",
+		}
+		marker := make(chan struct{})
+		s.waiters["purpleharness-sync 1.1.1"] = marker
+		for line := range strings.SplitSeq(string(data), "\n") {
+			typ, text, ok := strings.Cut(line, "|")
+			if !ok {
+				continue
+			}
+			n, err := strconv.ParseUint(typ, 10, 16)
+			if err != nil {
+				continue
+			}
+			s.receive(auparse.AuditMessageType(n), []byte(text))
+		}
+		s.sweep(0)
+		if len(s.pending) != 0 {
+			t.Fatalf("%d events pending after a final sweep", len(s.pending))
+		}
+		st := Stats{Events: s.distinct}
+		if s.distinct > 0 {
+			span := s.maxSer - s.minSer + 1
+			if s.distinct > span {
+				t.Fatalf("%d distinct serials in a span of %d", s.distinct, span)
+			}
+		}
+		if uint64(len(s.obs)) > st.Events {
+			t.Fatalf("%d observations from %d events", len(s.obs), st.Events)
 		}
 	})
 }

@@ -567,10 +567,10 @@ func (s *Sensor) noteSerial(serial uint64) {
 		return
 	}
 	s.seen[serial] = struct{}{}
-	s.distinct++
-	if s.minSer == 0 || serial < s.minSer {
+	if s.distinct == 0 || serial < s.minSer {
 		s.minSer = serial
 	}
+	s.distinct++
 	if serial > s.maxSer {
 		s.maxSer = serial
 	}
