@@ -122,6 +122,7 @@ type term struct {
 	catPos   Pos
 	cond     Expr
 	keys     []*FieldRef
+	byPos    *Pos // the term's own "by", if any
 	runs     int
 	missing  bool
 }

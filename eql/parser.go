@@ -134,8 +134,8 @@ func (p *parser) statement() (*Query, *Error) {
 		q.terms = []*term{tm}
 	}
 	for p.isPunct("|") {
-		p.next()
-		if err := p.pipe(q); err != nil {
+		bar := p.next()
+		if err := p.pipe(q, bar); err != nil {
 			return nil, err
 		}
 	}
@@ -145,31 +145,66 @@ func (p *parser) statement() (*Query, *Error) {
 	return q, nil
 }
 
-func (p *parser) pipe(q *Query) *Error {
+// Pipes Elasticsearch's grammar knows; only head and tail run.
+var knownPipes = []string{"count", "filter", "head", "sort", "tail", "unique", "unique_count"}
+
+func (p *parser) pipe(q *Query, bar token) *Error {
 	t := p.peek()
 	if t.kind != tIdent {
-		return p.unexpected("a pipe name")
+		return p.unexpected("IDENTIFIER")
 	}
 	p.next()
-	switch strings.ToLower(t.text) {
-	case "head", "tail":
-	default:
-		return p.errf(t, "Pipe [%s] is not supported", t.text)
+	known := false
+	for _, k := range knownPipes {
+		known = known || k == t.text
 	}
-	pp := Pipe{Name: strings.ToLower(t.text), N: 10, Pos: t.pos}
-	if n := p.peek(); n.kind == tInt {
-		p.next()
-		v, err := strconv.Atoi(n.text)
-		if err != nil || v < 0 {
-			return p.errf(n, "Number required, found [%s]", n.text)
+	if !known {
+		var similar []string
+		for _, k := range knownPipes {
+			if editDistance(k, t.text) <= 2 {
+				similar = append(similar, k)
+			}
 		}
-		pp.N = v
-	} else if n.kind == tDecimal || (n.kind == tPunct && n.text == "-") {
-		return p.errf(n, "Pipe [%s] requires a positive integer, found [%s]", pp.Name, describe(n))
-	} else if n.kind != tEOF && !(n.kind == tPunct && n.text == "|") {
-		return p.errf(n, "Pipe [%s] requires a positive integer, found [%s]", pp.Name, describe(n))
+		msg := fmt.Sprintf("Unrecognized pipe [%s]", t.text)
+		switch len(similar) {
+		case 0:
+		case 1:
+			msg += ", did you mean [" + similar[0] + "]?"
+		default:
+			msg += ", did you mean any of [" + strings.Join(similar, ", ") + "]?"
+		}
+		return p.errf(t, "%s", msg)
 	}
-	q.Pipes = append(q.Pipes, pp)
+	var args []Expr
+	if n := p.peek(); n.kind != tEOF && !(n.kind == tPunct && n.text == "|") {
+		for {
+			e, err := p.expression()
+			if err != nil {
+				return err
+			}
+			args = append(args, e)
+			if !p.isPunct(",") {
+				break
+			}
+			p.next()
+		}
+	}
+	if t.text != "head" && t.text != "tail" {
+		return p.errf(bar, "Pipe [%s] is not supported", t.text)
+	}
+	if len(args) != 1 {
+		return p.errf(bar, "Pipe [%s] expects exactly one argument but found [%d]", t.text, len(args))
+	}
+	lit, ok := args[0].(*Literal)
+	n, isInt := int64(0), false
+	if ok {
+		n, isInt = lit.Val.(int64)
+	}
+	if !isInt || n < 0 || n > math.MaxInt32 {
+		st, end := args[0].Span()
+		return errAt(p.src, st, "Pipe [%s] expects a positive integer but found [%s]", t.text, p.src[st.Offset:end])
+	}
+	q.Pipes = append(q.Pipes, Pipe{Name: t.text, N: int(n), Pos: bar.pos})
 	return nil
 }
 
@@ -270,7 +305,11 @@ func (p *parser) checkKeyCounts(q *Query) *Error {
 			continue
 		}
 		if len(tm.keys) != want {
-			return errAt(p.src, tm.start, "Inconsistent number of join keys specified; expected [%d] but found [%d]", want, len(tm.keys))
+			at := tm.start
+			if tm.byPos != nil {
+				at = *tm.byPos
+			}
+			return errAt(p.src, at, "Inconsistent number of join keys specified; expected [%d] but found [%d]", want, len(tm.keys))
 		}
 	}
 	return nil
@@ -289,13 +328,26 @@ func (p *parser) maxspan(q *Query) *Error {
 	nt := p.peek()
 	if nt.kind != tInt && nt.kind != tDecimal {
 		if nt.kind == tPunct && nt.text == "-" {
-			return p.errf(nt, "Invalid maxspan value [-]: must be a positive value")
+			p.next()
+			if n := p.peek(); n.kind == tInt {
+				return p.errf(nt, "A positive maxspan value is required; found [-%s]", n.text)
+			}
 		}
 		return p.unexpected("a number")
 	}
 	p.next()
+	if nt.kind == tDecimal {
+		return p.errf(nt, "Decimal time interval [%s] not supported; please use an positive integer", nt.text)
+	}
+	v, err := strconv.ParseInt(nt.text, 10, 64)
+	if err != nil {
+		return p.errf(nt, "Number [%s] is too large", nt.text)
+	}
+	if v <= 0 {
+		return p.errf(nt, "A positive maxspan value is required; found [%d]", v)
+	}
 	ut := p.peek()
-	if ut.kind != tIdent || ut.pos.Offset != nt.end {
+	if ut.kind != tIdent {
 		return p.errf(nt, "No time unit specified, did you mean [s] as in [%ss]?", nt.text)
 	}
 	p.next()
@@ -314,14 +366,10 @@ func (p *parser) maxspan(q *Query) *Error {
 	default:
 		return p.errf(ut, "Unrecognized time unit [%s] in [%s%s], please specify one of [ms, s, m, h, d]", ut.text, nt.text, ut.text)
 	}
-	v, err := strconv.ParseFloat(nt.text, 64)
-	if err != nil || v <= 0 || v*float64(unit) > math.MaxInt64/2 {
+	if v > int64(math.MaxInt64/unit) {
 		return p.errf(nt, "Invalid maxspan value [%s%s]", nt.text, ut.text)
 	}
-	if nt.kind == tDecimal {
-		return p.errf(nt, "Decimal time interval [%s] not supported", nt.text+ut.text)
-	}
-	q.MaxSpan = time.Duration(v * float64(unit))
+	q.MaxSpan = time.Duration(v) * unit
 	q.MaxSpanText = nt.text + ut.text
 	return nil
 }
@@ -374,11 +422,12 @@ func (p *parser) seqTerm(allowRuns bool) (*term, *Error) {
 	tm.start = start.pos
 	tm.missing = missing
 	if p.isKw("by") {
+		bp := p.peek().pos
 		keys, err := p.joinKeys()
 		if err != nil {
 			return nil, err
 		}
-		tm.keys = keys
+		tm.keys, tm.byPos = keys, &bp
 	}
 	if p.isKw("with") && p.peekAt(1).kind == tIdent {
 		wt := p.next()

@@ -22,7 +22,13 @@ func TestParseErrors(t *testing.T) {
 		{"process where foo(name)", "1:15: Unknown function [foo]"},
 		{"process where add~(1, 2) == 3", "1:15: Function [add] does not support case-insensitive (~) matching"},
 		{"process where length(a, b) > 1", "1:15: function [length] expects 1 arguments, found [2]"},
-		{"process where true | sort a", "1:22: Pipe [sort] is not supported"},
+		{"process where true | sort a", "1:20: Pipe [sort] is not supported"},
+		{"process where true | haed 2", "1:22: Unrecognized pipe [haed], did you mean [head]?"},
+		{"process where true | head", "1:20: Pipe [head] expects exactly one argument but found [0]"},
+		{"process where true | tail -1", "1:27: Pipe [tail] expects a positive integer but found [-1]"},
+		{"process where true | head 1.5", "1:27: Pipe [head] expects a positive integer but found [1.5]"},
+		{"sequence with maxspan=0s [a where true] [b where true]", "1:23: A positive maxspan value is required; found [0]"},
+		{"sequence with maxspan=1.5h [a where true] [b where true]", "1:23: Decimal time interval [1.5] not supported; please use an positive integer"},
 		{"sequence with maxspan=10 [a where true] [b where true]", "1:23: No time unit specified, did you mean [s] as in [10s]?"},
 		{"sequence with maxspan=10w [a where true] [b where true]", "1:25: Unrecognized time unit [w] in [10w], please specify one of [ms, s, m, h, d]"},
 		{"sequence with maxspan=1h by a [x where true] [y where true]", "1:26: Please specify sequence [by] before [with] not after"},
@@ -30,6 +36,7 @@ func TestParseErrors(t *testing.T) {
 		{"sequence [a where true] with runs=101", "1:35: A query cannot be repeated more than 100 times; found [101]"},
 		{"sequence [a where true] with repeat=2", "1:30: Unrecognized option [repeat], expecting [runs]"},
 		{"sequence [a where true] by x [b where true]", "1:30: Inconsistent number of join keys specified; expected [1] but found [0]"},
+		{"sequence [a where true] [b where true] by x, y", "1:40: Inconsistent number of join keys specified; expected [0] but found [2]"},
 		{"sequence ![a where true] [b where true]", "1:10: [maxspan] is required for a missing event query placed at the beginning of the sequence"},
 		{"join [a where true] [b where true]", "1:1: Join is not supported"},
 		{"process where descendant of [a where true]", "1:15: Relationships are not supported"},
@@ -41,6 +48,9 @@ func TestParseErrors(t *testing.T) {
 		{"process\nwhere x ==\n  ", "3:3: mismatched input '<EOF>' expecting an expression"},
 		{"process where x : y", "1:19: Expected a constant, found [y]"},
 		{"process where x regex \"[\"", "1:23: invalid regular expression [[]: error parsing regexp: missing closing ]: `[)$`"},
+	}
+	if q, err := Parse("sequence with maxspan = 5 m [a where true] [b where true]"); err != nil || q.MaxSpanText != "5m" {
+		t.Errorf("Parse(maxspan with spaces) = %v, %v", q, err)
 	}
 	for _, tc := range tests {
 		_, err := Parse(tc.query)

@@ -397,41 +397,44 @@ func (r *runner) run() (*Response, error) {
 	return r.runEvents()
 }
 
-// limits returns the effective head/tail limit from pipes then size.
+// window returns the slice [lo, hi) of n ordered results that the
+// request keeps. As Elasticsearch's LogicalPlanBuilder plans it: the size
+// limit goes first, in the direction of the first head/tail pipe (or of
+// the result position when there is no pipe; samples keep the head), then
+// each pipe in order.
 func (r *runner) window(n int) (lo, hi int) {
 	lo, hi = 0, n
-	for _, p := range r.p.q.Pipes {
-		cnt := hi - lo
-		if p.N < cnt {
-			if p.Name == "head" {
-				hi = lo + p.N
+	apply := func(head bool, k int) {
+		if cnt := hi - lo; k < cnt {
+			if head {
+				hi = lo + k
 			} else {
-				lo = hi - p.N
+				lo = hi - k
 			}
 		}
 	}
-	if cnt := hi - lo; r.req.Size < cnt {
-		if r.headFirst() {
-			hi = lo + r.req.Size
-		} else {
-			lo = hi - r.req.Size
-		}
+	head, _ := r.sizeLimit()
+	apply(head, r.req.Size)
+	for _, p := range r.p.q.Pipes {
+		apply(p.Name == "head", p.N)
 	}
 	return lo, hi
 }
 
-// headFirst tells which end the size limit keeps: the result position,
-// unless a head/tail pipe fixed it (Elasticsearch lets the last pipe decide).
-func (r *runner) headFirst() bool {
-	if r.p.q.Kind == SampleQuery {
-		// samples come in key order and size keeps the first ones,
-		// whatever the result position
-		return true
+// sizeLimit tells which end of the results the size limit keeps and how
+// many results can matter at most.
+func (r *runner) sizeLimit() (head bool, k int) {
+	k = r.req.Size
+	switch {
+	case len(r.p.q.Pipes) > 0:
+		head = r.p.q.Pipes[0].Name == "head"
+		k = min(k, r.p.q.Pipes[0].N)
+	case r.p.q.Kind == SampleQuery:
+		head = true
+	default:
+		head = r.req.ResultPosition == "head"
 	}
-	if n := len(r.p.q.Pipes); n > 0 {
-		return r.p.q.Pipes[n-1].Name == "head"
-	}
-	return r.req.ResultPosition == "head"
+	return head, k
 }
 
 func (r *runner) runEvents() (*Response, error) {
@@ -464,15 +467,10 @@ func (r *runner) runEvents() (*Response, error) {
 	return resp, nil
 }
 
-// keeper bounds the results held while streaming: the first pipe (or,
-// without pipes, the size and result position) decides whether the head
-// or the tail of the result list can matter, and how much of it. Later
-// pipes and the size only shrink that window (see window).
+// keeper bounds the results held while streaming to the ones that can
+// reach the response (see window).
 func (r *runner) keeper() *bounded[*event] {
-	head, k := r.req.ResultPosition == "head", r.req.Size
-	if len(r.p.q.Pipes) > 0 {
-		head, k = r.p.q.Pipes[0].Name == "head", r.p.q.Pipes[0].N
-	}
+	head, k := r.sizeLimit()
 	return &bounded[*event]{head: head, k: k}
 }
 

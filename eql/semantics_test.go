@@ -112,6 +112,10 @@ func TestSizeAndResultPosition(t *testing.T) {
 		{Request{Query: "process where true", Size: 2}, []int{4, 5}},
 		{Request{Query: "process where true", Size: 2, ResultPosition: "head"}, []int{1, 2}},
 		{Request{Query: "process where true | head 3", Size: 2}, []int{1, 2}},
+		// the size limit applies first, in the first pipe's direction
+		{Request{Query: "process where true | head 4 | tail 2", Size: 3}, []int{2, 3}},
+		{Request{Query: "process where true | tail 4 | head 1", Size: 3}, []int{3}},
+		{Request{Query: "process where true | tail 2", ResultPosition: "head"}, []int{4, 5}},
 		{Request{Query: "process where true"}, []int{1, 2, 3, 4, 5}},
 	}
 	for _, tc := range tests {
