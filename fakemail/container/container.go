@@ -119,6 +119,9 @@ func Start(ctx context.Context, opts Options) (_ *Servers, err error) {
 			return nil, ErrNoDocker
 		}
 	}
+	if err := removeOrphans(ctx); err != nil {
+		fmt.Fprintf(logw, "fakemail container: removing orphans: %v\n", err)
+	}
 	dir, err := os.MkdirTemp("", "purpleharness-mail-")
 	if err != nil {
 		return nil, fmt.Errorf("container: %w", err)
@@ -172,7 +175,7 @@ func Start(ctx context.Context, opts Options) (_ *Servers, err error) {
 			BuildLogWriter: logw,
 		}),
 		testcontainers.WithCmd(args...),
-		testcontainers.WithLabels(map[string]string{"org.purpleharness.role": "fakemail"}),
+		testcontainers.WithLabels(ownerLabels(dir)),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			hc.NetworkMode = "host"
 			hc.Binds = append(hc.Binds, shareDir+":"+runDir)

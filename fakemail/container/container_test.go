@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,4 +178,64 @@ func allComms() []string {
 		out = append(out, strings.TrimSpace(string(b)))
 	}
 	return out
+}
+
+// TestOrphanRemoved SIGKILLs a "validate serve-mail --container" (no
+// cleanup can run) and checks the next Start's sweep removes the container
+// it left, its image and its temp directory.
+func TestOrphanRemoved(t *testing.T) {
+	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
+		t.Skip("no Docker daemon (/var/run/docker.sock)")
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		t.Skip(err)
+	}
+	bin := filepath.Join(t.TempDir(), "validate")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/validate")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "serve-mail", "--container", "--ephemeral")
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(stdout)
+	up := false
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "listening on") {
+			up = true
+			break
+		}
+	}
+	if !up {
+		t.Fatal("serve-mail --container never listened")
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+
+	listOwned := func() []string {
+		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label="+labelOwnerPID+"="+strconv.Itoa(cmd.Process.Pid)).Output()
+		return strings.Fields(string(out))
+	}
+	left := listOwned()
+	if len(left) != 1 {
+		t.Fatalf("after SIGKILL %d containers of pid %d, want the 1 orphan", len(left), cmd.Process.Pid)
+	}
+	image, _ := exec.Command("docker", "inspect", "-f", "{{.Image}}", left[0]).Output()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := removeOrphans(ctx); err != nil {
+		t.Fatalf("removeOrphans: %v", err)
+	}
+	if left := listOwned(); len(left) != 0 {
+		t.Errorf("orphan containers still there: %v", left)
+	}
+	if err := exec.Command("docker", "image", "inspect", strings.TrimSpace(string(image))).Run(); err == nil {
+		t.Errorf("orphan image %s still there", image)
+	}
 }

@@ -1,0 +1,87 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+)
+
+// Labels on every container Start creates. Without Ryuk nothing removes a
+// container whose owner was SIGKILLed, and such a container would keep
+// holding port 25 on the host; the owner labels let the next Start find
+// and remove it.
+const (
+	labelRole      = "org.purpleharness.role"
+	labelOwnerPID  = "org.purpleharness.owner-pid"
+	labelOwnerTime = "org.purpleharness.owner-start" // /proc/PID/stat starttime, against PID reuse
+	labelDir       = "org.purpleharness.dir"
+	roleFakemail   = "fakemail"
+)
+
+func ownerLabels(dir string) map[string]string {
+	pid := os.Getpid()
+	return map[string]string{
+		labelRole:      roleFakemail,
+		labelOwnerPID:  strconv.Itoa(pid),
+		labelOwnerTime: procStart(pid),
+		labelDir:       dir,
+	}
+}
+
+// procStart returns field 22 of /proc/PID/stat (start time in clock
+// ticks since boot), "" if the process does not exist.
+func procStart(pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	// The command name (field 2) may contain spaces: split after ')'.
+	s := string(data)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		s = s[i+1:]
+	}
+	f := strings.Fields(s)
+	if len(f) < 20 {
+		return ""
+	}
+	return f[19]
+}
+
+// removeOrphans removes fakemail containers (and their images and temp
+// directories) whose owning process is gone. Containers of live owners,
+// another harness running in parallel say, are left alone.
+func removeOrphans(ctx context.Context) error {
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	list, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true,
+		Filters: make(client.Filters).Add("label", labelRole+"="+roleFakemail)})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range list.Items {
+		pid, err := strconv.Atoi(c.Labels[labelOwnerPID])
+		if err == nil && procStart(pid) != "" && procStart(pid) == c.Labels[labelOwnerTime] {
+			continue // owner alive
+		}
+		if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+			errs = append(errs, fmt.Errorf("remove orphan container %.12s: %w", c.ID, err))
+			continue
+		}
+		cli.ImageRemove(ctx, c.ImageID, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+		if dir := c.Labels[labelDir]; strings.HasPrefix(filepath.Base(dir), "purpleharness-mail-") {
+			os.RemoveAll(dir)
+		}
+	}
+	return errors.Join(errs...)
+}
