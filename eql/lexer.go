@@ -314,9 +314,12 @@ func unquote(s string, q byte) (string, int, *quoteErr) {
 			}
 			hex := s[i+3 : i+3+end]
 			if len(hex) < 2 || len(hex) > 8 {
-				return "", 0, &quoteErr{i, "Unicode sequence should use [2-8] hex digits, [" + hex + "] has [" + strconv.Itoa(len(hex)) + "]"}
+				return "", 0, &quoteErr{i, "Unicode sequence should use [2-8] hex digits, [\\u{" + hex + "}] has [" + strconv.Itoa(len(hex)) + "]"}
 			}
 			v, err := strconv.ParseUint(hex, 16, 32)
+			if err == nil && v >= 0xD800 && v <= 0xDFFF {
+				return "", 0, &quoteErr{i, "Invalid unicode character code, [" + hex + "] is a surrogate code"}
+			}
 			if err != nil || !utf8.ValidRune(rune(v)) {
 				return "", 0, &quoteErr{i, "Invalid unicode character code [" + hex + "]"}
 			}
@@ -324,7 +327,10 @@ func unquote(s string, q byte) (string, int, *quoteErr) {
 			i += 3 + end + 1
 			continue
 		default:
-			return "", 0, &quoteErr{i, "Unexpected escape sequence [\\" + string(e) + "]"}
+			// Elasticsearch passes unknown escapes through as written
+			// ("\w" stays a backslash and a w, for regex patterns)
+			b.WriteByte('\\')
+			b.WriteByte(e)
 		}
 		i += 2
 	}

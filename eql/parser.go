@@ -812,7 +812,7 @@ func (p *parser) primary() (Expr, *Error) {
 			p.next()
 			n := p.peek()
 			if (n.kind == tString || n.kind == tSingleQuoted || n.kind == tRawString) && n.pos.Offset == t.end {
-				return nil, p.errf(t, "Use triple double quotes [\"\"\"] to define unescaped string literals, not [?]")
+				return nil, p.errf(t, "Use triple double quotes [\"\"\"] to define unescaped string literals, not [?%c]", p.src[n.pos.Offset])
 			}
 			if n.kind != tIdent && n.kind != tQuotedIdent {
 				return nil, p.unexpected("IDENTIFIER")

@@ -77,6 +77,7 @@ func TestEventSemantics(t *testing.T) {
 		{"array != needs no value equal", `process where tags != "b"`, []int{2, 3, 4, 5}},
 		{"array with in", `process where process.args in ("/bin/sh")`, []int{4}},
 		{"flattened keys resolve", `process where process.name == "flat.exe"`, []int{5}},
+		{"unknown escapes pass through", `process where process.name regex "n\c"`, []int{2}},
 		{"regex is anchored", `process where process.name regex "nc|flat"`, []int{2}},
 		{"regex~ folds case", `process where process.name regex~ "thunderbird\\.exe"`, []int{1}},
 		{"arithmetic", `process where process.pid * 2 + 1 == 41`, []int{2}},
