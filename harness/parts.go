@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"path"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	"github.com/purpleharness/purpleharness/ecs"
 	"github.com/purpleharness/purpleharness/eql"
 	"github.com/purpleharness/purpleharness/fakemail"
+	"github.com/purpleharness/purpleharness/fakemail/container"
 	"github.com/purpleharness/purpleharness/harness/sensor"
 	"github.com/purpleharness/purpleharness/rules"
 	"github.com/purpleharness/purpleharness/scenarios"
@@ -309,3 +311,49 @@ func (c *Catalog) Run(ctx context.Context, ref scenarios.AtomicRef, inputs map[s
 	}
 	return ex, nil
 }
+
+// ContainerServers are the fake mail servers in a container (package
+// fakemail/container): host networking, so clients connect straight to the
+// server process and no docker-proxy appears in the telemetry.
+type ContainerServers struct{ S *container.Servers }
+
+var _ MailServers = (*ContainerServers)(nil)
+
+// StartContainerServers builds the FROM-scratch image and starts it on the
+// canonical loopback ports. log receives the build log and container stderr.
+func StartContainerServers(ctx context.Context, log io.Writer) (*ContainerServers, error) {
+	s, err := container.Start(ctx, container.Options{Log: log})
+	if err != nil {
+		return nil, err
+	}
+	return &ContainerServers{S: s}, nil
+}
+
+func (m *ContainerServers) Mode() string {
+	return "container " + shortID(m.S.ContainerID()) + " (host network)"
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func (m *ContainerServers) Addrs() map[string]string {
+	out := map[string]string{}
+	for svc, a := range m.S.Addrs() {
+		out[string(svc)] = a
+	}
+	return out
+}
+
+func (m *ContainerServers) Evidence() []any {
+	var out []any
+	for _, s := range m.S.Evidence() {
+		out = append(out, s)
+	}
+	return out
+}
+
+func (m *ContainerServers) Shutdown(ctx context.Context) error { return m.S.Shutdown(ctx) }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"debug/elf"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/purpleharness/purpleharness/atomics"
 	"github.com/purpleharness/purpleharness/ecs"
+	"github.com/purpleharness/purpleharness/fakemail/container"
 	"github.com/purpleharness/purpleharness/harness"
 	"github.com/purpleharness/purpleharness/harness/elastic"
 	"github.com/purpleharness/purpleharness/harness/report"
@@ -35,6 +37,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	only := fs.String("scenario", "", "run only these scenarios (comma-separated names)")
 	profile := fs.String("profile", "endpoint", "telemetry profile: endpoint (Elastic Defend), auditbeat, sysmon-linux")
 	getPrereqs := fs.Bool("get-prereqs", false, "fetch unmet atomic prerequisites (get_prereq_command)")
+	servers := fs.String("servers", "auto", "mail servers: container (Docker, host network), in-process, or auto (container when Docker answers)")
 	backend := fs.String("backend", "auto", "rule engine: embedded, elasticsearch, both (report any difference), auto (Elasticsearch when --es-url is given or its image is present locally)")
 	es := elastic.OptionsFromEnv()
 	fs.StringVar(&es.URL, "es-url", es.URL, "existing Elasticsearch cluster URL (else a container from --es-image)")
@@ -52,6 +55,15 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if fs.NArg() > 0 {
 		return usageError(fmt.Errorf("run: unexpected argument %q", fs.Arg(0)))
+	}
+	// testcontainers reads its configuration once, at first use (which may
+	// be the Elasticsearch image check): no registry is reachable, so the
+	// Ryuk reaper image cannot be pulled, and /.dockerenv must not send it
+	// looking for the daemon on a gateway. Cleanup is ours (Shutdown).
+	for k, v := range map[string]string{"TESTCONTAINERS_RYUK_DISABLED": "true", "TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1"} {
+		if _, set := os.LookupEnv(k); !set {
+			os.Setenv(k, v)
+		}
 	}
 	prof, err := ecs.ParseProfile(*profile)
 	if err != nil {
@@ -76,12 +88,17 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Suites: suites, Rules: rs, Profile: string(prof), RunID: runID,
 		Engine: engine, Explainer: harness.Embedded{},
 		StartServers: func(ctx context.Context) (harness.MailServers, error) {
-			return harness.StartInProcessServers(ctx, nil)
+			return startServers(ctx, *servers, stderr)
 		},
 		StartSensor: func(ctx context.Context) (harness.Sensor, error) {
 			return harness.StartAuditSensor(ctx, prof)
 		},
 		Progress: report.Progress(stderr, isTerminal(stderr)),
+	}
+	switch *servers {
+	case "auto", "container", "in-process":
+	default:
+		return usageError(fmt.Errorf("run: --servers %q: want container, in-process or auto", *servers))
 	}
 	if *only != "" {
 		cfg.Only = strings.Split(*only, ",")
@@ -128,6 +145,31 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return silentExit(exitFailed)
 	}
 	return nil
+}
+
+// startServers starts the fake mail servers as asked; auto prefers a
+// container and falls back to in-process when no Docker daemon answers.
+//
+// auto also stays in-process when this binary is not statically linked
+// (e.g. "go run" with cgo on): the FROM-scratch image needs a static
+// binary, and building one first would cost far more than the whole suite.
+func startServers(ctx context.Context, mode string, stderr io.Writer) (harness.MailServers, error) {
+	if mode == "auto" && !staticExecutable() {
+		fmt.Fprintln(stderr, "mail servers: in-process (this validate binary is dynamically linked; build it with CGO_ENABLED=0, or pass --servers container, to run them in a container)")
+		return harness.StartInProcessServers(ctx, nil)
+	}
+	if mode == "in-process" {
+		return harness.StartInProcessServers(ctx, nil)
+	}
+	s, err := harness.StartContainerServers(ctx, nil)
+	if err == nil {
+		return s, nil
+	}
+	if mode == "auto" && errors.Is(err, container.ErrNoDocker) {
+		fmt.Fprintln(stderr, "mail servers: no Docker daemon, running them in-process")
+		return harness.StartInProcessServers(ctx, nil)
+	}
+	return nil, err
 }
 
 // chooseEngine picks the rule engine and says which in one line. The
@@ -202,6 +244,26 @@ func needsAtomics(suites []*scenarios.Suite) bool {
 		}
 	}
 	return false
+}
+
+// staticExecutable reports whether the running binary has no ELF
+// interpreter, i.e. can run in a FROM-scratch image as it is.
+func staticExecutable() bool {
+	exe, err := os.Executable()
+	if err != nil {
+		return false
+	}
+	f, err := elf.Open(exe)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return false
+		}
+	}
+	return true
 }
 
 func isTerminal(w io.Writer) bool {
