@@ -77,12 +77,13 @@ func (l *lexer) advance(n int) {
 func isIdentStart(c byte) bool {
 	return c == '_' || c == '@' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
 }
+
 // isIdentPart: "@" may only start an identifier (@timestamp), as in
 // Elasticsearch's IDENTIFIER rule.
 func isIdentPart(c byte) bool {
 	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
 }
-func isDigit(c byte) bool     { return c >= '0' && c <= '9' }
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // lex splits src into tokens. It stops at the first error.
 func lex(src string) ([]token, *Error) {
