@@ -182,6 +182,11 @@ func (c *compiler) field(f *FieldRef) (cnode, *Error) {
 	if f, ok := c.m.formats[name]; ok {
 		fn.layouts = javaDateLayouts(f)
 	}
+	if v, ok := c.m.consts[name]; ok {
+		// a constant_keyword field has its value on every document of
+		// the index, whatever _source holds
+		fn.constant, fn.hasConst = v, true
+	}
 	return fn, nil
 }
 

@@ -26,18 +26,23 @@ type litNode struct{ v val }
 func (n *litNode) eval(*evalCtx) val { return n.v }
 
 type fieldNode struct {
-	name    string // physical path after alias resolution
-	ft      fieldType
-	nullVal any
-	hasNull bool
-	runtime bool
-	layouts []string // Go layouts of a date field's custom format
+	name     string // physical path after alias resolution
+	ft       fieldType
+	nullVal  any
+	hasNull  bool
+	runtime  bool
+	layouts  []string // Go layouts of a date field's custom format
+	constant any      // constant_keyword value
+	hasConst bool
 }
 
 func (n *fieldNode) eval(c *evalCtx) val {
 	if n.runtime && c.bad != nil && c.bad(n.name) {
 		c.failed = true
 		return nullVal
+	}
+	if n.hasConst {
+		return fromRaw(n.constant, n.ft)
 	}
 	raw, ok := c.doc.Lookup(n.name)
 	if !ok {

@@ -45,11 +45,12 @@ type Mapping struct {
 	aliases map[string]string
 	nullVal map[string]any
 	formats map[string]string // date fields with an explicit format
+	consts  map[string]any    // constant_keyword values
 }
 
 // NewMapping returns an empty mapping.
 func NewMapping() *Mapping {
-	return &Mapping{fields: map[string]fieldType{}, aliases: map[string]string{}, nullVal: map[string]any{}, formats: map[string]string{}}
+	return &Mapping{fields: map[string]fieldType{}, aliases: map[string]string{}, nullVal: map[string]any{}, formats: map[string]string{}, consts: map[string]any{}}
 }
 
 // ParseMapping reads an Elasticsearch mapping: {"properties": ...},
@@ -131,6 +132,9 @@ func (m *Mapping) addProps(prefix string, props map[string]any) {
 		m.fields[full] = ft
 		if nv, ok := d["null_value"]; ok {
 			m.nullVal[full] = nv
+		}
+		if v, ok := d["value"]; ok && t == "constant_keyword" {
+			m.consts[full] = v
 		}
 		if f, ok := d["format"].(string); ok && (ft == ftDate || ft == ftDateNanos) {
 			m.formats[full] = f
@@ -285,6 +289,12 @@ func (m *Mapping) Fields() []string {
 // Elasticsearch merges field capabilities across the indices of a search.
 func Merge(ms ...*Mapping) *Mapping {
 	out := NewMapping()
+	conflicts := map[string]bool{}
+	defer func() {
+		for k := range conflicts {
+			delete(out.consts, k)
+		}
+	}()
 	for _, m := range ms {
 		if m == nil {
 			continue
@@ -299,6 +309,13 @@ func Merge(ms ...*Mapping) *Mapping {
 		}
 		for k, v := range m.nullVal {
 			out.nullVal[k] = v
+		}
+		for k, v := range m.consts {
+			// indices that disagree on a constant: read _source instead
+			if old, ok := out.consts[k]; ok && old != v {
+				conflicts[k] = true
+			}
+			out.consts[k] = v
 		}
 		for k, v := range m.formats {
 			if old, ok := out.formats[k]; ok && old != v {

@@ -197,7 +197,8 @@ func TestMappingAliasesAndTypes(t *testing.T) {
   "ecat": {"type": "keyword"},
   "event": {"properties": {"category": {"type": "alias", "path": "ecat"}}},
   "port": {"type": "long"},
-  "ver": {"type": "version"}
+  "ver": {"type": "version"},
+  "data_stream": {"properties": {"type": {"type": "constant_keyword", "value": "logs"}}}
 }}}`))
 	if err != nil {
 		t.Fatal(err)
@@ -213,6 +214,7 @@ func TestMappingAliasesAndTypes(t *testing.T) {
 		{`process where port == 25`, []int{1}},
 		{`process where ver > "1.9.5"`, []int{1}},
 		{`process where @timestamp >= "1970-01-01T00:00:02Z"`, []int{2}},
+		{`process where data_stream.type == "logs" and port == 25`, []int{1}},
 	}
 	for _, tc := range tests {
 		resp, err := Search(context.Background(), Request{Query: tc.query}, docs(stream...), WithMapping(m))
