@@ -159,6 +159,9 @@ type Limits struct {
 	MaxConnections int
 	// MaxAuthFailures closes a connection after this many failed logins.
 	MaxAuthFailures int
+	// MaxStoreBytes bounds all messages held: beyond it SMTP answers 452
+	// and APPEND/COPY get NO [OVERQUOTA], so a client cannot exhaust memory.
+	MaxStoreBytes int64
 }
 
 // DefaultLimits are the limits used for zero fields.
@@ -168,6 +171,7 @@ var DefaultLimits = Limits{
 	IdleTimeout:     5 * time.Minute,
 	MaxConnections:  64,
 	MaxAuthFailures: 3,
+	MaxStoreBytes:   512 << 20,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -185,6 +189,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxAuthFailures <= 0 {
 		l.MaxAuthFailures = DefaultLimits.MaxAuthFailures
+	}
+	if l.MaxStoreBytes <= 0 {
+		l.MaxStoreBytes = DefaultLimits.MaxStoreBytes
 	}
 	return l
 }
@@ -383,6 +390,8 @@ func (p *configParser) limits(n *yaml.Node, l *Limits) {
 			p.scalar(v, key, &l.MaxConnections)
 		case "max_auth_failures":
 			p.scalar(v, key, &l.MaxAuthFailures)
+		case "max_store_bytes":
+			p.scalar(v, key, &l.MaxStoreBytes)
 		case "idle_timeout":
 			var s string
 			p.scalar(v, key, &s)
@@ -392,7 +401,7 @@ func (p *configParser) limits(n *yaml.Node, l *Limits) {
 			}
 			l.IdleTimeout = d
 		default:
-			p.errorf(k, "unknown limit %q (want max_line_length, max_message_bytes, idle_timeout, max_connections or max_auth_failures)", key)
+			p.errorf(k, "unknown limit %q (want max_line_length, max_message_bytes, max_store_bytes, idle_timeout, max_connections or max_auth_failures)", key)
 		}
 	})
 }

@@ -213,3 +213,44 @@ func TestActiveSessions(t *testing.T) {
 		t.Errorf("Evidence() holds open sessions")
 	}
 }
+
+// TestRequireTLSForAuth: with the option on, a correct password over
+// plaintext does not log anyone in, on any protocol.
+func TestRequireTLSForAuth(t *testing.T) {
+	s := startTest(t, func(c *Config) { c.RequireTLSForAuth = true; c.Services = []Service{Submission, POP3, IMAP} })
+	cases := []struct {
+		svc  Service
+		send string
+	}{
+		{Submission, "EHLO x\r\nAUTH PLAIN AGMyAGF0b21pYy1yZWQ=\r\nQUIT\r\n"},
+		{POP3, "USER c2\r\nPASS atomic-red\r\nQUIT\r\n"},
+		{IMAP, "a LOGIN c2 atomic-red\r\nb LOGOUT\r\n"},
+	}
+	for i, tc := range cases {
+		got := dialRead(t, s.Addr(tc.svc), tc.send)
+		e := lastSession(t, s, i+1)
+		if e.User != "" {
+			t.Errorf("%s: plaintext login succeeded (%q); server said %q", tc.svc, e.User, got)
+		}
+	}
+}
+
+func TestStoreQuota(t *testing.T) {
+	s := startTest(t, func(c *Config) { c.Services = []Service{SMTP, IMAP}; c.Limits.MaxStoreBytes = 600 })
+	msg := strings.Repeat("y", 300)
+	send := "EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c2@purpleharness.test>\r\nDATA\r\n" + msg + "\r\n.\r\nQUIT\r\n"
+	if got := dialRead(t, s.Addr(SMTP), send); !strings.Contains(got, "250 2.0.0 OK") {
+		t.Fatalf("first message refused: %q", got)
+	}
+	if got := dialRead(t, s.Addr(SMTP), send); !strings.Contains(got, "452 ") {
+		t.Errorf("store over quota: read %q, want 452", got)
+	}
+	if got := dialRead(t, s.Addr(IMAP), "a LOGIN c2 atomic-red\r\nb APPEND INBOX {300+}\r\n"+msg+"\r\nc LOGOUT\r\n"); !strings.Contains(got, "b NO [OVERQUOTA]") {
+		t.Errorf("APPEND over quota: read %q", got)
+	}
+	// Expunging frees room again.
+	got := dialRead(t, s.Addr(IMAP), "a LOGIN c2 atomic-red\r\nb SELECT INBOX\r\nc STORE 2 +FLAGS.SILENT (\\Deleted)\r\nd EXPUNGE\r\ne APPEND INBOX {300+}\r\n"+msg+"\r\nf LOGOUT\r\n")
+	if !strings.Contains(got, "e OK") {
+		t.Errorf("APPEND after EXPUNGE: read %q", got)
+	}
+}

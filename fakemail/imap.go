@@ -45,6 +45,11 @@ var (
 var internalError = &imap.Error{Type: imap.StatusResponseTypeNo,
 	Code: imap.ResponseCodeServerBug, Text: "internal server error"}
 
+// overQuota is the reply when Limits.MaxStoreBytes is reached (RFC 9208
+// section 4.3 OVERQUOTA).
+var overQuota = &imap.Error{Type: imap.StatusResponseTypeNo, Code: "OVERQUOTA",
+	Text: "mail store full"}
+
 // guard turns a panic in a handler into internalError and a log line.
 func (s *imapSession) guard(err *error) {
 	if v := recover(); v != nil {
@@ -147,7 +152,7 @@ func (s *imapSession) Create(name string, _ *imap.CreateOptions) (err error) {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlreadyExists,
 			Text: "mailbox already exists"}
 	}
-	s.account.mailboxes[canonicalMailbox(name)] = newMailbox(canonicalMailbox(name))
+	s.account.mailboxes[canonicalMailbox(name)] = newMailbox(canonicalMailbox(name), &s.store.used)
 	return nil
 }
 
@@ -304,6 +309,9 @@ func (s *imapSession) Append(name string, r imap.LiteralReader, options *imap.Ap
 		// RFC 3501 6.3.11: TRYCREATE tells the client to CREATE first.
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate,
 			Text: fmt.Sprintf("no such mailbox %q", name)}
+	}
+	if !s.store.roomLocked(len(body)) {
+		return nil, overQuota
 	}
 	m := mb.add(body, date, flags)
 	return &imap.AppendData{UID: m.uid, UIDValidity: s.store.uidValidity}, nil
@@ -559,7 +567,15 @@ func (s *imapSession) Copy(numSet imap.NumSet, dest string) (_ *imap.CopyData, e
 			Text: fmt.Sprintf("no such mailbox %q", dest)}
 	}
 	data := &imap.CopyData{UIDValidity: s.store.uidValidity}
-	for _, v := range matchNumSet(s.visibleLocked(), numSet) {
+	sel := matchNumSet(s.visibleLocked(), numSet)
+	size := 0
+	for _, v := range sel {
+		size += len(v.msg.body)
+	}
+	if !s.store.roomLocked(size) {
+		return nil, overQuota
+	}
+	for _, v := range sel {
 		c := to.add(v.msg.body, v.msg.date, v.msg.flagList())
 		data.SourceUIDs.AddNum(v.msg.uid)
 		data.DestUIDs.AddNum(c.uid)

@@ -78,6 +78,9 @@ func (s *smtpSession) Data(r io.Reader) error {
 	}
 	for _, rcpt := range s.rcpts {
 		if _, err := s.b.store.Deliver(rcpt, body); err != nil {
+			if errors.Is(err, ErrStoreFull) { // RFC 5321 4.5.3.1.10
+				return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Mail store full"}
+			}
 			if errors.Is(err, ErrMessageTooBig) {
 				return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message too big"}
 			}

@@ -27,6 +27,7 @@ var (
 	ErrMessageTooBig  = errors.New("fakemail: message too big")
 	ErrNoSuchMessage  = errors.New("fakemail: no such message")
 	ErrInvalidMailbox = errors.New("fakemail: invalid mailbox name")
+	ErrStoreFull      = errors.New("fakemail: store full (Limits.MaxStoreBytes)")
 )
 
 // Store is the one mail store behind SMTP, POP3 and IMAP. It is safe for
@@ -40,6 +41,8 @@ type Store struct {
 	// fresh run, so clients must not reuse cached UIDs (RFC 3501 2.3.1.1).
 	uidValidity uint32
 	maxMessage  int64
+	maxStore    int64
+	used        int64 // bytes in all mailboxes, under mu
 }
 
 type account struct {
@@ -53,6 +56,7 @@ type mailbox struct {
 	uidNext    imap.UID
 	msgs       []*storedMessage
 	tracker    *imapserver.MailboxTracker
+	used       *int64 // the store's byte count
 }
 
 type storedMessage struct {
@@ -69,6 +73,7 @@ func NewStore(cfg Config) (*Store, error) {
 		byAddr:      make(map[string]*account),
 		uidValidity: uint32(time.Now().Unix()),
 		maxMessage:  cfg.Limits.withDefaults().MaxMessageBytes,
+		maxStore:    cfg.Limits.withDefaults().MaxStoreBytes,
 	}
 	for _, u := range cfg.Users {
 		if u.Login == "" {
@@ -79,7 +84,7 @@ func NewStore(cfg Config) (*Store, error) {
 		}
 		a := &account{login: u.Login, password: u.Password, address: u.Address,
 			mailboxes: make(map[string]*mailbox)}
-		a.mailboxes[Inbox] = newMailbox(Inbox)
+		a.mailboxes[Inbox] = newMailbox(Inbox, &s.used)
 		s.accounts[u.Login] = a
 		for _, addr := range append([]string{u.Address}, u.Aliases...) {
 			if addr != "" {
@@ -93,7 +98,7 @@ func NewStore(cfg Config) (*Store, error) {
 			}
 			mb, err := a.mailbox(name)
 			if errors.Is(err, ErrNoSuchMailbox) {
-				mb = newMailbox(canonicalMailbox(name))
+				mb = newMailbox(canonicalMailbox(name), &s.used)
 				a.mailboxes[mb.name] = mb
 			}
 			mb.add(m.bytes(u), time.Now(), nil)
@@ -102,10 +107,13 @@ func NewStore(cfg Config) (*Store, error) {
 	return s, nil
 }
 
-func newMailbox(name string) *mailbox {
-	return &mailbox{name: name, uidNext: 1, subscribed: true,
+func newMailbox(name string, used *int64) *mailbox {
+	return &mailbox{name: name, uidNext: 1, subscribed: true, used: used,
 		tracker: imapserver.NewMailboxTracker(0)}
 }
+
+// roomLocked reports whether n more bytes fit in Limits.MaxStoreBytes.
+func (s *Store) roomLocked(n int) bool { return s.used+int64(n) <= s.maxStore }
 
 // canonicalMailbox folds "inbox" in any case to INBOX (RFC 3501 5.1).
 func canonicalMailbox(name string) string {
@@ -132,6 +140,7 @@ func (mb *mailbox) add(body []byte, date time.Time, flags []imap.Flag) *storedMe
 	}
 	mb.uidNext++
 	mb.msgs = append(mb.msgs, m)
+	*mb.used += int64(len(body))
 	mb.tracker.QueueNumMessages(uint32(len(mb.msgs)))
 	return m
 }
@@ -147,6 +156,7 @@ func (mb *mailbox) expunge(del func(*storedMessage) bool, w *imapserver.ExpungeW
 			continue
 		}
 		seq := uint32(i + 1)
+		*mb.used -= int64(len(mb.msgs[i].body))
 		mb.msgs = append(mb.msgs[:i], mb.msgs[i+1:]...)
 		seqs = append(seqs, seq)
 		mb.tracker.QueueExpunge(seq)
@@ -216,6 +226,9 @@ func (s *Store) Deliver(rcpt string, body []byte) (imap.UID, error) {
 	a, ok := s.byAddr[strings.ToLower(rcpt)]
 	if !ok {
 		return 0, fmt.Errorf("%w: %q", ErrNoSuchUser, rcpt)
+	}
+	if !s.roomLocked(len(body)) {
+		return 0, ErrStoreFull
 	}
 	m := a.mailboxes[Inbox].add(body, time.Now(), nil)
 	return m.uid, nil
