@@ -252,7 +252,13 @@ func (t *tracker) connect(ev *rawEvent, fd int) Observation {
 		Audit:  t.audit(ev),
 	}
 	if fd >= 0 {
-		c.Transport = t.sockets[sockKey{ev.PID, fd}]
+		tr, ok := t.sockets[sockKey{ev.PID, fd}]
+		if !ok {
+			// A socket inherited across fork keeps its fd number: the
+			// parent may have created it.
+			tr = t.sockets[sockKey{ev.PPID, fd}]
+		}
+		c.Transport = tr
 	}
 	// A blocking TCP connect that returned 0 completed the handshake.
 	c.Established = ev.Exit == 0 && c.Transport == ecs.TCP
