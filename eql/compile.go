@@ -1,6 +1,7 @@
 package eql
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -75,6 +76,24 @@ func Compile(q *Query, opts ...Option) (*Program, error) {
 	return p, nil
 }
 
+// Verify checks q like Compile but reports every verification problem
+// (unknown fields, field-to-field comparisons, argument and literal types),
+// in query order, as Elasticsearch's "Found N problems" does. It returns
+// nil for a valid query.
+func Verify(q *Query, opts ...Option) []*Error {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	c := &compiler{q: q, m: cfg.mapping, collect: true}
+	if _, err := c.program(); err != nil {
+		return append(c.errs, err)
+	}
+	slices.SortStableFunc(c.errs, func(a, b *Error) int { return a.Offset - b.Offset })
+	// the copies of a "with runs=N" stage report the same problem
+	return slices.CompactFunc(c.errs, func(a, b *Error) bool { return a.Offset == b.Offset && a.Msg == b.Msg })
+}
+
 type compiler struct {
 	q *Query
 	m *Mapping
@@ -86,11 +105,30 @@ type compiler struct {
 	// no process.name. Inside functions and other values the script
 	// semantics (null propagates) apply.
 	inQuery bool
+	// collect makes verification errors accumulate in errs (Verify)
+	// instead of stopping at the first (Compile).
+	collect bool
+	errs    []*Error
+}
+
+// fail reports a verification error: returned, or collected with a null
+// placeholder so that verification goes on.
+func (c *compiler) fail(e *Error) (cnode, *Error) {
+	if c.collect {
+		c.errs = append(c.errs, e)
+		return &litNode{nullVal}, nil
+	}
+	return nil, e
 }
 
 func compile(q *Query, cfg *config) (*Program, *Error) {
 	c := &compiler{q: q, m: cfg.mapping}
-	p := &Program{q: q, mapping: cfg.mapping}
+	return c.program()
+}
+
+func (c *compiler) program() (*Program, *Error) {
+	q := c.q
+	p := &Program{q: q, mapping: c.m}
 	for _, k := range q.JoinKeys {
 		fn, err := c.keyField(k)
 		if err != nil {
@@ -156,7 +194,10 @@ func (c *compiler) keyField(k *FieldRef) (*fieldNode, *Error) {
 		return &fieldNode{name: "\x00unknown:" + k.Name}, nil
 	}
 	if fn.ft == ftText {
-		return nil, c.err(k, "Cannot use field [%s] with unsupported type [text] as a join key", k.Name)
+		if _, err := c.fail(c.err(k, "Cannot use field [%s] with unsupported type [text] as a join key", k.Name)); err != nil {
+			return nil, err
+		}
+		return fn, nil
 	}
 	return fn, nil
 }
@@ -170,10 +211,10 @@ func (c *compiler) field(f *FieldRef) (cnode, *Error) {
 		if f.Optional {
 			return &litNode{nullVal}, nil
 		}
-		return nil, c.err(f, "Unknown column [%s]%s", f.Name, c.suggest(f.Name))
+		return c.fail(c.err(f, "Unknown column [%s]%s", f.Name, c.suggest(f.Name)))
 	}
 	if ft == ftObject {
-		return nil, c.err(f, "Cannot use field [%s] type [object] only its subfields", f.Name)
+		return c.fail(c.err(f, "Cannot use field [%s] type [object] only its subfields", f.Name))
 	}
 	fn := &fieldNode{name: name, ft: ft, runtime: ft == ftRuntime}
 	if nv, ok := c.m.nullVal[name]; ok {
@@ -272,7 +313,7 @@ func (c *compiler) expr(e Expr) (cnode, *Error) {
 	case *Binary:
 		if comparisonOps[x.Op] {
 			if lf, ok := x.L.(*FieldRef); ok && isField(x.R) && !lf.Optional && !x.R.(*FieldRef).Optional {
-				return nil, c.err(x, "Comparisons against fields are not (currently) supported; offender [%s] in [%s]", c.q.source(x.R), c.q.source(x))
+				return c.fail(c.err(x, "Comparisons against fields are not (currently) supported; offender [%s] in [%s]", c.q.source(x.R), c.q.source(x)))
 			}
 			if (x.Op == "==" || x.Op == "!=") && (isNullLit(x.L) || isNullLit(x.R)) {
 				other := x.L
@@ -312,7 +353,7 @@ func (c *compiler) expr(e Expr) (cnode, *Error) {
 			return &arithNode{x.Op, l, r}, nil
 		}
 		if err := c.checkTypes(x); err != nil {
-			return nil, err
+			return c.fail(err)
 		}
 		return &cmpNode{op: x.Op, l: l, r: r, dsl: dsl}, nil
 	case *In:
@@ -323,7 +364,10 @@ func (c *compiler) expr(e Expr) (cnode, *Error) {
 		in := &inNode{x: n, insensitive: x.Insensitive, negated: x.Negated, dsl: dsl}
 		for _, it := range x.List {
 			if isField(it) {
-				return nil, c.err(it, "Comparisons against fields are not (currently) supported; offender [%s] in [%s]", c.q.source(it), c.q.source(x))
+				if _, err := c.fail(c.err(it, "Comparisons against fields are not (currently) supported; offender [%s] in [%s]", c.q.source(it), c.q.source(x))); err != nil {
+					return nil, err
+				}
+				continue
 			}
 			cn, err := c.expr(it)
 			if err != nil {
@@ -353,7 +397,9 @@ func (c *compiler) expr(e Expr) (cnode, *Error) {
 		return mn, nil
 	case *Call:
 		if err := c.checkArgs(x); err != nil {
-			return nil, err
+			if _, err := c.fail(err); err != nil {
+				return nil, err
+			}
 		}
 		cn := &callNode{c: x}
 		for _, a := range x.Args {

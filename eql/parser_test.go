@@ -103,6 +103,38 @@ func TestCompileErrors(t *testing.T) {
 	}
 }
 
+func TestVerifyCollectsAll(t *testing.T) {
+	m, err := ParseMapping([]byte(`{"properties": {"process": {"properties": {"name": {"type": "keyword"}, "pid": {"type": "long"}}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := Parse(`sequence by proces.name
+  [process where nme == "x" and length(process.pid) > 1] with runs=2
+  [process where process.name == process.pid]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range Verify(q, WithMapping(m)) {
+		got = append(got, e.Error())
+	}
+	want := []string{
+		"1:13: Unknown column [proces.name], did you mean [process.name]?",
+		"2:18: Unknown column [nme]",
+		"2:40: first argument of [length(process.pid)] must be [string], found value [process.pid] type [long]",
+		"3:18: Comparisons against fields are not (currently) supported; offender [process.pid] in [process.name == process.pid]",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Verify =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if errs := Verify(q); len(errs) != 1 {
+		t.Errorf("Verify without mapping = %v, want only the field-to-field comparison", errs)
+	}
+	if _, err := Compile(q, WithMapping(m)); err == nil || err.Error() != want[0] {
+		t.Errorf("Compile error = %v, want the first problem", err)
+	}
+}
+
 func TestErrorCaret(t *testing.T) {
 	_, err := Parse("sequence by host.name\n  [network where x == 'y']\n  [network where true]")
 	var e *Error
