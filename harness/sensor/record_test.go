@@ -2,6 +2,7 @@ package sensor
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/elastic/go-libaudit/v2/auparse"
+	"github.com/purpleharness/purpleharness/ecs"
 )
 
 func TestParseLogLineErrors(t *testing.T) {
@@ -271,4 +273,47 @@ func FuzzReceive(f *testing.F) {
 			t.Fatalf("%d observations from %d events", len(s.obs), st.Events)
 		}
 	})
+}
+
+// TestTrackerTransport names the transport from the socket() record of the
+// same fd, in the process or (inherited across fork) in its parent.
+func TestTrackerTransport(t *testing.T) {
+	const sock = `type=SYSCALL msg=audit(3.000:1): arch=c000003e syscall=41 success=yes exit=3 a0=2 a1=%s a2=0 a3=0 items=0 ppid=1 pid=10 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm="srv" exe="/srv" key="purpleharness"`
+	const conn = `type=SYSCALL msg=audit(3.001:2): arch=c000003e syscall=42 success=yes exit=0 a0=3 a1=0 a2=10 a3=0 items=0 ppid=%d pid=%d auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=(none) ses=1 comm="srv" exe="/srv" key="purpleharness"`
+	const addr = `type=SOCKADDR msg=audit(3.001:2): saddr=020000357F000001`
+	cases := []struct {
+		name      string
+		sockType  string // a1 of socket(): SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC = 80801
+		ppid, pid int
+		want      ecs.Transport
+		est       bool
+	}{
+		{"tcp in the same process", "80801", 1, 10, ecs.TCP, true},
+		{"udp in the same process", "2", 1, 10, ecs.UDP, false},
+		{"tcp inherited by a child", "1", 10, 11, ecs.TCP, true},
+		{"unrelated process", "1", 1, 12, "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTracker(true, nil, nil, nil, nil)
+			ev, err := parseEvent(recs(t, fmt.Sprintf(sock, tc.sockType)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := tr.handle(ev); ok {
+				t.Fatal("socket() became an observation")
+			}
+			ev, err = parseEvent(recs(t, fmt.Sprintf(conn, tc.ppid, tc.pid), addr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			o, ok := tr.handle(ev)
+			if !ok || o.Connect == nil {
+				t.Fatal("connect not observed")
+			}
+			if o.Connect.Transport != tc.want || o.Connect.Established != tc.est {
+				t.Errorf("transport %q established %v, want %q %v", o.Connect.Transport, o.Connect.Established, tc.want, tc.est)
+			}
+		})
+	}
 }
