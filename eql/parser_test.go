@@ -206,6 +206,11 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("Compile(%q) error %v", query, err)
 			}
 		}
+		for _, e := range Verify(q) {
+			if e.Offset < 0 || e.Offset > len(query) || e.Line < 1 || e.Col < 1 {
+				t.Fatalf("Verify(%q) problem outside the input: %v", query, e)
+			}
+		}
 		for _, st := range q.Stages() {
 			for _, c := range st.Conds {
 				if c.Pos.Offset < 0 || c.Pos.Offset+len(c.Text) > len(query) {
