@@ -2,6 +2,8 @@ package fakemail
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
 	"io"
 	"log"
 	"net"
@@ -252,5 +254,64 @@ func TestStoreQuota(t *testing.T) {
 	got := dialRead(t, s.Addr(IMAP), "a LOGIN c2 atomic-red\r\nb SELECT INBOX\r\nc STORE 2 +FLAGS.SILENT (\\Deleted)\r\nd EXPUNGE\r\ne APPEND INBOX {300+}\r\n"+msg+"\r\nf LOGOUT\r\n")
 	if !strings.Contains(got, "e OK") {
 		t.Errorf("APPEND after EXPUNGE: read %q", got)
+	}
+}
+
+// TestShutdownRecordsOpenSessions: sessions open at Shutdown, plain and
+// TLS, are ended and recorded as server-shutdown.
+func TestShutdownRecordsOpenSessions(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Ports = EphemeralPorts()
+	cfg.ErrorLog = log.New(io.Discard, "", 0)
+	s, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := net.Dial("tcp", s.Addr(IMAP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	bufio.NewReader(plain).ReadString('\n')
+	tc, err := tls.Dial("tcp", s.Addr(POP3S), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	bufio.NewReader(tc).ReadString('\n')
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	ev := s.Evidence()
+	if len(ev) != 2 {
+		t.Fatalf("%d sessions after Shutdown, want 2", len(ev))
+	}
+	for _, e := range ev {
+		if e.Ended != EndShutdown {
+			t.Errorf("%s session ended %q, want %q", e.Service, e.Ended, EndShutdown)
+		}
+	}
+	if _, err := net.Dial("tcp", s.Addr(IMAP)); err == nil {
+		t.Error("IMAP still accepting after Shutdown")
+	}
+}
+
+func TestSubscribe(t *testing.T) {
+	s := startTest(t, func(c *Config) { c.Services = []Service{POP3} })
+	ch, cancel := s.Subscribe(4)
+	dialRead(t, s.Addr(POP3), "QUIT\r\n")
+	select {
+	case e := <-ch:
+		if e.Service != POP3 || e.Ended != EndQuit {
+			t.Errorf("subscribed session %+v", e)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no session delivered to the subscriber")
+	}
+	cancel()
+	if _, open := <-ch; open {
+		t.Error("channel still open after cancel")
 	}
 }

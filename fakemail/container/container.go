@@ -114,10 +114,20 @@ func Start(ctx context.Context, opts Options) (_ *Servers, err error) {
 	if logw == nil {
 		logw = io.Discard
 	}
-	if _, err := exec.LookPath("docker"); err != nil {
-		if _, serr := os.Stat("/var/run/docker.sock"); serr != nil {
-			return nil, ErrNoDocker
+	var config []byte
+	if opts.ConfigFile != "" {
+		data, err := os.ReadFile(opts.ConfigFile)
+		if err != nil {
+			return nil, fmt.Errorf("container: %w", err)
 		}
+		// Check it here, before any build, so the error has the host path.
+		if _, err := fakemail.ParseConfig(opts.ConfigFile, data); err != nil {
+			return nil, err
+		}
+		config = data
+	}
+	if err := pingDocker(ctx); err != nil {
+		return nil, err
 	}
 	if err := removeOrphans(ctx); err != nil {
 		fmt.Fprintf(logw, "fakemail container: removing orphans: %v\n", err)
@@ -146,16 +156,8 @@ func Start(ctx context.Context, opts Options) (_ *Servers, err error) {
 		return nil, fmt.Errorf("container: %w", err)
 	}
 	args := []string{"--evidence", runDir + "/" + evidenceFile, "--ready", runDir + "/" + readyFile}
-	if opts.ConfigFile != "" {
-		data, err := os.ReadFile(opts.ConfigFile)
-		if err != nil {
-			return nil, fmt.Errorf("container: %w", err)
-		}
-		// Check it here so the error has the host path in it.
-		if _, err := fakemail.ParseConfig(opts.ConfigFile, data); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(filepath.Join(shareDir, configFile), data, 0o644); err != nil {
+	if config != nil {
+		if err := os.WriteFile(filepath.Join(shareDir, configFile), config, 0o644); err != nil {
 			return nil, fmt.Errorf("container: %w", err)
 		}
 		args = append(args, "--config", runDir+"/"+configFile)
@@ -184,9 +186,6 @@ func Start(ctx context.Context, opts Options) (_ *Servers, err error) {
 	s := &Servers{ctr: ctr, dir: dir}
 	if err != nil {
 		s.remove()
-		if strings.Contains(err.Error(), "Cannot connect to the Docker daemon") || strings.Contains(err.Error(), "rootless Docker not found") {
-			return nil, fmt.Errorf("%w: %v", ErrNoDocker, err)
-		}
 		return nil, fmt.Errorf("container: start: %w", err)
 	}
 	if err := s.waitReady(ctx, filepath.Join(shareDir, readyFile)); err != nil {

@@ -239,3 +239,13 @@ func TestOrphanRemoved(t *testing.T) {
 		t.Errorf("orphan image %s still there", image)
 	}
 }
+
+func TestStartBadConfig(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "mail.yaml")
+	os.WriteFile(bad, []byte("limits:\n  idle_timeout: soon\n"), 0o644)
+	_, err := Start(context.Background(), Options{ConfigFile: bad})
+	var cerr *fakemail.ConfigError
+	if !errors.As(err, &cerr) || err.Error() != bad+`:2:17: idle_timeout: want a positive duration like 60s, got "soon"` {
+		t.Errorf("Start with bad config: %v, want a positioned ConfigError before any build", err)
+	}
+}

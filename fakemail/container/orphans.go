@@ -54,6 +54,20 @@ func procStart(pid int) string {
 	return f[19]
 }
 
+// pingDocker checks a daemon answers, so a missing Docker is ErrNoDocker
+// (skip / exit 3) rather than a build error.
+func pingDocker(ctx context.Context) error {
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNoDocker, err)
+	}
+	defer cli.Close()
+	if _, err := cli.Ping(ctx, client.PingOptions{}); err != nil {
+		return fmt.Errorf("%w: %v", ErrNoDocker, err)
+	}
+	return nil
+}
+
 // removeOrphans removes fakemail containers (and their images and temp
 // directories) whose owning process is gone. Containers of live owners,
 // another harness running in parallel say, are left alone.
