@@ -22,6 +22,7 @@ type Stage struct {
 	// Pos is where the stage starts; Text is its source.
 	Pos  Pos
 	Text string
+	m    *Mapping // resolves the category field's alias
 }
 
 // CategoryMatches reports whether ev belongs to the stage's category,
@@ -34,6 +35,7 @@ func (s Stage) CategoryMatches(ev Fields, field string) bool {
 	if field == "" {
 		field = DefaultEventCategoryField
 	}
+	field, _, _ = s.m.resolve(field)
 	raw, ok := ev.Lookup(field)
 	if !ok {
 		return false
@@ -152,9 +154,19 @@ func (q *Query) Keys() []string {
 // Stages returns the stages as written: one for an event query, one per
 // bracketed query for a sequence or sample (until excluded, see Until).
 func (q *Query) Stages() []Stage {
+	return q.stages(nil)
+}
+
+// Stages is Query.Stages with the program's mapping applied: conjuncts
+// read fields with their mapped types and aliases, as Search does.
+func (p *Program) Stages() []Stage {
+	return p.q.stages(p.mapping)
+}
+
+func (q *Query) stages(m *Mapping) []Stage {
 	out := make([]Stage, 0, len(q.terms))
 	for _, t := range q.terms {
-		out = append(out, q.stageOf(t))
+		out = append(out, q.stageOf(t, m))
 	}
 	return out
 }
@@ -164,18 +176,18 @@ func (q *Query) Until() (Stage, bool) {
 	if q.until == nil {
 		return Stage{}, false
 	}
-	return q.stageOf(q.until), true
+	return q.stageOf(q.until, nil), true
 }
 
-func (q *Query) stageOf(t *term) Stage {
-	s := Stage{Category: t.category, Runs: t.runs, Missing: t.missing, Pos: t.start}
+func (q *Query) stageOf(t *term, m *Mapping) Stage {
+	s := Stage{Category: t.category, Runs: t.runs, Missing: t.missing, Pos: t.start, m: m}
 	if t.end <= len(q.Src) && t.start.Offset <= t.end {
 		s.Text = q.Src[t.start.Offset:t.end]
 	}
 	for _, k := range t.keys {
 		s.Keys = append(s.Keys, k.Name)
 	}
-	c := &compiler{q: q}
+	c := &compiler{q: q, m: m, collect: true}
 	for _, e := range conjuncts(t.cond) {
 		st, _ := e.Span()
 		cd := Cond{Text: q.source(e), Pos: st, Expr: e}

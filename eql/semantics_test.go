@@ -225,6 +225,27 @@ func TestMappingAliasesAndTypes(t *testing.T) {
 			t.Errorf("Search(%q) = %v, want %v", tc.query, got, tc.want)
 		}
 	}
+	q, err := Parse(`process where port == 25 and event.category == "process"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(q, WithMapping(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "25" in _source is the long 25 through the mapping, and the alias
+	// resolves, as Search reads them
+	for i, c := range p.Stages()[0].Conds {
+		if got := c.Eval(stream[0]); got != True {
+			t.Errorf("Program.Stages cond %d %q = %s, want true", i, c.Text, got)
+		}
+	}
+	if got := p.Stages()[0].Eval(stream[0], ""); got != True {
+		t.Errorf("Program.Stages stage Eval = %s, want true (event.category is an alias of ecat)", got)
+	}
+	if got := q.Stages()[0].Conds[0].Eval(stream[0]); got != False {
+		t.Errorf("Query.Stages (no mapping) port == 25 on \"25\" = %s, want false", got)
+	}
 	_, err = Search(context.Background(), Request{Query: `process where prot == 25`}, docs(stream...), WithMapping(m))
 	var e *Error
 	if !errors.As(err, &e) || e.Msg != "Unknown column [prot], did you mean [port]?" {
