@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -28,6 +30,10 @@ import (
 // runCmd is "validate run" (and bare "validate"): the whole suite under the
 // sensor, every rule against every scenario, reports in --out.
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	// A closed stdout or stderr (validate run | head) must not kill the
+	// run before its deferred cleanup: with SIGPIPE ignored, writes fail
+	// with EPIPE instead and teardown still happens.
+	signal.Ignore(syscall.SIGPIPE)
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	suite := fs.String("suite", "scenarios", "scenario suite: a directory of *.yaml files or one file")
