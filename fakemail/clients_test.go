@@ -135,3 +135,40 @@ func TestGoClientsOneStore(t *testing.T) {
 		t.Errorf("smtp evidence: %+v", ev[0])
 	}
 }
+
+// TestIMAPMoveAndNamespace: MOVE (RFC 6851) moves the tasking to a new
+// mailbox and POP3, which serves INBOX, no longer sees it.
+func TestIMAPMoveAndNamespace(t *testing.T) {
+	s := startTest(t, nil)
+	c, err := imapclient.DialInsecure(s.Addr(IMAP), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(DefaultLogin, DefaultPassword).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := c.Namespace().Wait()
+	if err != nil || len(ns.Personal) != 1 || ns.Personal[0].Delim != imapDelim {
+		t.Errorf("Namespace = %+v, %v", ns, err)
+	}
+	if err := c.Create("Done", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select(Inbox, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	md, err := c.Move(imap.SeqSetNum(1), "Done").Wait()
+	if err != nil || md.DestUIDs == nil || md.DestUIDs.String() != "1" {
+		t.Fatalf("Move = %+v, %v", md, err)
+	}
+	if mb := c.Mailbox(); mb.NumMessages != 0 {
+		t.Errorf("INBOX has %d messages after MOVE, want 0", mb.NumMessages)
+	}
+	done, _ := s.Store().Messages(DefaultLogin, "Done")
+	inbox, _ := s.Store().Messages(DefaultLogin, Inbox)
+	if len(done) != 1 || len(inbox) != 0 {
+		t.Errorf("store: Done %d, INBOX %d; want 1, 0", len(done), len(inbox))
+	}
+	c.Logout().Wait()
+}

@@ -38,6 +38,8 @@ type imapSession struct {
 var (
 	_ imapserver.Session            = (*imapSession)(nil)
 	_ imapserver.SessionAppendLimit = (*imapSession)(nil)
+	_ imapserver.SessionMove        = (*imapSession)(nil)
+	_ imapserver.SessionNamespace   = (*imapSession)(nil)
 )
 
 // internalError is the reply for a handler panic: the client gets a
@@ -581,6 +583,43 @@ func (s *imapSession) Copy(numSet imap.NumSet, dest string) (_ *imap.CopyData, e
 		data.DestUIDs.AddNum(c.uid)
 	}
 	return data, nil
+}
+
+// Namespace reports one personal namespace (RFC 2342).
+func (s *imapSession) Namespace() (*imap.NamespaceData, error) {
+	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Delim: imapDelim}}}, nil
+}
+
+// Move is COPY then EXPUNGE of the sources, atomically under the store
+// lock (RFC 6851). The EXPUNGE responses reach this session through the
+// tracker, which imapserver polls before the tagged OK.
+func (s *imapSession) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) (err error) {
+	defer s.guard(&err)
+	if s.readOnly {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: "READ-ONLY", Text: "mailbox is read-only"}
+	}
+	s.store.mu.Lock()
+	to, err := s.account.mailbox(dest)
+	if err != nil {
+		s.store.mu.Unlock()
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate,
+			Text: fmt.Sprintf("no such mailbox %q", dest)}
+	}
+	if to == s.selected {
+		s.store.mu.Unlock()
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Text: "cannot move into the same mailbox"}
+	}
+	data := &imap.CopyData{UIDValidity: s.store.uidValidity}
+	moved := map[*storedMessage]bool{}
+	for _, v := range matchNumSet(s.visibleLocked(), numSet) {
+		c := to.add(v.msg.body, v.msg.date, v.msg.flagList())
+		data.SourceUIDs.AddNum(v.msg.uid)
+		data.DestUIDs.AddNum(c.uid)
+		moved[v.msg] = true
+	}
+	s.selected.expunge(func(m *storedMessage) bool { return moved[m] }, nil, nil)
+	s.store.mu.Unlock()
+	return w.WriteCopyData(data)
 }
 
 func (s *imapSession) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (_ *imap.SearchData, err error) {

@@ -148,7 +148,7 @@ func (s *Servers) serve(svc Service, tl *tapListener, cfg Config) {
 				return &imapSession{store: s.store, logger: s.logger}, nil, nil
 			},
 			Caps: imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}, imap.CapUIDPlus: {},
-				imap.CapUnselect: {}},
+				imap.CapUnselect: {}, imap.CapMove: {}, imap.CapNamespace: {}},
 			Logger:       s.logger,
 			TLSConfig:    s.tlsConfig,
 			InsecureAuth: !cfg.RequireTLSForAuth,
