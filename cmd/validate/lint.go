@@ -8,7 +8,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/purpleharness/purpleharness/eql"
 	"github.com/purpleharness/purpleharness/rules"
@@ -26,7 +28,12 @@ flags:
   --mapping FILE   an index mapping (JSON, as GET INDEX/_mapping or the
                    "mappings" of a template): fields the rule uses that the
                    mapping lacks are errors, as Elasticsearch reports them
-  --quiet          print problems only, no skipped notes or summary
+  --strict         warnings fail the lint too (exit 1)
+  --quiet          print problems and warnings only, no skipped notes or summary
+
+Warnings do not make a rule invalid: a comparison of an ECS categorization
+field (event.kind, event.category, event.type, event.outcome) with a value
+ECS does not allow, which never matches ECS data.
 `
 
 var lintCommand = command{"lint", "parse and verify rule files (.toml, .ndjson, .eql)", runLint}
@@ -36,6 +43,7 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(io.Discard)
 	mappingFile := fs.String("mapping", "", "")
 	quiet := fs.Bool("quiet", false, "")
+	strict := fs.Bool("strict", false, "")
 	paths, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, lintUsage)
@@ -72,19 +80,23 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if !*quiet {
 		fmt.Fprintf(stderr, "validate lint: %s\n", sum)
 	}
-	if sum.problems > 0 {
+	if sum.problems > 0 || (*strict && sum.warnings > 0) {
 		return silentExit(exitFailed)
 	}
 	return nil
 }
 
 type lintSummary struct {
-	valid, skipped, problems int
+	valid, skipped, problems, warnings int
 }
 
 func (s lintSummary) String() string {
-	return fmt.Sprintf("%d valid EQL %s, %d skipped, %d %s",
+	out := fmt.Sprintf("%d valid EQL %s, %d skipped, %d %s",
 		s.valid, plural(s.valid, "rule", "rules"), s.skipped, s.problems, plural(s.problems, "problem", "problems"))
+	if s.warnings > 0 {
+		out += fmt.Sprintf(", %d %s", s.warnings, plural(s.warnings, "warning", "warnings"))
+	}
+	return out
 }
 
 func plural(n int, one, many string) string {
@@ -133,12 +145,15 @@ func lintPath(path string, opts []eql.Option, sum *lintSummary, out io.Writer, q
 			}
 			continue
 		}
-		if f, bad := lintRule(r, opts); bad {
+		f, bad, warns := lintRule(r, opts)
+		if bad {
 			sum.problems++
 			found = append(found, f)
 			continue
 		}
 		sum.valid++
+		sum.warnings += len(warns)
+		found = append(found, warns...)
 	}
 	sort.SliceStable(found, func(i, j int) bool {
 		a, b := found[i].pos, found[j].pos
@@ -156,20 +171,23 @@ func lintPath(path string, opts []eql.Option, sum *lintSummary, out io.Writer, q
 }
 
 // lintRule parses and verifies one EQL rule and returns its finding,
-// positioned in the rule file.
-func lintRule(r *rules.Rule, opts []eql.Option) (finding, bool) {
+// positioned in the rule file, or, for a valid rule, its warnings.
+func lintRule(r *rules.Rule, opts []eql.Option) (problem finding, bad bool, warnings []finding) {
 	q, err := eql.Parse(r.Query)
 	if err == nil {
 		_, err = eql.Compile(q, opts...)
 	}
-	if err == nil {
-		return finding{}, false
+	if err != nil {
+		var qe *eql.Error
+		if errors.As(err, &qe) {
+			return finding{r.PosAt(qe.Offset), qe.Msg}, true, nil
+		}
+		return finding{r.QueryPos(), err.Error()}, true, nil
 	}
-	var qe *eql.Error
-	if errors.As(err, &qe) {
-		return finding{r.PosAt(qe.Offset), qe.Msg}, true
+	for _, w := range ecsWarnings(q, eql.DefaultEventCategoryField) {
+		warnings = append(warnings, finding{r.PosAt(w.offset), "warning: " + w.msg})
 	}
-	return finding{r.QueryPos(), err.Error()}, true
+	return finding{}, false, warnings
 }
 
 // flattenErrors unpacks errors.Join trees into their leaves.
@@ -206,4 +224,107 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// ecsAllowed are the allowed values of ECS's categorization fields (ECS
+// 8.x, "ECS Categorization Fields"). A rule comparing one of these fields
+// with any other value can never match data that follows ECS — Elastic
+// Defend, Beats and Agent integrations all do — so lint warns about it.
+var ecsAllowed = map[string][]string{
+	"event.kind":     {"alert", "asset", "enrichment", "event", "metric", "state", "pipeline_error", "signal"},
+	"event.category": {"api", "authentication", "configuration", "database", "driver", "email", "file", "host", "iam", "intrusion_detection", "library", "malware", "network", "package", "process", "registry", "session", "threat", "vulnerability", "web"},
+	"event.type":     {"access", "admin", "allowed", "change", "connection", "creation", "deletion", "denied", "device", "end", "error", "group", "indicator", "info", "installation", "protocol", "start", "user"},
+	"event.outcome":  {"failure", "success", "unknown"},
+}
+
+// ecsHints name where a value that is not allowed in a categorization
+// field really lives in ECS data, for the values rule authors mix up.
+var ecsHints = map[string]string{
+	"connection_attempted": "Elastic Defend reports it in event.action",
+	"connection_accepted":  "Elastic Defend reports it in event.action",
+	"disconnect_received":  "Elastic Defend reports it in event.action",
+	"exec":                 "Elastic Defend reports it in event.action",
+	"fork":                 "Elastic Defend reports it in event.action",
+	"lookup_requested":     "Elastic Defend reports it in event.action",
+}
+
+// ecsWarning is a finding that does not make a rule invalid.
+type ecsWarning struct {
+	offset int // byte offset in the query
+	msg    string
+}
+
+// ecsWarnings checks every constant a query compares an ECS
+// categorization field with (==, !=, in, in~, :, like without wildcards),
+// and each stage's event category.
+func ecsWarnings(q *eql.Query, categoryField string) []ecsWarning {
+	var ws []ecsWarning
+	check := func(field string, lit eql.Expr, insensitive bool) {
+		allowed, ok := ecsAllowed[field]
+		l, isLit := lit.(*eql.Literal)
+		if !ok || !isLit {
+			return
+		}
+		s, isStr := l.Val.(string)
+		if !isStr || strings.ContainsAny(s, "*?") {
+			return
+		}
+		for _, a := range allowed {
+			if s == a || (insensitive && strings.EqualFold(s, a)) {
+				return
+			}
+		}
+		msg := fmt.Sprintf("%q is not an ECS %s value, so this never matches ECS data (allowed: %s)", s, field, strings.Join(allowed, ", "))
+		if hint, ok := ecsHints[strings.ToLower(s)]; ok {
+			msg = fmt.Sprintf("%q is not an ECS %s value, so this never matches ECS data; %s", s, field, hint)
+		}
+		start, _ := l.Span()
+		ws = append(ws, ecsWarning{start.Offset, msg})
+	}
+	fieldOf := func(e eql.Expr) string {
+		if f, ok := e.(*eql.FieldRef); ok {
+			return f.Name
+		}
+		return ""
+	}
+	var walk func(e eql.Expr)
+	walk = func(e eql.Expr) {
+		switch x := e.(type) {
+		case *eql.Not:
+			walk(x.X)
+		case *eql.Binary:
+			switch x.Op {
+			case "and", "or":
+				walk(x.L)
+				walk(x.R)
+			case "==", "!=":
+				if f := fieldOf(x.L); f != "" {
+					check(f, x.R, false)
+				} else if f := fieldOf(x.R); f != "" {
+					check(f, x.L, false)
+				}
+			}
+		case *eql.In:
+			if f := fieldOf(x.X); f != "" {
+				for _, v := range x.List {
+					check(f, v, x.Insensitive)
+				}
+			}
+		case *eql.Match:
+			if f := fieldOf(x.X); f != "" && (x.Op == ":" || strings.HasPrefix(x.Op, "like")) {
+				for _, p := range x.Patterns {
+					check(f, p, x.Op != "like")
+				}
+			}
+		}
+	}
+	for _, st := range q.Stages() {
+		if st.Category != "" && categoryField == eql.DefaultEventCategoryField && !slices.Contains(ecsAllowed["event.category"], st.Category) {
+			ws = append(ws, ecsWarning{st.Pos.Offset, fmt.Sprintf("%q is not an ECS event.category value, so this stage never matches ECS data", st.Category)})
+		}
+		for _, c := range st.Conds {
+			walk(c.Expr)
+		}
+	}
+	return ws
 }

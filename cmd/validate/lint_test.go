@@ -1,11 +1,16 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/purpleharness/purpleharness/eql"
 )
+
+const publishedWarning = "rules/t1071_003_mail_c2_published.toml:40:32: warning: \"connection_attempted\" is not an ECS event.type value, so this never matches ECS data; Elastic Defend reports it in event.action\n"
 
 // TestLintCommand builds cmd/validate and runs "validate lint" end to end
 // on rule files of every format: findings at file:line:col, skipped
@@ -52,7 +57,10 @@ sequence [network where true]"""
 		stderr string
 	}{
 		{"valid", []string{"lint", good}, 0, "", "validate lint: 1 valid EQL rule, 0 skipped, 0 problems\n"},
-		{"published rule", []string{"lint", "rules/t1071_003_mail_c2_published.toml"}, 0, "", "validate lint: 1 valid EQL rule, 0 skipped, 0 problems\n"},
+		// The published rule is valid EQL, but compares event.type with a
+		// value ECS does not allow: a warning, exit 0 (1 with --strict).
+		{"published rule", []string{"lint", "rules/t1071_003_mail_c2_published.toml"}, 0, publishedWarning, "validate lint: 1 valid EQL rule, 0 skipped, 0 problems, 1 warning\n"},
+		{"published rule, strict", []string{"lint", "--strict", "rules/t1071_003_mail_c2_published.toml"}, 1, publishedWarning, "validate lint: 1 valid EQL rule, 0 skipped, 0 problems, 1 warning\n"},
 		{"toml multi-line error", []string{"lint", badTOML}, 1,
 			badTOML + ":7:37: mismatched input ']' expecting an expression\n", "validate lint: 0 valid EQL rules, 0 skipped, 1 problem\n"},
 		{"one-stage sequence", []string{"lint", seqTOML}, 1,
@@ -90,5 +98,38 @@ sequence [network where true]"""
 	stdout, _, code := runValidate(t, bin, "lint", "--mapping", mapping, unknown)
 	if want := unknown + ":1:15: Unknown column [process.name]\n"; code != 1 || stdout != want {
 		t.Errorf("lint --mapping: exit %d, stdout %q; want 1, %q", code, stdout, want)
+	}
+}
+
+func TestECSWarnings(t *testing.T) {
+	tests := []struct {
+		query string
+		want  []string // "offset: message prefix"
+	}{
+		{`network where event.type == "start"`, nil},
+		{`network where event.type : "START"`, nil},
+		{`network where event.type == "START"`, []string{`28: "START" is not an ECS event.type value`}},
+		{`network where event.type in~ ("Start", "connection_attempted")`, []string{`39: "connection_attempted" is not an ECS event.type value, so this never matches ECS data; Elastic Defend reports it in event.action`}},
+		{`network where not event.outcome != "succes"`, []string{`35: "succes" is not an ECS event.outcome value`}},
+		{`network where event.type : "conn*"`, nil},
+		{`network where event.action == "connection_attempted"`, nil},
+		{`netwrk where true`, []string{`0: "netwrk" is not an ECS event.category value`}},
+		{`sequence [process where event.kind == "alerts"] [any where true]`, []string{`38: "alerts" is not an ECS event.kind value`}},
+	}
+	for _, tt := range tests {
+		q, err := eql.Parse(tt.query)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tt.query, err)
+		}
+		ws := ecsWarnings(q, eql.DefaultEventCategoryField)
+		if len(ws) != len(tt.want) {
+			t.Errorf("ecsWarnings(%q) = %+v, want %d", tt.query, ws, len(tt.want))
+			continue
+		}
+		for i, w := range ws {
+			if got := fmt.Sprintf("%d: %s", w.offset, w.msg); !strings.HasPrefix(got, tt.want[i]) {
+				t.Errorf("ecsWarnings(%q)[%d] = %q, want prefix %q", tt.query, i, got, tt.want[i])
+			}
+		}
 	}
 }
