@@ -1,14 +1,17 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
+	"log"
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -205,23 +208,63 @@ func (a *AuditSensor) Documents() []ecs.Document {
 }
 
 // InProcessServers are the fake mail servers running inside this process.
-type InProcessServers struct{ S *fakemail.Servers }
+// Their error log (clients hanging up mid-greeting, protocol errors from
+// hostile clients) is kept, not printed over the progress lines: the run
+// writes it to servers.log.
+type InProcessServers struct {
+	S *fakemail.Servers
+	// Why, when set, says why the servers run in-process rather than in a
+	// container; Mode includes it.
+	Why string
+	log lockedBuffer
+}
+
+// Log returns what the servers logged.
+func (m *InProcessServers) Log() string { return m.log.String() }
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() > 1<<20 {
+		return len(p), nil // bounded: a hostile client must not fill memory
+	}
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
 
 // StartInProcessServers starts the default account on the canonical
 // loopback ports (ports overrides them; nil keeps them).
 func StartInProcessServers(ctx context.Context, ports map[fakemail.Service]int) (*InProcessServers, error) {
+	m := &InProcessServers{}
 	cfg := fakemail.DefaultConfig()
 	if ports != nil {
 		cfg.Ports = ports
 	}
+	cfg.ErrorLog = log.New(&m.log, "fakemail: ", log.LstdFlags|log.Lmicroseconds)
 	s, err := fakemail.Start(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &InProcessServers{S: s}, nil
+	m.S = s
+	return m, nil
 }
 
-func (m *InProcessServers) Mode() string { return "in-process" }
+func (m *InProcessServers) Mode() string {
+	if m.Why != "" {
+		return "in-process (" + m.Why + ")"
+	}
+	return "in-process"
+}
 
 func (m *InProcessServers) Addrs() map[string]string {
 	out := map[string]string{}

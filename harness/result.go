@@ -75,6 +75,8 @@ type Result struct {
 	// (written as NDJSON); Evidence the mail servers' sessions.
 	Documents []ecs.Document `json:"-"`
 	Evidence  []any          `json:"-"`
+	// ServerLog is what the mail servers logged (servers.log).
+	ServerLog string `json:"-"`
 }
 
 // Failed reports whether any cell fails the run.

@@ -160,9 +160,16 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // (e.g. "go run" with cgo on): the FROM-scratch image needs a static
 // binary, and building one first would cost far more than the whole suite.
 func startServers(ctx context.Context, mode string, stderr io.Writer) (harness.MailServers, error) {
+	inProcess := func(why string) (harness.MailServers, error) {
+		s, err := harness.StartInProcessServers(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		s.Why = why
+		return s, nil
+	}
 	if mode == "auto" && !staticExecutable() {
-		fmt.Fprintln(stderr, "mail servers: in-process (this validate binary is dynamically linked; build it with CGO_ENABLED=0, or pass --servers container, to run them in a container)")
-		return harness.StartInProcessServers(ctx, nil)
+		return inProcess("this validate binary is dynamically linked: build it with CGO_ENABLED=0, or pass --servers container, for the container")
 	}
 	if mode == "in-process" {
 		return harness.StartInProcessServers(ctx, nil)
@@ -172,8 +179,7 @@ func startServers(ctx context.Context, mode string, stderr io.Writer) (harness.M
 		return s, nil
 	}
 	if mode == "auto" && errors.Is(err, container.ErrNoDocker) {
-		fmt.Fprintln(stderr, "mail servers: no Docker daemon, running them in-process")
-		return harness.StartInProcessServers(ctx, nil)
+		return inProcess("no Docker daemon")
 	}
 	return nil, err
 }

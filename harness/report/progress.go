@@ -33,9 +33,13 @@ func Progress(w io.Writer, tty bool) func(harness.Progress) {
 			if tty {
 				fmt.Fprint(w, "\r\033[K")
 			}
-			fmt.Fprintf(w, "[%2d/%d] %-40s %s (%s)\n", p.Index, p.Total, p.Scenario, status, el)
+			took := time.Duration(0)
+			if p.Exec != nil {
+				took = p.Exec.End.Sub(p.Exec.Start).Round(10 * time.Millisecond)
+			}
+			fmt.Fprintf(w, "[%2d/%d] %-40s %s (%s)\n", p.Index, p.Total, p.Scenario, status, took)
 		case p.Step == "evaluate":
-			fmt.Fprintf(w, "evaluating rules (%s)\n", el)
+			fmt.Fprintf(w, "evaluating rules (%s after start)\n", el)
 		}
 	}
 }

@@ -23,6 +23,7 @@ const (
 	NavigatorFile   = "navigator-layer.json"
 	TelemetryFile   = "telemetry.ndjson"
 	TranscriptsFile = "transcripts.ndjson"
+	ServerLogFile   = "servers.log"
 )
 
 // WriteAll writes every file format into dir (created if needed) and
@@ -41,6 +42,7 @@ func WriteAll(dir string, r *harness.Result) ([]string, error) {
 		{NavigatorFile, Navigator},
 		{TelemetryFile, Telemetry},
 		{TranscriptsFile, Transcripts},
+		{ServerLogFile, func(w io.Writer, r *harness.Result) error { _, err := io.WriteString(w, r.ServerLog); return err }},
 	}
 	var paths []string
 	for _, w := range writers {

@@ -103,8 +103,8 @@ func TestWriteAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(paths) != 6 {
-		t.Errorf("WriteAll wrote %d files, want 6: %v", len(paths), paths)
+	if len(paths) != 7 {
+		t.Errorf("WriteAll wrote %d files, want 7: %v", len(paths), paths)
 	}
 	var layer struct {
 		Domain     string
