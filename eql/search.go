@@ -179,6 +179,10 @@ type runner struct {
 	// when a sequence or result keeps it (most events are dropped).
 	scratch event
 	kept    *event
+	fillCtx evalCtx
+	keyCtx  evalCtx
+	keyBuf  []byte
+	tuple1  [1]keyTuple
 	// furthest tracks per-key progress for a SequenceReport.
 	furthest map[string]*KeyProgress
 }
@@ -230,13 +234,14 @@ func (r *runner) fill(e *event, doc ecs.Document, index string, pos int) {
 	*e = event{doc: doc, index: index, ord: r.ord}
 	r.ord++
 	e.pos = pos
-	c := evalCtx{doc: doc}
-	tv := first(r.tsField.eval(&c))
+	c := &r.fillCtx // reused: a local would escape through the interface call
+	*c = evalCtx{doc: doc}
+	tv := first(r.tsField.eval(c))
 	if ns, ok := asDate(tv); ok && tv.k != vNull {
 		e.ts, e.hasTS = ns, true
 	}
 	if r.tbField != nil {
-		e.tb = first(r.tbField.eval(&c))
+		e.tb = first(r.tbField.eval(c))
 	}
 }
 

@@ -50,12 +50,15 @@ func (r *runner) keyTuples(s *stage, e *event) ([]keyTuple, bool) {
 		if !ok {
 			return nil, false
 		}
-		return []keyTuple{t}, true
+		// one reused slot: callers range over the result at once
+		r.tuple1[0] = t
+		return r.tuple1[:], true
 	}
 	per := make([][]val, 0, nk)
 	add := func(fn *fieldNode, opt bool) bool {
-		c := evalCtx{doc: e.doc}
-		v := fn.eval(&c)
+		c := &r.keyCtx
+		*c = evalCtx{doc: e.doc}
+		v := fn.eval(c)
 		vs := distinctSorted(v)
 		if len(vs) == 0 {
 			if !opt {
@@ -108,10 +111,12 @@ func (r *runner) keyTuples(s *stage, e *event) ([]keyTuple, bool) {
 // general path.
 func (r *runner) simpleKey(s *stage, e *event, nk int) (t keyTuple, ok, simple bool) {
 	vals := make([]val, 0, nk)
-	var b strings.Builder
+	b := r.keyBuf[:0]
+	defer func() { r.keyBuf = b }()
 	one := func(fn *fieldNode, opt bool) bool {
-		c := evalCtx{doc: e.doc}
-		v := fn.eval(&c)
+		c := &r.keyCtx
+		*c = evalCtx{doc: e.doc}
+		v := fn.eval(c)
 		switch v.k {
 		case vList, vObj:
 			simple = false
@@ -121,12 +126,11 @@ func (r *runner) simpleKey(s *stage, e *event, nk int) (t keyTuple, ok, simple b
 				ok = false
 				return false
 			}
-			b.WriteString("\x00null")
+			b = append(b, "\x00null"...)
 		default:
-			k, _ := v.key()
-			b.WriteString(k)
+			b, _ = v.appendKey(b)
 		}
-		b.WriteByte(0x1f)
+		b = append(b, 0x1f)
 		vals = append(vals, v)
 		return true
 	}
@@ -141,7 +145,7 @@ func (r *runner) simpleKey(s *stage, e *event, nk int) (t keyTuple, ok, simple b
 			return t, ok, simple
 		}
 	}
-	return keyTuple{id: b.String(), vals: vals}, true, true
+	return keyTuple{id: string(b), vals: vals}, true, true
 }
 
 func distinctSorted(v val) []val {
@@ -290,7 +294,9 @@ func (r *runner) runSequence() (*Response, error) {
 						state[kt.id] = st
 					}
 					ke := r.retain(e)
-					st.stages[0] = &pending{key: kt, events: []*event{ke}, start: ke, last: ke}
+					evs := make([]*event, 1, len(pos))
+					evs[0] = ke
+					st.stages[0] = &pending{key: kt, events: evs, start: ke, last: ke}
 					r.progress(st.stages[0])
 					if len(pos) == 1 {
 						stop = !emit(completed{key: kt, events: r.withPlaceholders([]*event{ke})}) || stop
@@ -309,14 +315,16 @@ func (r *runner) runSequence() (*Response, error) {
 					}
 					continue
 				}
+				// p left stage pi-1 for good: it advances in place
 				ke := r.retain(e)
-				np := &pending{key: p.key, events: append(slices.Clip(p.events), ke), start: p.start, last: ke}
-				r.progress(np)
+				p.events = append(p.events, ke)
+				p.last = ke
+				r.progress(p)
 				if pi == len(pos)-1 {
-					stop = !emit(completed{key: np.key, events: r.withPlaceholders(np.events)}) || stop
+					stop = !emit(completed{key: p.key, events: r.withPlaceholders(p.events)}) || stop
 					continue
 				}
-				st.stages[pi] = np
+				st.stages[pi] = p
 			}
 		}
 		if u := r.p.until; u != nil {

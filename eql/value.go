@@ -355,20 +355,27 @@ func formatDate(ns int64, nanos bool) string {
 
 // key renders a value for join-key grouping; ok=false for null/objects.
 func (v val) key() (string, bool) {
+	b, ok := v.appendKey(nil)
+	return string(b), ok
+}
+
+// appendKey appends the grouping identity of v to b: a type tag then the
+// value, so that "1" and 1 differ and 1.0 equals 1.
+func (v val) appendKey(b []byte) ([]byte, bool) {
 	switch v.k {
 	case vBool:
-		return "b" + strconv.FormatBool(v.b), true
+		return strconv.AppendBool(append(b, 'b'), v.b), true
 	case vInt:
-		return "i" + strconv.FormatInt(v.i, 10), true
+		return strconv.AppendInt(append(b, 'i'), v.i, 10), true
 	case vFloat:
 		if f := v.fl(); f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-			return "i" + strconv.FormatInt(int64(v.fl()), 10), true
+			return strconv.AppendInt(append(b, 'i'), int64(f), 10), true
 		}
-		return "f" + strconv.FormatFloat(v.fl(), 'g', -1, 64), true
+		return strconv.AppendFloat(append(b, 'f'), v.fl(), 'g', -1, 64), true
 	case vStr:
-		return "s" + v.s, true
+		return append(append(b, 's'), v.s...), true
 	}
-	return "", false
+	return b, false
 }
 
 // compareVersions compares two version strings as Elasticsearch's version
