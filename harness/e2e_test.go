@@ -114,7 +114,7 @@ func TestE2EShippedSuitePasses(t *testing.T) {
 	if !strings.Contains(r.stderr, "mail servers: in-process") {
 		t.Errorf("stderr does not say how the mail servers run:\n%s", r.stderr)
 	}
-	if !strings.Contains(r.stdout, "PASSED: 4 scenarios × 2 rules") {
+	if !strings.Contains(r.stdout, "PASSED: 4 scenarios × 3 rules") {
 		t.Errorf("stdout has no PASSED headline:\n%s", r.stdout)
 	}
 	for _, f := range []string{"report.json", "junit.xml", "summary.md", "navigator-layer.json", "telemetry.ndjson", "transcripts.ndjson"} {
@@ -139,8 +139,8 @@ func TestE2EShippedSuitePasses(t *testing.T) {
 	if err := json.Unmarshal(data, &rep); err != nil {
 		t.Fatalf("report.json: %v", err)
 	}
-	if rep.RunID == "" || !rep.Passed || len(rep.Results) != 8 {
-		t.Fatalf("report.json: run_id %q passed %v, %d results; want an id, true, 8", rep.RunID, rep.Passed, len(rep.Results))
+	if rep.RunID == "" || !rep.Passed || len(rep.Results) != 12 {
+		t.Fatalf("report.json: run_id %q passed %v, %d results; want an id, true, 12", rep.RunID, rep.Passed, len(rep.Results))
 	}
 	for _, res := range rep.Results {
 		if res.Explanation.Summary == "" {
