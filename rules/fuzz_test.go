@@ -80,6 +80,15 @@ func FuzzParseNDJSON(f *testing.F) {
 	})
 }
 
+func FuzzParseJSON(f *testing.F) {
+	seedFiles(f, "testdata/*.json", "testdata/*.ndjson")
+	f.Add([]byte("[\n {\"rule_id\": }\n]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rs, err := parseJSON("f.json", data)
+		checkRules(t, data, rs, err)
+	})
+}
+
 // FuzzDecodeTOMLString holds the position decoder to the real TOML
 // decoder: whenever both accept a string token, they agree on its value.
 func FuzzDecodeTOMLString(f *testing.F) {

@@ -64,40 +64,106 @@ func parseNDJSON(path string, data []byte) ([]Rule, error) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		r, err := parseNDJSONLine(path, n+1, line)
+		r, err := parseObject(path, FormatNDJSON, data, start, start+len(line), lines)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if r == nil {
-			continue // summary line or exception list
+		if r != nil { // nil: summary line, exception list, other object
+			rules = append(rules, *r)
 		}
-		r.lines = lines
-		if r.src != nil {
-			for i := range r.src {
-				r.src[i] += start
-			}
-		}
-		rules = append(rules, *r)
 	}
 	return rules, errors.Join(errs...)
 }
 
-func parseNDJSONLine(path string, lineNo int, line []byte) (*Rule, error) {
-	var l ndjsonLine
-	if err := json.Unmarshal(line, &l); err != nil {
-		col := 1
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se):
-			col = int(se.Offset)
-		case errors.As(err, &te):
-			col = int(te.Offset)
-			err = fmt.Errorf("field %s: cannot use JSON %s as %s", te.Field, te.Value, te.Type)
+// parseJSON reads a .json file: a single rule object, pretty-printed as
+// the detection engine API returns it (GET /api/detection_engine/rules),
+// an array of them, or NDJSON saved under a .json name.
+func parseJSON(path string, data []byte) ([]Rule, error) {
+	lines := lineStarts(data)
+	trimmed := bytes.TrimLeft(data, " \t\r\n\uFEFF")
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		if _, err := dec.Token(); err != nil {
+			return nil, jsonError(path, data, lines, 0, len(data), err)
 		}
-		col = max(1, min(col, len(line)))
-		return nil, &Error{Pos{path, lineNo, col}, "json: " + strings.TrimPrefix(err.Error(), "json: ")}
+		var rules []Rule
+		var errs []error
+		for dec.More() {
+			var raw json.RawMessage
+			from := int(dec.InputOffset())
+			if err := dec.Decode(&raw); err != nil {
+				return rules, errors.Join(append(errs, elementError(path, data, lines, from, err))...)
+			}
+			end := int(dec.InputOffset())
+			r, err := parseObject(path, FormatJSON, data, end-len(raw), end, lines)
+			if err != nil {
+				errs = append(errs, err)
+			} else if r != nil {
+				rules = append(rules, *r)
+			}
+		}
+		return rules, errors.Join(errs...)
+	}
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		// The first value's offsets count from the file's start.
+		return nil, jsonError(path, data, lines, 0, len(data), err)
+	}
+	if dec.More() {
+		return parseNDJSON(path, data) // one object per line under a .json name
+	}
+	end := int(dec.InputOffset())
+	r, err := parseObject(path, FormatJSON, data, end-len(raw), end, lines)
+	if r == nil || err != nil {
+		return nil, err
+	}
+	return []Rule{*r}, nil
+}
+
+// elementError positions an error in the array element that follows
+// offset from. A streaming Decoder's SyntaxError.Offset does not count from
+// a fixed point, so the element is decoded again on its own, where it does.
+func elementError(path string, data []byte, lines []int, from int, err error) error {
+	start := from
+	for start < len(data) && strings.IndexByte(" \t\r\n,", data[start]) >= 0 {
+		start++
+	}
+	var raw json.RawMessage
+	if err2 := json.NewDecoder(bytes.NewReader(data[start:])).Decode(&raw); err2 != nil {
+		err = err2
+	}
+	return jsonError(path, data, lines, start, len(data), err)
+}
+
+// jsonError positions a JSON decoding error of data[start:end] in the file.
+func jsonError(path string, data []byte, lines []int, start, end int, err error) error {
+	off := start
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		off = start + max(int(se.Offset)-1, 0)
+	case errors.As(err, &te):
+		off = start + max(int(te.Offset)-1, 0)
+		err = fmt.Errorf("field %s: cannot use JSON %s as %s", te.Field, te.Value, te.Type)
+	}
+	off = max(start, min(off, end-1, len(data)-1))
+	if off < 0 {
+		off = 0
+	}
+	return &Error{posOf(path, lines, off), "json: " + strings.TrimPrefix(err.Error(), "json: ")}
+}
+
+// parseObject reads the rule object data[start:end]. It returns nil and no
+// error for objects that are not rules (the export summary, exception
+// lists, other saved objects).
+func parseObject(path string, format Format, data []byte, start, end int, lines []int) (*Rule, error) {
+	obj := data[start:end]
+	objPos := posOf(path, lines, start)
+	var l ndjsonLine
+	if err := json.Unmarshal(obj, &l); err != nil {
+		return nil, jsonError(path, data, lines, start, end, err)
 	}
 	fr := l.ndjsonRule
 	if a := l.Attributes; a != nil {
@@ -114,28 +180,31 @@ func parseNDJSONLine(path string, lineNo int, line []byte) (*Rule, error) {
 		return nil, nil
 	}
 	if fr.RuleID == "" && fr.Type == "" && fr.Query == nil {
-		return nil, &Error{Pos{path, lineNo, 1}, "not a detection rule (no rule_id, type or query)"}
+		return nil, &Error{objPos, "not a detection rule (no rule_id, type or query)"}
 	}
 	r := &Rule{
-		File: path, Format: FormatNDJSON, Line: lineNo,
+		File: path, Format: format, Line: objPos.Line,
 		ID: fr.RuleID, Name: fr.Name, Description: fr.Description,
 		Type: fr.Type, Language: Language(strings.ToLower(fr.Language)),
 		Index: fr.Index, Severity: Severity(strings.ToLower(fr.Severity)),
-		RiskScore: int(fr.RiskScore), Threat: fr.Threat,
+		RiskScore: int(fr.RiskScore), Threat: fr.Threat, lines: lines,
 	}
 	if r.Language == "" && r.Type == "eql" {
 		r.Language = LanguageEQL
 	}
 	if fr.Query == nil {
 		if r.Language == LanguageEQL {
-			return nil, &Error{Pos{path, lineNo, 1}, fmt.Sprintf("eql rule %q has no query", r.Name)}
+			return nil, &Error{objPos, fmt.Sprintf("eql rule %q has no query", r.Name)}
 		}
 		return r, nil
 	}
 	r.Query = *fr.Query
-	r.src = locateQuery(line, r.Query, jsonQueryKey, decodeJSONString)
+	r.src = locateQuery(obj, r.Query, jsonQueryKey, decodeJSONString)
 	if r.src == nil {
-		r.src = make([]int, len(r.Query)+1) // the object's first column
+		r.src = make([]int, len(r.Query)+1) // the object's start
+	}
+	for i := range r.src {
+		r.src[i] += start
 	}
 	return r, nil
 }

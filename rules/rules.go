@@ -5,7 +5,8 @@
 //     a [metadata] table and a [rule] table with language, query, index,
 //     name, rule_id, severity, risk_score and [[rule.threat]] MITRE mapping;
 //   - Kibana saved-object NDJSON exports (Security → Rules → Export, or the
-//     saved objects API), one rule per line;
+//     saved objects API), one rule per line, and .json files holding one
+//     rule object as the detection engine API returns it, or an array;
 //   - raw .eql files holding just the query, with the index patterns given
 //     by the caller (WithIndex).
 //
@@ -34,6 +35,7 @@ type Format string
 const (
 	FormatTOML   Format = "toml"
 	FormatNDJSON Format = "ndjson"
+	FormatJSON   Format = "json"
 	FormatEQL    Format = "eql"
 )
 
@@ -215,7 +217,7 @@ func WithIndex(patterns ...string) Option {
 }
 
 // Load reads the rules in one file, choosing the format by extension
-// (.toml, .ndjson/.jsonl/.json, .eql). It returns the rules it could load
+// (.toml, .ndjson/.jsonl, .json, .eql). It returns the rules it could load
 // together with every problem found (an errors.Join of *Error), so lint can
 // report all of them at once.
 func Load(path string, opts ...Option) ([]Rule, error) {
@@ -235,8 +237,10 @@ func Load(path string, opts ...Option) ([]Rule, error) {
 		if r != nil {
 			rules = []Rule{*r}
 		}
-	case ".ndjson", ".jsonl", ".json":
+	case ".ndjson", ".jsonl":
 		rules, err = parseNDJSON(path, data)
+	case ".json":
+		rules, err = parseJSON(path, data)
 	case ".eql":
 		rules = []Rule{parseEQL(path, data)}
 	default:
@@ -254,6 +258,8 @@ func Load(path string, opts ...Option) ([]Rule, error) {
 func IsRuleFile(path string) bool {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".toml", ".ndjson", ".jsonl", ".eql":
+		// .json is loaded when named explicitly, not picked up from a
+		// folder, where it is as likely a mapping or a fixture.
 		return true
 	}
 	return false

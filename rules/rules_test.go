@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -78,6 +79,10 @@ func TestPosition(t *testing.T) {
 		{"saved object escaped quote", "testdata/export.ndjson", 3, 1, 31, "testdata/export.ndjson:6:287"},
 		{"saved object escaped backslash", "testdata/export.ndjson", 3, 1, 32, "testdata/export.ndjson:6:289"},
 		{"saved object after escape", "testdata/export.ndjson", 3, 1, 33, "testdata/export.ndjson:6:291"},
+		{"api json start", "testdata/api_rule.json", 0, 1, 1, "testdata/api_rule.json:12:13"},
+		{"api json third line", "testdata/api_rule.json", 0, 3, 3, "testdata/api_rule.json:12:88"},
+		{"api json escaped quote", "testdata/api_rule.json", 0, 3, 38, "testdata/api_rule.json:12:123"},
+		{"json array second rule", "testdata/array.json", 2, 1, 1, "testdata/array.json:34:13"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,6 +134,35 @@ func TestLoadNDJSON(t *testing.T) {
 	}
 }
 
+func TestLoadJSON(t *testing.T) {
+	rs, err := Load("testdata/array.json")
+	if err != nil {
+		t.Fatalf("Load(array.json): %v", err)
+	}
+	var got []string
+	for _, r := range rs {
+		got = append(got, fmt.Sprintf("%d %s %s %q", r.Line, r.Format, r.Name, r.Skipped()))
+	}
+	want := []string{
+		`2 json API rule ""`,
+		`16 json kql "kuery rule, not EQL (type \"query\")"`,
+		`23 json second ""`,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Load(array.json):\ngot  %q\nwant %q", got, want)
+	}
+	// A broken array is reported where it breaks.
+	dir := t.TempDir()
+	p := filepath.Join(dir, "broken.json")
+	if err := os.WriteFile(p, []byte("[\n {\"rule_id\": \"a\", \"type\": \"eql\", \"query\": \"any where true\"},\n {\"rule_id\": }\n]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rs, err = Load(p)
+	if want := p + ":3:14: json: invalid character '}' looking for beginning of value"; err == nil || err.Error() != want || len(rs) != 1 {
+		t.Errorf("Load(broken.json) = %d rules, %v; want 1 rule and %s", len(rs), err, want)
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	tests := []struct {
 		file string
@@ -136,6 +170,7 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{"testdata/syntax_error.toml", "testdata/syntax_error.toml:4:19: toml: unexpected EOF; expected \"'''\""},
 		{"testdata/type_error.toml", `testdata/type_error.toml:3:1: toml: rule.risk_score: incompatible types: TOML value has type string; destination has type integer`},
+		{"testdata/broken_api.json", "testdata/broken_api.json:4:1: json: invalid character '}' looking for beginning of value"},
 		{"testdata/no_rule.toml", "testdata/no_rule.toml:1:1: no [rule] table (not a detection-rules file)"},
 		{"testdata/no_query.toml", "testdata/no_query.toml:4:1: eql rule has no query"},
 		{"testdata/README.txt", `testdata/README.txt: unknown rule format ".txt" (want .toml, .ndjson or .eql)`},
