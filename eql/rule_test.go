@@ -278,3 +278,35 @@ func TestSequenceReport(t *testing.T) {
 		t.Errorf("report keys = %q, want %q", got, want)
 	}
 }
+
+func TestProgramRunReuse(t *testing.T) {
+	q, err := Parse(mailRule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fire := []ecs.Document{
+		netEvent("2026-11-26T10:00:01Z", "h1", "p1", "nc", 25),
+		netEvent("2026-11-26T10:00:02Z", "h1", "p1", "nc", 110),
+		netEvent("2026-11-26T10:00:03Z", "h1", "p1", "nc", 143),
+	}
+	for i, want := range []int{1, 0, 1} {
+		stream := fire
+		if want == 0 {
+			stream = fire[:2]
+		}
+		resp, err := p.Run(context.Background(), Request{Size: 5}, docs(stream...), WithIndex("logs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Hits.Total.Value != want {
+			t.Errorf("run %d: %d sequences, want %d", i, resp.Hits.Total.Value, want)
+		}
+	}
+	if _, err := p.Run(context.Background(), Request{ResultPosition: "middle"}, docs(fire...)); err == nil {
+		t.Error("Run accepted result_position middle")
+	}
+}

@@ -45,15 +45,9 @@ func SearchSources(ctx context.Context, req Request, sources []Source, opts ...O
 
 func searchSources(ctx context.Context, req Request, sources []Source, cfg config) (*Response, error) {
 	start := time.Now()
-	req = req.WithDefaults()
-	if req.ResultPosition != "head" && req.ResultPosition != "tail" {
-		return nil, fmt.Errorf("invalid result_position [%s], expecting [head] or [tail]", req.ResultPosition)
-	}
-	if req.Size < 0 {
-		req.Size = 0 // NoHits
-	}
-	if req.MaxSamplesPerKey < 0 {
-		return nil, fmt.Errorf("max_samples_per_key must be greater than 0, got [%d]", req.MaxSamplesPerKey)
+	req, err := checkRequest(req)
+	if err != nil {
+		return nil, err
 	}
 	q, perr := parse(req.Query)
 	if perr != nil {
@@ -87,6 +81,22 @@ func searchSources(ctx context.Context, req Request, sources []Source, cfg confi
 	return resp, nil
 }
 
+// checkRequest applies Elasticsearch's defaults and rejects what it
+// rejects.
+func checkRequest(req Request) (Request, error) {
+	req = req.WithDefaults()
+	if req.ResultPosition != "head" && req.ResultPosition != "tail" {
+		return req, fmt.Errorf("invalid result_position [%s], expecting [head] or [tail]", req.ResultPosition)
+	}
+	if req.Size < 0 {
+		req.Size = 0 // NoHits
+	}
+	if req.MaxSamplesPerKey < 0 {
+		return req, fmt.Errorf("max_samples_per_key must be greater than 0, got [%d]", req.MaxSamplesPerKey)
+	}
+	return req, nil
+}
+
 // Sort returns docs in the order Search consumes events: timestamp (read
 // as req.TimestampField with m's type and format), then req's tiebreaker,
 // then input order. Sorted input lets Search stream with Sorted().
@@ -105,7 +115,9 @@ func Sort(req Request, m *Mapping, docs []ecs.Document) []ecs.Document {
 	return out
 }
 
-// Run executes a compiled program over events.
+// Run executes a compiled program over events, so that a rule checked
+// once runs over many scenarios. req supplies the parameters (size, fields,
+// ...); its Query is ignored. The mapping is the one given to Compile.
 func (p *Program) Run(ctx context.Context, req Request, events iter.Seq2[ecs.Document, error], opts ...Option) (*Response, error) {
 	var cfg config
 	for _, o := range opts {
@@ -113,7 +125,10 @@ func (p *Program) Run(ctx context.Context, req Request, events iter.Seq2[ecs.Doc
 	}
 	cfg.mapping = p.mapping
 	start := time.Now()
-	req = req.WithDefaults()
+	req, err := checkRequest(req)
+	if err != nil {
+		return nil, err
+	}
 	r := newRunner(ctx, p, req, cfg, []Source{{Index: cfg.index, Mapping: p.mapping, Events: events}})
 	resp, err := r.run()
 	if err != nil {
@@ -174,7 +189,6 @@ type runner struct {
 	partial bool
 	failed  map[int]bool // stage index (len(stages) = until) whose search failed on some index
 	ectx    evalCtx
-	curIdx  string
 	// Streaming reuses one event struct; retain copies the current event
 	// when a sequence or result keeps it (most events are dropped).
 	scratch event
