@@ -8,6 +8,7 @@ import (
 	"io"
 	"iter"
 	"log"
+	"net/netip"
 	"path"
 	"sort"
 	"strings"
@@ -178,10 +179,23 @@ func (a *AuditSensor) Sync(ctx context.Context) error { return a.S.Sync(ctx) }
 func (a *AuditSensor) Lost() uint64                   { return a.S.Stats().Lost() }
 func (a *AuditSensor) Close() error                   { return a.S.Close() }
 
-// Documents renders what the sensor recorded since the previous call.
-func (a *AuditSensor) Documents() []ecs.Document {
+// Documents renders what the sensor recorded since the previous call,
+// after joining the connection attempts with the servers' accepts.
+func (a *AuditSensor) Documents(peers []Peer) []ecs.Document {
+	obs := a.S.Drain()
+	var conns []*ecs.Connect
+	for _, o := range obs {
+		if o.Connect != nil {
+			conns = append(conns, o.Connect)
+		}
+	}
+	sp := make([]sensor.Peer, len(peers))
+	for i, p := range peers {
+		sp[i] = p
+	}
+	sensor.Join(conns, sp)
 	var out []ecs.Document
-	for _, o := range a.S.Drain() {
+	for _, o := range obs {
 		var (
 			d   ecs.Document
 			err error
@@ -283,6 +297,31 @@ func (m *InProcessServers) Evidence() []any {
 }
 
 func (m *InProcessServers) Shutdown(ctx context.Context) error { return m.S.Shutdown(ctx) }
+
+func (m *InProcessServers) Peers() []Peer { return sessionPeers(m.S.Evidence()) }
+
+// sessionPeer adapts a fakemail session to the sensor's Peer.
+type sessionPeer struct{ s fakemail.Session }
+
+func (p sessionPeer) AcceptTime() time.Time      { return p.s.Start }
+func (p sessionPeer) LocalAddr() netip.AddrPort  { return addrPort(p.s.Local) }
+func (p sessionPeer) RemoteAddr() netip.AddrPort { return addrPort(p.s.Remote) }
+
+func addrPort(e fakemail.Endpoint) netip.AddrPort {
+	ip, err := netip.ParseAddr(e.IP)
+	if err != nil || e.Port < 0 || e.Port > 65535 {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(ip, uint16(e.Port))
+}
+
+func sessionPeers(ss []fakemail.Session) []Peer {
+	out := make([]Peer, len(ss))
+	for i, s := range ss {
+		out[i] = sessionPeer{s}
+	}
+	return out
+}
 
 // Catalog runs atomics from a loaded Atomic Red Team folder.
 type Catalog struct {
@@ -400,3 +439,5 @@ func (m *ContainerServers) Evidence() []any {
 }
 
 func (m *ContainerServers) Shutdown(ctx context.Context) error { return m.S.Shutdown(ctx) }
+
+func (m *ContainerServers) Peers() []Peer { return sessionPeers(m.S.Evidence()) }

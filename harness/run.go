@@ -221,7 +221,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if err := sensor.Sync(ctx); err != nil {
 		return res, fmt.Errorf("sensor sync: %w", err)
 	}
-	res.Documents = append(res.Documents, sensor.Documents()...)
+	res.Documents = append(res.Documents, sensor.Documents(servers.Peers())...)
 
 	windows := make([]window, 0, len(list))
 	for i, sc := range list {
@@ -251,7 +251,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			return res, fmt.Errorf("sensor sync after %s: %w", sc.Name, serr)
 		}
 		w.first = len(res.Documents)
-		res.Documents = append(res.Documents, sensor.Documents()...)
+		res.Documents = append(res.Documents, sensor.Documents(servers.Peers())...)
 		w.last = len(res.Documents)
 		res.Scenarios = append(res.Scenarios, sr)
 		windows = append(windows, w)

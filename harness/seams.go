@@ -15,6 +15,7 @@ package harness
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"github.com/purpleharness/purpleharness/ecs"
@@ -88,8 +89,11 @@ type Sensor interface {
 	// telemetry is complete before the rules look at it.
 	Sync(ctx context.Context) error
 	// Documents returns the documents rendered since the previous call, in
-	// arrival order.
-	Documents() []ecs.Document
+	// arrival order. peers are the connections the mail servers accepted:
+	// a non-blocking connect returns EINPROGRESS whether or not it will
+	// succeed, so the sensor joins them to mark attempts established and
+	// fill source.* (profiles such as Sysmon report only established ones).
+	Documents(peers []Peer) []ecs.Document
 	// Lost is how many events the capture lost so far (kernel lost counter
 	// plus sequence gaps). A report with lost events says so.
 	Lost() uint64
@@ -103,10 +107,19 @@ type MailServers interface {
 	Mode() string
 	// Addrs lists the listening addresses by service ("smtp", "pop3s"...).
 	Addrs() map[string]string
+	// Peers returns the connections accepted so far, for the sensor's join.
+	Peers() []Peer
 	// Evidence returns the sessions recorded so far, one JSON-encodable
 	// value per session, for the transcripts file.
 	Evidence() []any
 	Shutdown(ctx context.Context) error
+}
+
+// Peer is a server's view of one accepted connection (harness/sensor.Peer).
+type Peer interface {
+	AcceptTime() time.Time
+	LocalAddr() netip.AddrPort
+	RemoteAddr() netip.AddrPort
 }
 
 // Atomics runs Atomic Red Team tests.

@@ -370,3 +370,35 @@ func TestEngine(t *testing.T) {
 		t.Errorf("new document set: %+v, %v; want a fresh backend without the beacon", res, err)
 	}
 }
+
+// TestSearchLive plays the agent with a backend's stream and checks that
+// the window confines the live search.
+func TestSearchLive(t *testing.T) {
+	c := testCluster(t)
+	ctx := context.Background()
+	b := c.NewBackend(fmt.Sprintf("live-%d", time.Now().UnixNano()))
+	t.Cleanup(func() { _ = b.Close(context.Background()) })
+	start := time.Now().Add(-time.Hour).Truncate(time.Second)
+	if err := b.Index(ctx, mailDocs(start)); err != nil {
+		t.Fatal(err)
+	}
+	r := published(t)
+	req := eql.Request{Query: r.Query, Size: 100}
+	for _, tc := range []struct {
+		name string
+		w    Window
+		want int
+	}{
+		{"beacon inside", Window{From: start, To: start.Add(3 * time.Second), Hosts: []string{"h1"}}, 1},
+		{"only two attempts inside", Window{From: start, To: start.Add(2 * time.Second)}, 0},
+		{"other host", Window{From: start, To: start.Add(time.Minute), Hosts: []string{"h2"}}, 0},
+	} {
+		res, err := c.SearchLive(ctx, b.Streams(), req, tc.w)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := len(res.Hits.Sequences); got != tc.want {
+			t.Errorf("%s: %d sequences, want %d", tc.name, got, tc.want)
+		}
+	}
+}

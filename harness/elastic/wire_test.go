@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/purpleharness/purpleharness/ecs"
 	"github.com/purpleharness/purpleharness/eql"
@@ -334,5 +335,25 @@ func TestDisagreement(t *testing.T) {
 	other.Hits.Total.Value = 2
 	if d := Disagreement(es, other); d != "elasticsearch found 1, the embedded engine 2" {
 		t.Errorf("Disagreement(total) = %q", d)
+	}
+}
+
+func TestLiveRequest(t *testing.T) {
+	from := time.Date(2026, 11, 26, 23, 0, 0, 0, time.UTC)
+	to := from.Add(90 * time.Second)
+	req, err := liveRequest(eql.Request{Query: "q", Filter: json.RawMessage(`{"term":{"agent.type":"endpoint"}}`)}, Window{From: from, To: to, Hosts: []string{"h1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := requestBody(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"query":"q","filter":{"bool":{"filter":[{"range":{"@timestamp":{"format":"strict_date_optional_time_nanos","gte":"2026-11-26T23:00:00Z","lte":"2026-11-26T23:01:30Z"}}},{"terms":{"host.name":["h1"]}},{"term":{"agent.type":"endpoint"}}]}}}`
+	if string(body) != want {
+		t.Errorf("live request body:\n%s\nwant\n%s", body, want)
+	}
+	if _, err := liveRequest(eql.Request{Query: "q"}, Window{From: to, To: from}); err == nil {
+		t.Error("reversed window accepted")
 	}
 }
