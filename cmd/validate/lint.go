@@ -20,7 +20,8 @@ const lintUsage = `usage: validate lint [flags] FILE|DIR...
 
 Parse and verify detection rules: Elastic detection-rules .toml
 ([rule] language = "eql", query), Kibana saved-object .ndjson exports (one
-rule per line) and raw .eql files. A directory is searched for such files.
+rule per line), .json rules as the detection engine API returns them, and
+raw .eql files. A directory is searched for .toml, .ndjson and .eql files.
 Prints file:line:col: message for every problem; rules in other languages
 are reported as skipped. Exit 0 when every rule is valid, 1 otherwise.
 
