@@ -172,7 +172,18 @@ func StartAuditSensor(ctx context.Context, profile ecs.Profile) (*AuditSensor, e
 	if err != nil {
 		return nil, err
 	}
-	return &AuditSensor{S: s, Renderer: ecs.Renderer{Profile: profile, Host: host}}, nil
+	return &AuditSensor{S: s, Renderer: ecs.Renderer{Profile: profile, Host: host, Agent: ecs.Agent{ID: agentID(host.ID), Name: host.Name}}}, nil
+}
+
+// agentID is the agent.id the documents carry: Elastic Agent ids are
+// UUIDs, fixed per installation; the machine id (32 hex digits) written as
+// a UUID is that, stable across runs on one host. Entity ids embed it.
+func agentID(machineID string) string {
+	m := strings.ToLower(strings.ReplaceAll(machineID, "-", ""))
+	if len(m) != 32 {
+		return machineID
+	}
+	return m[:8] + "-" + m[8:12] + "-" + m[12:16] + "-" + m[16:20] + "-" + m[20:]
 }
 
 func (a *AuditSensor) Sync(ctx context.Context) error { return a.S.Sync(ctx) }
