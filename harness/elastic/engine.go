@@ -2,6 +2,7 @@ package elastic
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"reflect"
@@ -54,7 +55,13 @@ func (e *Engine) Search(ctx context.Context, rule *rules.Rule, req eql.Request, 
 	if rule != nil {
 		patterns = rule.Index
 	}
-	return b.Search(ctx, patterns, req)
+	res, err := b.Search(ctx, patterns, req)
+	var ee *Error
+	if rule != nil && errors.As(err, &ee) && ee.IsQueryError() {
+		// A bad query is bad input: say where in the rule file.
+		return nil, ee.ForRule(rule)
+	}
+	return res, err
 }
 
 var seed = maphash.MakeSeed()

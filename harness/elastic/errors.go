@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/purpleharness/purpleharness/rules"
 )
 
 // Error is an error response from Elasticsearch. For EQL the interesting
@@ -119,4 +121,32 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// RuleError is a query error Elasticsearch reported for a rule, positioned
+// in the rule file: each problem as file:line:col: message, the way lint
+// and the embedded engine report theirs.
+type RuleError struct {
+	Findings []string
+	Err      *Error
+}
+
+func (e *RuleError) Error() string { return strings.Join(e.Findings, "\n") }
+func (e *RuleError) Unwrap() error { return e.Err }
+
+// ForRule positions e's problems in r's file. Elasticsearch counts columns
+// in characters, which rules.Rule.Position expects.
+func (e *Error) ForRule(r *rules.Rule) *RuleError {
+	re := &RuleError{Err: e}
+	for _, p := range e.Problems {
+		pos := r.QueryPos()
+		if p.Line > 0 {
+			pos = r.Position(p.Line, p.Col)
+		}
+		re.Findings = append(re.Findings, fmt.Sprintf("%s: %s", pos, p.Msg))
+	}
+	if len(re.Findings) == 0 {
+		re.Findings = []string{fmt.Sprintf("%s: %s", r.QueryPos(), e.Error())}
+	}
+	return re
 }

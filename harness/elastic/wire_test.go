@@ -13,6 +13,7 @@ import (
 
 	"github.com/purpleharness/purpleharness/ecs"
 	"github.com/purpleharness/purpleharness/eql"
+	"github.com/purpleharness/purpleharness/rules"
 )
 
 // These tests run without a cluster, on response bodies real clusters sent
@@ -355,5 +356,28 @@ func TestLiveRequest(t *testing.T) {
 	}
 	if _, err := liveRequest(eql.Request{Query: "q"}, Window{From: to, To: from}); err == nil {
 		t.Error("reversed window accepted")
+	}
+}
+
+// TestErrorForRule maps a real verification error to the rule file.
+func TestErrorForRule(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/r.toml"
+	// The query starts on file line 4; ES says line 1:25.
+	body := "[rule]\ntype = \"eql\"\nname = \"r\"\nquery = '''process where ddl.name != null'''\n"
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rules.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := parseError(400, readTestdata(t, "eql_unknown_column.json"))
+	re := e.ForRule(&rs[0])
+	if want := path + ":4:36: Unknown column [ddl.name]"; re.Error() != want {
+		t.Errorf("ForRule = %q, want %q", re.Error(), want)
+	}
+	if !errors.Is(re, re.Err) {
+		t.Error("RuleError does not unwrap to the Elasticsearch error")
 	}
 }
