@@ -128,7 +128,8 @@ func TestMaxConnections(t *testing.T) {
 	for _, c := range held {
 		c.Close()
 	}
-	// The slots free up again.
+	// The slots free up again once the server has seen the closes.
+	waitSessions(t, s, 3)
 	if got := dialRead(t, s.Addr(SMTP), "QUIT\r\n"); !strings.HasPrefix(got, "220 ") {
 		t.Errorf("after closing, read %q, want a greeting", got)
 	}
