@@ -363,8 +363,10 @@ func TestLiveRequest(t *testing.T) {
 func TestErrorForRule(t *testing.T) {
 	dir := t.TempDir()
 	path := dir + "/r.toml"
-	// The query starts on file line 4; ES says line 1:25.
-	body := "[rule]\ntype = \"eql\"\nname = \"r\"\nquery = '''process where ddl.name != null'''\n"
+	// The recorded error is for the query below (its category was a
+	// generated test name): ES says 1:25, at ddl.name. The query starts on
+	// file line 4, column 12.
+	body := "[rule]\ntype = \"eql\"\nname = \"r\"\nquery = '''test1700000000000 where ddl.name != null'''\n"
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
