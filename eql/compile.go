@@ -25,10 +25,11 @@ func WithMapping(m *Mapping) Option { return func(c *config) { c.mapping = m } }
 // WithIndex names the index reported in each hit's _index.
 func WithIndex(name string) Option { return func(c *config) { c.index = name } }
 
-// Sorted promises that events arrive ordered by timestamp then tiebreaker.
-// Search then consumes them as a stream, keeping only open sequences in
-// memory, and fails on the first event that breaks the order. Without it
-// Search reads and sorts all events first.
+// Sorted promises that events arrive ordered by timestamp then tiebreaker
+// (see Sort). Search then consumes them as a stream, keeping only open
+// sequences and the result window in memory, and fails on the first event
+// that breaks the order. Without it Search reads and sorts all events
+// first. SearchSources with several sources always sorts.
 func Sorted() Option { return func(c *config) { c.streaming = true } }
 
 // WithFailingField makes evaluating field on events of index fail, the way
