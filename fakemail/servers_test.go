@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"os/exec"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -66,13 +67,16 @@ func runCurl(t testing.TB, stdin string, args ...string) string {
 	return out.String()
 }
 
-// waitSessions waits until n sessions have been recorded.
+// waitSessions waits until n sessions have been recorded and returns them
+// in connection order (by ID; Evidence is in end order, which two
+// back-to-back clients can swap).
 func waitSessions(t testing.TB, s *Servers, n int) []Session {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		ev := s.Evidence()
 		if len(ev) >= n || time.Now().After(deadline) {
+			sort.Slice(ev, func(i, j int) bool { return ev[i].ID < ev[j].ID })
 			return ev
 		}
 		time.Sleep(10 * time.Millisecond)

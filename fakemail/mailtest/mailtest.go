@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/smtp"
 	"os/exec"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -47,12 +48,14 @@ func Curl(t testing.TB, stdin string, args ...string) string {
 	return out.String()
 }
 
-// WaitSessions polls h until it has recorded n sessions or 5s pass.
+// WaitSessions polls h until it has recorded n sessions or 5s pass, and
+// returns them in connection order (by ID).
 func WaitSessions(h fakemail.Handle, n int) []fakemail.Session {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		ev := h.Evidence()
 		if len(ev) >= n || time.Now().After(deadline) {
+			sort.Slice(ev, func(i, j int) bool { return ev[i].ID < ev[j].ID })
 			return ev
 		}
 		time.Sleep(20 * time.Millisecond)
