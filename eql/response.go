@@ -104,6 +104,25 @@ type Hits struct {
 	Sequences []Sequence `json:"sequences,omitempty"`
 }
 
+// MarshalJSON writes the list that applies even when it is empty
+// ("events": [] for an event query without hits, as Elasticsearch does);
+// a nil list is left out.
+func (h Hits) MarshalJSON() ([]byte, error) {
+	type plain struct {
+		Total     Total       `json:"total"`
+		Events    *[]Hit      `json:"events,omitempty"`
+		Sequences *[]Sequence `json:"sequences,omitempty"`
+	}
+	p := plain{Total: h.Total}
+	if h.Events != nil {
+		p.Events = &h.Events
+	}
+	if h.Sequences != nil {
+		p.Sequences = &h.Sequences
+	}
+	return json.Marshal(p)
+}
+
 // Total counts the hits: events for an event query, sequences otherwise.
 type Total struct {
 	Value    int    `json:"value"`

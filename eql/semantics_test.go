@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -328,5 +331,45 @@ func TestSearchCancelled(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("Search(cancelled, %d options) error = %v, want context.Canceled", len(opts), err)
 		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestResponseGolden pins the _eql/search response shape: an event query
+// without hits, a sequence with join keys and a missing-event placeholder.
+func TestResponseGolden(t *testing.T) {
+	stream := []ecs.Document{
+		{"@timestamp": "2026-01-01T00:00:01Z", "event": map[string]any{"category": "a"}, "user": "u1", "_id": "e1"},
+		{"@timestamp": "2026-01-01T00:00:02Z", "event": map[string]any{"category": "b"}, "user": "u1", "_id": "e2"},
+	}
+	for _, tc := range []struct{ name, query string }{
+		{"empty_events", `process where true`},
+		{"sequence_missing", `sequence by user with maxspan=1m [a where true] ![c where true] [b where true]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := Search(context.Background(), Request{Query: tc.query}, docs(stream...), WithIndex("logs"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Took = 0
+			got, err := json.MarshalIndent(resp, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", tc.name+".golden.json")
+			if *update {
+				if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got)+"\n" != string(want) {
+				t.Errorf("response for %q:\n%s\nwant (%s):\n%s", tc.query, got, path, want)
+			}
+		})
 	}
 }
