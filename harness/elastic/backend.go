@@ -287,24 +287,29 @@ func searchAll(ctx context.Context, req eql.Request, search func(context.Context
 }
 
 // Close deletes the run's data streams and its index template, and
-// nothing else. It is safe to call more than once.
+// nothing else. It runs on its own deadline even when ctx is already
+// cancelled (Ctrl-C), treats what is already gone as deleted, and is safe
+// to call more than once.
 func (b *Backend) Close(ctx context.Context) error {
-	streams := b.Streams()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
 	var errs []error
-	if len(streams) > 0 {
-		if err := b.c.do(ctx, esapi.IndicesDeleteDataStreamRequest{Name: streams}, nil); err != nil {
-			errs = append(errs, fmt.Errorf("delete data streams %s: %w", strings.Join(streams, ","), err))
-		} else {
-			b.mu.Lock()
-			clear(b.streams)
-			b.mu.Unlock()
+	for _, s := range b.Streams() {
+		err := b.c.do(ctx, esapi.IndicesDeleteDataStreamRequest{Name: []string{s}}, nil)
+		if err != nil && !isNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete data stream %s: %w", s, err))
+			continue
 		}
+		b.mu.Lock()
+		delete(b.streams, s)
+		b.mu.Unlock()
 	}
 	b.mu.Lock()
 	installed := b.templated
 	b.mu.Unlock()
 	if installed {
-		if err := b.c.do(ctx, esapi.IndicesDeleteIndexTemplateRequest{Name: b.template}, nil); err != nil {
+		err := b.c.do(ctx, esapi.IndicesDeleteIndexTemplateRequest{Name: b.template}, nil)
+		if err != nil && !isNotFound(err) {
 			errs = append(errs, fmt.Errorf("delete index template %s: %w", b.template, err))
 		} else {
 			b.mu.Lock()
@@ -313,6 +318,13 @@ func (b *Backend) Close(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// isNotFound reports a 404 from Elasticsearch: what we meant to delete is
+// not there (never created, or deleted already).
+func isNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == 404
 }
 
 // matchStreams returns the streams matched by the patterns, resolved as

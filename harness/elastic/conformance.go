@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
@@ -102,7 +103,9 @@ func (b *Conformance) Close(ctx context.Context) error {
 	if len(indices) == 0 {
 		return nil
 	}
-	if err := b.c.do(ctx, esapi.IndicesDeleteRequest{Index: indices}, nil); err != nil {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if err := b.c.do(ctx, esapi.IndicesDeleteRequest{Index: indices}, nil); err != nil && !isNotFound(err) {
 		return fmt.Errorf("delete indices %s: %w", strings.Join(indices, ","), err)
 	}
 	return nil
