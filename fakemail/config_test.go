@@ -94,7 +94,9 @@ func FuzzParseConfig(f *testing.F) {
 		if err == nil {
 			return
 		}
-		lines := strings.Count(string(data), "\n") + 2
+		// YAML breaks lines at LF, CRLF and a lone CR.
+		norm := strings.ReplaceAll(string(data), "\r\n", "\n")
+		lines := strings.Count(norm, "\n") + strings.Count(norm, "\r") + 2
 		for _, line := range strings.Split(err.Error(), "\n") {
 			var l, c int
 			rest, ok := strings.CutPrefix(line, "f.yaml:")
