@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sort"
 	"time"
@@ -51,6 +52,9 @@ func runServeMail(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return usageError(fmt.Errorf("serve-mail: unexpected argument %q", fs.Arg(0)))
+	}
+	if _, _, err := net.SplitHostPort(*listen); *listen != "" && err == nil {
+		return usageError(fmt.Errorf("serve-mail: --listen takes an address without a port (%q); set ports in --config", *listen))
 	}
 	// Addresses go where the evidence does not.
 	info := stdout

@@ -107,6 +107,7 @@ func TestServeMailExitCodes(t *testing.T) {
 		{"bad config", []string{"serve-mail", "--config", bad}, 2, bad + ":3:5: unknown user key \"pasword\""},
 		{"port in use", []string{"serve-mail", "--config", clash}, 3, "listen smtp on 127.0.0.1:" + port},
 		{"bad config, container mode", []string{"serve-mail", "--container", "--config", bad}, 2, bad + ":3:5: unknown user key \"pasword\""},
+		{"listen with a port", []string{"serve-mail", "--listen", "127.0.0.1:2525"}, 2, "--listen takes an address without a port"},
 		{"stray argument", []string{"serve-mail", "now"}, 2, `unexpected argument "now"`},
 	}
 	for _, tc := range cases {
