@@ -36,6 +36,9 @@ flags:
   --size N                      default 10 (0: no hits, only the total)
   --result-position head|tail   default tail
   --max-samples-per-key N       default 1
+  --sorted                      FILE is already in timestamp (then tiebreaker) order:
+                                stream it, memory bounded by open sequences; an event
+                                out of order is an error
   --compact                     one-line JSON instead of indented
 `
 
@@ -49,6 +52,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	mappingFile := fs.String("mapping", "", "")
 	index := fs.String("index", "", "")
 	compact := fs.Bool("compact", false, "")
+	sorted := fs.Bool("sorted", false, "")
 	size := fs.Int("size", eql.DefaultSize, "")
 	fs.StringVar(&req.TimestampField, "timestamp-field", eql.DefaultTimestampField, "")
 	fs.StringVar(&req.TiebreakerField, "tiebreaker-field", "", "")
@@ -94,6 +98,9 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		name = indexName(*events)
 	}
 	opts = append(opts, eql.WithIndex(name))
+	if *sorted {
+		opts = append(opts, eql.Sorted())
+	}
 
 	in, closeIn, err := openEvents(*events)
 	if err != nil {
@@ -105,6 +112,10 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		var ee *eventsError
 		if errors.As(err, &ee) {
 			return usageError(ee)
+		}
+		var qe *eql.Error
+		if *sorted && !errors.As(err, &qe) {
+			return usageError(fmt.Errorf("query --sorted: %w (drop --sorted for unordered input)", err))
 		}
 		return queryError(err, stderr)
 	}

@@ -147,6 +147,18 @@ func TestQueryCommand(t *testing.T) {
 		})
 	}
 
+	t.Run("sorted", func(t *testing.T) {
+		stdout, stderr, code := runValidate(t, bin, "query", "--sorted", "--compact", "--events", ndjson, query)
+		if code != 0 || !strings.Contains(stdout, `"join_keys":["h1","p1"]`) {
+			t.Errorf("--sorted over ordered events: exit %d, stdout %s, stderr %s", code, stdout, stderr)
+		}
+		reversed := strings.Join([]string{lines[1], lines[0]}, "\n")
+		_, stderr, code = runValidateStdin(t, bin, reversed, "query", "--sorted", "--events", "-", "network where true")
+		if code != 2 || !strings.Contains(stderr, "out of order") || !strings.Contains(stderr, "drop --sorted") {
+			t.Errorf("--sorted over disordered events: exit %d, stderr %q; want 2 and the out-of-order hint", code, stderr)
+		}
+	})
+
 	t.Run("bad event line", func(t *testing.T) {
 		bad := filepath.Join(dir, "bad.ndjson")
 		if err := os.WriteFile(bad, []byte(lines[0]+"\n\n  {\"a\": tru}\n"), 0o644); err != nil {
