@@ -297,3 +297,37 @@ func (l *lockedBuffer) String() string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestE2EContainerServers runs a scenario against the mail servers in a
+// container (host network) and checks the transcript came back from it and
+// nothing is left running.
+func TestE2EContainerServers(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("needs docker for the mail server container")
+	}
+	if err := exec.Command("docker", "info").Run(); err != nil {
+		t.Skip("needs a running Docker daemon")
+	}
+	out := t.TempDir()
+	r := runValidate(t, "run", "--servers", "container", "--out", out, "--scenario", "single-poll,unlisted-client-three-protocols")
+	skipIfEnv(t, r)
+	if r.code != 0 {
+		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "mail servers: container ") || !strings.Contains(r.stderr, "(host network)") {
+		t.Errorf("stderr does not say the servers ran in a container:\n%s", r.stderr)
+	}
+	tr, err := os.ReadFile(filepath.Join(out, "transcripts.ndjson"))
+	if err != nil || !bytes.Contains(tr, []byte(`"user":"c2"`)) {
+		t.Errorf("transcripts.ndjson lacks the container's sessions: %v\n%s", err, tr)
+	}
+	ps, _ := exec.Command("docker", "ps", "-q", "--filter", "label=org.purpleharness.role=fakemail", "--filter", "label=org.purpleharness.owner-pid").Output()
+	for _, id := range strings.Fields(string(ps)) {
+		// Only a container of a validate that no longer runs is ours to blame.
+		lbl, _ := exec.Command("docker", "inspect", "-f", `{{index .Config.Labels "org.purpleharness.owner-pid"}}`, id).Output()
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(lbl))); err == nil && syscall.Kill(pid, 0) != nil {
+			t.Errorf("mail server container %s left behind by pid %d", id, pid)
+		}
+	}
+}
