@@ -2,6 +2,7 @@ package elastic
 
 import (
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"strings"
 
@@ -79,9 +80,7 @@ func templateBody(namespace string) map[string]any {
 	return map[string]any{
 		"index_patterns": []string{"*-" + namespace},
 		"data_stream":    map[string]any{},
-		// Above the built-in logs template (100) and Fleet's integration
-		// templates (200), so our mapping wins for our streams only.
-		"priority": 500,
+		"priority": templatePriority(namespace),
 		"template": map[string]any{
 			"settings": map[string]any{
 				"number_of_shards":   1,
@@ -126,6 +125,18 @@ func properties(fields map[string]string) map[string]any {
 		m[parts[len(parts)-1]] = map[string]any{"type": fields[p]}
 	}
 	return root
+}
+
+// templatePriority is above the built-in logs template (100) and Fleet's
+// integration templates (200), so our mapping wins for our streams, and
+// differs from run to run: Elasticsearch refuses a template whose patterns
+// may overlap another's of the same priority, and while "*-<ns1>" and
+// "*-<ns2>" cannot match one name, distinct priorities keep concurrent runs
+// clear of that check altogether.
+func templatePriority(namespace string) int {
+	h := fnv.New32a()
+	h.Write([]byte(namespace))
+	return 1000 + int(h.Sum32()%1_000_000)
 }
 
 // Namespace turns a run id into a valid data_stream.namespace: lowercase,

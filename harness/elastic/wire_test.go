@@ -195,7 +195,10 @@ func TestTemplateBody(t *testing.T) {
 	if got := body["index_patterns"]; !reflect.DeepEqual(got, []string{"*-run1"}) {
 		t.Errorf("index_patterns = %v", got)
 	}
-	props := body["template"].(map[string]any)["mappings"].(map[string]any)["properties"].(map[string]any)
+	if p := body["priority"].(int); p <= 200 || p == templatePriority("run2") {
+		t.Errorf("priority = %d: want above Fleet's 200 and distinct per run", p)
+	}
+		props := body["template"].(map[string]any)["mappings"].(map[string]any)["properties"].(map[string]any)
 	typeOf := func(path string) string {
 		m := props
 		parts := strings.Split(path, ".")
