@@ -80,7 +80,7 @@ func templateBody(namespace string) map[string]any {
 	return map[string]any{
 		"index_patterns": []string{"*-" + namespace},
 		"data_stream":    map[string]any{},
-		"priority": templatePriority(namespace),
+		"priority":       templatePriority(namespace),
 		"template": map[string]any{
 			"settings": map[string]any{
 				"number_of_shards":   1,

@@ -198,7 +198,7 @@ func TestTemplateBody(t *testing.T) {
 	if p := body["priority"].(int); p <= 200 || p == templatePriority("run2") {
 		t.Errorf("priority = %d: want above Fleet's 200 and distinct per run", p)
 	}
-		props := body["template"].(map[string]any)["mappings"].(map[string]any)["properties"].(map[string]any)
+	props := body["template"].(map[string]any)["mappings"].(map[string]any)["properties"].(map[string]any)
 	typeOf := func(path string) string {
 		m := props
 		parts := strings.Split(path, ".")
