@@ -316,3 +316,26 @@ func TestSubscribe(t *testing.T) {
 		t.Error("channel still open after cancel")
 	}
 }
+
+func TestSMTPPolicy(t *testing.T) {
+	s := startTest(t, func(c *Config) { c.Services = []Service{SMTP, Submission} })
+	cases := []struct {
+		name string
+		svc  Service
+		send string
+		want string
+	}{
+		{"submission needs AUTH before MAIL (RFC 6409 4.3)", Submission, "EHLO x\r\nMAIL FROM:<a@b>\r\nQUIT\r\n", "\r\n530 "},
+		{"unknown recipient", SMTP, "EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<nobody@purpleharness.test>\r\nQUIT\r\n", "\r\n550 5.1.1 "},
+		{"recipient address is case-insensitive", SMTP, "EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<C2@PurpleHarness.test>\r\nQUIT\r\n", "\r\n250 2.0.0 I'll make sure"},
+		{"wrong password", Submission, "EHLO x\r\nAUTH PLAIN AGMyAHdyb25n\r\nQUIT\r\n", "\r\n535 "},
+		{"right password", Submission, "EHLO x\r\nAUTH PLAIN AGMyAGF0b21pYy1yZWQ=\r\nMAIL FROM:<a@b>\r\nQUIT\r\n", "\r\n235 "},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := dialRead(t, s.Addr(tc.svc), tc.send); !strings.Contains(got, tc.want) {
+				t.Errorf("sent %q, read %q; want %q", tc.send, got, tc.want)
+			}
+		})
+	}
+}

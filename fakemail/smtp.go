@@ -28,6 +28,11 @@ type smtpSession struct {
 
 var _ smtp.AuthSession = (*smtpSession)(nil)
 
+// errAuthRequired is RFC 4954 section 6's reply to MAIL before AUTH (go-smtp's
+// ErrAuthRequired says 502).
+var errAuthRequired = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0},
+	Message: "Authentication required"}
+
 var errNoSuchRecipient = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
 	Message: "No such user here"}
 
@@ -57,7 +62,7 @@ func (s *smtpSession) Auth(mech string) (sasl.Server, error) {
 
 func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
 	if s.b.requireAuth && s.user == "" {
-		return smtp.ErrAuthRequired
+		return errAuthRequired
 	}
 	return nil
 }
