@@ -272,9 +272,11 @@ func (c *tapConn) Close() error {
 func (c *tapConn) release() {
 	if c.refs.Add(-1) == 0 {
 		c.raw.Close()
-		c.srv.untrack(c)
 		c.l.active.Add(-1)
+		// Record before untracking: Shutdown returns once nothing is
+		// tracked, and its caller reads Evidence.
 		c.srv.evidence.add(c.rec.finish())
+		c.srv.untrack(c)
 	}
 }
 
