@@ -36,6 +36,10 @@ func buildValidate(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// World-readable, so TestE2ENotRootExits3 can run it as nobody.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	bin := filepath.Join(dir, "validate")
 	out, err := exec.Command(goBin, "build", "-o", bin, "../cmd/validate").CombinedOutput()
 	if err != nil {
@@ -329,5 +333,24 @@ func TestE2EContainerServers(t *testing.T) {
 		if pid, err := strconv.Atoi(strings.TrimSpace(string(lbl))); err == nil && syscall.Kill(pid, 0) != nil {
 			t.Errorf("mail server container %s left behind by pid %d", id, pid)
 		}
+	}
+}
+
+// TestE2ENotRootExits3 runs validate as an unprivileged user: the
+// environment error names what is missing and the exit code is 3.
+func TestE2ENotRootExits3(t *testing.T) {
+	needRoot(t) // to switch to another user
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("needs setpriv (util-linux) to drop privileges")
+	}
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", buildValidate(t), "run", "--out", filepath.Join(t.TempDir(), "out"), "--scenario", "single-poll", "--servers", "in-process")
+	cmd.Dir = ".."
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(stderr.String(), "needs root") {
+		t.Errorf("as nobody: %v, stderr:\n%s\nwant exit 3 saying the run needs root", err, stderr.String())
 	}
 }

@@ -186,9 +186,11 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	defer func() {
 		cctx, cancel := cleanupCtx()
 		defer cancel()
-		res.Evidence = servers.Evidence()
-		if l, ok := servers.(interface{ Log() string }); ok {
-			res.ServerLog = l.Log()
+		if res != nil {
+			res.Evidence = servers.Evidence()
+			if l, ok := servers.(interface{ Log() string }); ok {
+				res.ServerLog = l.Log()
+			}
 		}
 		if serr := servers.Shutdown(cctx); serr != nil && err == nil {
 			err = fmt.Errorf("shut down mail servers: %w", serr)
