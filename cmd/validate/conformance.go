@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/purpleharness/purpleharness/eql/conformance"
-	"github.com/purpleharness/purpleharness/harness"
 	"github.com/purpleharness/purpleharness/harness/elastic"
 )
 
@@ -161,43 +160,4 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 		return silentExit(exitFailed)
 	}
 	return nil
-}
-
-// openEngine resolves --backend for the commands that evaluate rules
-// (validate run): "embedded"; "elasticsearch" (exit 3 with both remedies
-// when there is no cluster); or "auto", Elasticsearch when --es-url is
-// given or the image is present locally, else the embedded engine. It
-// prints one line saying which. closeFn deletes the run's data and stops a
-// container it started; call it on every path, Ctrl-C included.
-func openEngine(ctx context.Context, backend string, es *esFlags, runID string, stderr io.Writer) (engine harness.Engine, closeFn func(context.Context) error, err error) {
-	none := func(context.Context) error { return nil }
-	opts := es.options()
-	switch backend {
-	case "embedded":
-		fmt.Fprintln(stderr, "backend: embedded EQL engine")
-		return harness.Embedded{}, none, nil
-	case "auto", "":
-		if opts.URL == "" && !elastic.CanStart(ctx, opts) {
-			img := opts.Image
-			if img == "" {
-				img = elastic.DefaultImage
-			}
-			fmt.Fprintf(stderr, "backend: embedded EQL engine (no --es-url, image %s not present locally)\n", img)
-			return harness.Embedded{}, none, nil
-		}
-	case "elasticsearch":
-	default:
-		return nil, none, usageError(fmt.Errorf("--backend %q: want auto, embedded or elasticsearch", backend))
-	}
-	c, err := elastic.Open(ctx, opts)
-	if err != nil {
-		return nil, none, envError(err)
-	}
-	fmt.Fprintf(stderr, "backend: %s\n", c)
-	e := c.NewEngine(runID)
-	return e, func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		defer cancel()
-		return errors.Join(e.Close(ctx), c.Close(ctx))
-	}, nil
 }

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"io"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/purpleharness/purpleharness/eql/conformance"
-	"github.com/purpleharness/purpleharness/harness/elastic"
 )
 
 // TestConformanceCommand runs "validate conformance" end to end: the corpus
@@ -56,40 +53,4 @@ func TestConformanceCommand(t *testing.T) {
 			t.Errorf("exit %d, stderr:\n%s", code, stderr)
 		}
 	})
-}
-
-// TestOpenEngine checks --backend resolution without a cluster: embedded
-// on request, auto falling back to embedded with its reason, and
-// elasticsearch failing with exit 3.
-func TestOpenEngine(t *testing.T) {
-	if os.Getenv("PURPLEHARNESS_ES_URL") != "" {
-		t.Skip("PURPLEHARNESS_ES_URL is set: a cluster is at hand")
-	}
-	ctx := context.Background()
-	es := &esFlags{o: elastic.Options{Image: "docker.elastic.co/elasticsearch/elasticsearch:0.0.0-absent"}}
-	tests := []struct {
-		backend string
-		engine  string
-		line    string
-		code    int
-	}{
-		{"embedded", "embedded", "backend: embedded EQL engine\n", 0},
-		{"auto", "embedded", "backend: embedded EQL engine (no --es-url, image docker.elastic.co/elasticsearch/elasticsearch:0.0.0-absent not present locally)\n", 0},
-		{"elasticsearch", "", "", exitEnv},
-		{"opensearch", "", "", exitUsage},
-	}
-	for _, tt := range tests {
-		var stderr strings.Builder
-		e, closeFn, err := openEngine(ctx, tt.backend, es, "run1", &stderr)
-		t.Cleanup(func() { _ = closeFn(ctx) })
-		if got := exitCode(err, io.Discard); got != tt.code {
-			t.Errorf("openEngine(%q): exit code %d (%v), want %d", tt.backend, got, err, tt.code)
-		}
-		if err == nil && e.Name() != tt.engine {
-			t.Errorf("openEngine(%q) = %s, want %s", tt.backend, e.Name(), tt.engine)
-		}
-		if stderr.String() != tt.line {
-			t.Errorf("openEngine(%q) said %q, want %q", tt.backend, stderr.String(), tt.line)
-		}
-	}
 }

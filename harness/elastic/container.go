@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -22,15 +23,31 @@ import (
 // cmd/validate cancels the context and runs deferred cleanup.
 const ryukImage = "testcontainers/ryuk:0.14.0"
 
-var ryukOnce, quietOnce sync.Once
+var ryukOnce, setupOnce sync.Once
 
-// quiet silences testcontainers' own logging (it prints a banner on every
-// Docker connection) so that validate's output stays ours; set
-// PURPLEHARNESS_ES_DEBUG=1 to see it.
-func quiet() {
-	quietOnce.Do(func() {
+// setup prepares testcontainers before its first use (it reads its
+// configuration once):
+//   - its own logging is silenced (it prints a banner on every Docker
+//     connection) so that validate's output stays ours; set
+//     PURPLEHARNESS_ES_DEBUG=1 to see it;
+//   - where the Docker daemon runs in our own network namespace although
+//     /.dockerenv says we are in a container (Docker in Docker, as on this
+//     project's machines), published ports are on 127.0.0.1, not on a
+//     gateway testcontainers would otherwise look for: the host is
+//     overridden unless TESTCONTAINERS_HOST_OVERRIDE is already set.
+func setup() {
+	setupOnce.Do(func() {
 		if os.Getenv("PURPLEHARNESS_ES_DEBUG") == "" {
 			tclog.SetDefault(tclog.NewNoopLogger())
+		}
+		if _, set := os.LookupEnv("TESTCONTAINERS_HOST_OVERRIDE"); set {
+			return
+		}
+		if _, err := os.Stat("/.dockerenv"); err != nil {
+			return
+		}
+		if _, err := net.InterfaceByName("docker0"); err == nil {
+			os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
 		}
 	})
 }
@@ -38,7 +55,7 @@ func quiet() {
 // ImagePresent reports whether image is present in the local Docker
 // image store. It never pulls. An error means Docker itself is unreachable.
 func ImagePresent(ctx context.Context, image string) (bool, error) {
-	quiet()
+	setup()
 	dc, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
 		return false, fmt.Errorf("docker: %w", err)
