@@ -187,17 +187,7 @@ func TestOrphanRemoved(t *testing.T) {
 	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
 		t.Skip("no Docker daemon (/var/run/docker.sock)")
 	}
-	root, err := moduleRoot()
-	if err != nil {
-		t.Skip(err)
-	}
-	bin := filepath.Join(t.TempDir(), "validate")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/validate")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildStatic(t)
 	cmd := exec.Command(bin, "serve-mail", "--container", "--ephemeral")
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
@@ -247,5 +237,80 @@ func TestStartBadConfig(t *testing.T) {
 	var cerr *fakemail.ConfigError
 	if !errors.As(err, &cerr) || err.Error() != bad+`:2:17: idle_timeout: want a positive duration like 60s, got "soon"` {
 		t.Errorf("Start with bad config: %v, want a positioned ConfigError before any build", err)
+	}
+}
+
+// buildStatic builds a static validate binary, the kind the image needs.
+func buildStatic(t *testing.T) string {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Skip(err)
+	}
+	bin := filepath.Join(t.TempDir(), "validate")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/validate")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestServeMailContainerSIGINT: "validate serve-mail --container" prints
+// its addresses, serves, and on SIGINT exits 0 with the evidence on
+// stdout and its container removed.
+func TestServeMailContainerSIGINT(t *testing.T) {
+	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
+		t.Skip("no Docker daemon (/var/run/docker.sock)")
+	}
+	bin := buildStatic(t)
+	cmd := exec.Command(bin, "serve-mail", "--container", "--ephemeral", "--evidence", "-")
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	addrs := map[string]string{}
+	sc := bufio.NewScanner(stderr)
+	for len(addrs) < 7 && sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 4 && f[1] == "listening" {
+			addrs[f[0]] = f[3]
+		}
+	}
+	if len(addrs) != 7 {
+		t.Fatalf("printed %d addresses, want 7", len(addrs))
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	mailtest.Curl(t, mailtest.Mail, "smtp://"+addrs["smtp"], "--mail-from", "a@b.test",
+		"--mail-rcpt", fakemail.DefaultAddress, "-T", "-")
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGINT: %v, want 0", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve-mail --container did not exit after SIGINT")
+	}
+	sessions, err := fakemail.ReadNDJSON(&stdout, false)
+	if err != nil || len(sessions) != 1 || sessions[0].Service != fakemail.SMTP {
+		t.Errorf("evidence on stdout: %v %+v", err, sessions)
+	}
+	out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label="+labelOwnerPID+"="+strconv.Itoa(cmd.Process.Pid)).Output()
+	if len(bytes.TrimSpace(out)) != 0 {
+		t.Errorf("container left after SIGINT: %s", out)
 	}
 }
