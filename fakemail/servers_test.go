@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"log"
-	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -81,8 +80,4 @@ func waitSessions(t testing.TB, s *Servers, n int) []Session {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-func TestMain(m *testing.M) {
-	os.Exit(m.Run())
 }
