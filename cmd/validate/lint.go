@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,6 +31,8 @@ flags:
                    "mappings" of a template): fields the rule uses that the
                    mapping lacks are errors, as Elasticsearch reports them
   --strict         warnings fail the lint too (exit 1)
+  --format FORMAT  text (default), github (workflow commands: annotations on
+                   the pull request) or json
   --quiet          print problems and warnings only, no skipped notes or summary
 
 Warnings do not make a rule invalid: a comparison of an ECS categorization
@@ -45,7 +48,11 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	mappingFile := fs.String("mapping", "", "")
 	quiet := fs.Bool("quiet", false, "")
 	strict := fs.Bool("strict", false, "")
+	format := fs.String("format", "text", "")
 	paths, err := parseInterleaved(fs, args)
+	if err == nil && *format != "text" && *format != "github" && *format != "json" {
+		err = fmt.Errorf("lint: --format %q: want text, github or json", *format)
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, lintUsage)
 		return nil
@@ -72,11 +79,15 @@ func runLint(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	var sum lintSummary
+	var found []finding
 	for _, p := range paths {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		lintPath(p, opts, &sum, stdout, *quiet)
+		found = append(found, lintPath(p, opts, &sum, *quiet)...)
+	}
+	if err := writeFindings(stdout, *format, found); err != nil {
+		return err
 	}
 	if !*quiet {
 		fmt.Fprintf(stderr, "validate lint: %s\n", sum)
@@ -109,15 +120,21 @@ func plural(n int, one, many string) string {
 
 // A finding is one line of lint output, sortable by position.
 type finding struct {
-	pos rules.Pos
-	msg string
+	pos   rules.Pos
+	level string // "error", "warning" or "skipped"
+	msg   string
 }
 
-func (f finding) String() string { return f.pos.String() + ": " + f.msg }
+func (f finding) String() string {
+	if f.level == "error" {
+		return f.pos.String() + ": " + f.msg
+	}
+	return f.pos.String() + ": " + f.level + ": " + f.msg
+}
 
 // lintPath loads the rules of one file or directory, checks each, and
-// prints the findings in file and position order.
-func lintPath(path string, opts []eql.Option, sum *lintSummary, out io.Writer, quiet bool) {
+// returns the findings in file and position order.
+func lintPath(path string, opts []eql.Option, sum *lintSummary, quiet bool) []finding {
 	var rs []rules.Rule
 	var err error
 	if fi, statErr := os.Stat(path); statErr == nil && fi.IsDir() {
@@ -130,11 +147,11 @@ func lintPath(path string, opts []eql.Option, sum *lintSummary, out io.Writer, q
 		sum.problems++
 		var re *rules.Error
 		if errors.As(e, &re) {
-			found = append(found, finding{re.Pos, re.Msg})
+			found = append(found, finding{re.Pos, "error", re.Msg})
 		} else if pe := (*fs.PathError)(nil); errors.As(e, &pe) {
-			found = append(found, finding{rules.Pos{File: pe.Path}, pe.Err.Error()})
+			found = append(found, finding{rules.Pos{File: pe.Path}, "error", pe.Err.Error()})
 		} else {
-			found = append(found, finding{rules.Pos{File: path}, e.Error()})
+			found = append(found, finding{rules.Pos{File: path}, "error", e.Error()})
 		}
 	}
 	for i := range rs {
@@ -142,7 +159,7 @@ func lintPath(path string, opts []eql.Option, sum *lintSummary, out io.Writer, q
 		if reason := r.Skipped(); reason != "" {
 			sum.skipped++
 			if !quiet {
-				found = append(found, finding{rules.Pos{File: r.File, Line: r.Line}, "skipped: " + reason})
+				found = append(found, finding{rules.Pos{File: r.File, Line: r.Line}, "skipped", reason})
 			}
 			continue
 		}
@@ -166,9 +183,61 @@ func lintPath(path string, opts []eql.Option, sum *lintSummary, out io.Writer, q
 		}
 		return a.Col < b.Col
 	})
-	for _, f := range found {
-		fmt.Fprintln(out, f)
+	return found
+}
+
+// writeFindings prints findings in the chosen format: text
+// (file:line:col: message), github (workflow commands, so findings show
+// as annotations on the pull request's files) or json.
+func writeFindings(w io.Writer, format string, found []finding) error {
+	switch format {
+	case "github":
+		for _, f := range found {
+			cmd := map[string]string{"error": "error", "warning": "warning", "skipped": "notice"}[f.level]
+			props := "file=" + ghProp(f.pos.File)
+			if f.pos.Line > 0 {
+				props += fmt.Sprintf(",line=%d", f.pos.Line)
+			}
+			if f.pos.Col > 0 {
+				props += fmt.Sprintf(",col=%d", f.pos.Col)
+			}
+			msg := f.msg
+			if f.level == "skipped" {
+				msg = "skipped: " + msg
+			}
+			fmt.Fprintf(w, "::%s %s::%s\n", cmd, props, ghData(msg))
+		}
+	case "json":
+		type jsonFinding struct {
+			File    string `json:"file"`
+			Line    int    `json:"line,omitempty"`
+			Col     int    `json:"col,omitempty"`
+			Level   string `json:"level"`
+			Message string `json:"message"`
+		}
+		out := make([]jsonFinding, 0, len(found))
+		for _, f := range found {
+			out = append(out, jsonFinding{f.pos.File, f.pos.Line, f.pos.Col, f.level, f.msg})
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	default:
+		for _, f := range found {
+			fmt.Fprintln(w, f)
+		}
 	}
+	return nil
+}
+
+// ghData and ghProp escape a workflow command's message and property
+// values as GitHub's runner expects (actions/toolkit, command.ts).
+func ghData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+func ghProp(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
 }
 
 // lintRule parses and verifies one EQL rule and returns its finding,
@@ -181,12 +250,12 @@ func lintRule(r *rules.Rule, opts []eql.Option) (problem finding, bad bool, warn
 	if err != nil {
 		var qe *eql.Error
 		if errors.As(err, &qe) {
-			return finding{r.PosAt(qe.Offset), qe.Msg}, true, nil
+			return finding{r.PosAt(qe.Offset), "error", qe.Msg}, true, nil
 		}
-		return finding{r.QueryPos(), err.Error()}, true, nil
+		return finding{r.QueryPos(), "error", err.Error()}, true, nil
 	}
 	for _, w := range ecsWarnings(q, eql.DefaultEventCategoryField) {
-		warnings = append(warnings, finding{r.PosAt(w.offset), "warning: " + w.msg})
+		warnings = append(warnings, finding{r.PosAt(w.offset), "warning", w.msg})
 	}
 	return finding{}, false, warnings
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/purpleharness/purpleharness/eql"
+	"github.com/purpleharness/purpleharness/rules"
 )
 
 const publishedWarning = "rules/t1071_003_mail_c2_published.toml:40:32: warning: \"connection_attempted\" is not an ECS event.type value, so this never matches ECS data; Elastic Defend reports it in event.action\n"
@@ -74,6 +75,15 @@ sequence [network where true]"""
 			"validate lint: 1 valid EQL rule, 0 skipped, 1 problem\n"},
 		{"quiet", []string{"lint", "--quiet", kql}, 1, kql + ":2:125: mismatched input '<EOF>' expecting an expression\n", ""},
 		{"no files", []string{"lint"}, 2, "", ""},
+		{"github annotations", []string{"lint", "--format", "github", "rules/t1071_003_mail_c2_published.toml", kql}, 1,
+			// Paths in argument order, findings in position order within each.
+			"::warning file=rules/t1071_003_mail_c2_published.toml,line=40,col=32::\"connection_attempted\" is not an ECS event.type value, so this never matches ECS data; Elastic Defend reports it in event.action\n" +
+				"::notice file=" + kql + ",line=1::skipped: kuery rule, not EQL (type \"query\")\n" +
+				"::error file=" + kql + ",line=2,col=125::mismatched input '<EOF>' expecting an expression\n",
+			"validate lint: 1 valid EQL rule, 1 skipped, 1 problem, 1 warning\n"},
+		{"json", []string{"lint", "--format", "json", "--quiet", seqTOML}, 1,
+			"[\n  {\n    \"file\": \"" + seqTOML + "\",\n    \"line\": 6,\n    \"col\": 1,\n    \"level\": \"error\",\n    \"message\": \"A sequence requires a minimum of 2 queries, found [1]\"\n  }\n]\n", ""},
+		{"bad format", []string{"lint", "--format", "xml", good}, 2, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,5 +141,16 @@ func TestECSWarnings(t *testing.T) {
 				t.Errorf("ecsWarnings(%q)[%d] = %q, want prefix %q", tt.query, i, got, tt.want[i])
 			}
 		}
+	}
+}
+
+func TestGitHubEscaping(t *testing.T) {
+	var b strings.Builder
+	err := writeFindings(&b, "github", []finding{{rules.Pos{File: "a,b:c.toml", Line: 3, Col: 4}, "error", "100% bad\nsecond line"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "::error file=a%2Cb%3Ac.toml,line=3,col=4::100%25 bad%0Asecond line\n"; b.String() != want {
+		t.Errorf("github format = %q, want %q", b.String(), want)
 	}
 }
