@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -188,11 +189,28 @@ func TestE2EBadInputExits2(t *testing.T) {
 	if err := os.WriteFile(unknownRule, []byte("scenarios:\n  - name: a\n    command: [true]\n    expect: {no_such_rule: fires}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A rule whose query does not parse: the error is at the rule file's
+	// line:col, inside the TOML multi-line string.
+	tuned, err := os.ReadFile("../rules/t1071_003_mail_c2_tuned.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	badRules := filepath.Join(dir, "rules")
+	if err := os.Mkdir(badRules, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	badQuery := strings.Replace(string(tuned), "destination.port in (25,", "destination.port in (25,,", 1)
+	badLine := strings.Count(badQuery[:strings.Index(badQuery, "(25,,")], "\n") + 1
+	badCol := strings.Index(badQuery, "(25,,") - strings.LastIndex(badQuery[:strings.Index(badQuery, "(25,,")], "\n") + 4
+	if err := os.WriteFile(filepath.Join(badRules, "bad.toml"), []byte(badQuery), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
 		want string
 	}{
+		{"eql", []string{"run", "--rules", badRules, "--suite", unknownRule}, fmt.Sprintf("%s:%d:%d: ", filepath.Join(badRules, "bad.toml"), badLine, badCol)},
 		{"yaml", []string{"run", "--suite", bad}, bad + ":4:17: expect \"fire\": want \"fires\" or \"silent\""},
 		{"unknown rule", []string{"run", "--suite", unknownRule}, unknownRule + ":4:14: unknown rule \"no_such_rule\""},
 		{"flag", []string{"run", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},

@@ -81,10 +81,19 @@ func Check(cfg Config) error {
 			probs = append(probs, ruleError(r, err))
 		}
 	}
+	// An unknown rule is reported once, at its first reference, with the
+	// count of the others: pointing --rules at the wrong directory should
+	// not bury the first error under a hundred.
+	unknown := map[string]int{}
+	unknownAt := map[string]int{} // index in probs
 	for _, s := range cfg.Suites {
 		for _, sc := range s.Scenarios {
 			for _, e := range sc.Expect {
-				if e.Rule != scenarios.AnyRule && findRule(cfg.Rules, e.Rule) == nil {
+				if e.Rule == scenarios.AnyRule || findRule(cfg.Rules, e.Rule) != nil {
+					continue
+				}
+				if unknown[e.Rule]++; unknown[e.Rule] == 1 {
+					unknownAt[e.Rule] = len(probs)
 					probs = append(probs, fmt.Sprintf("%s: unknown rule %q (rules: %s)", e.Pos, e.Rule, ruleNames(cfg.Rules)))
 				}
 			}
@@ -95,6 +104,11 @@ func Check(cfg Config) error {
 					probs = append(probs, fmt.Sprintf("%s: scenario %q: %v", sc.Pos, sc.Name, err))
 				}
 			}
+		}
+	}
+	for name, n := range unknown {
+		if n > 1 {
+			probs[unknownAt[name]] += fmt.Sprintf(", and %d more references to it", n-1)
 		}
 	}
 	for _, name := range cfg.Only {

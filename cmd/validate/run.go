@@ -84,15 +84,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return usageError(err)
 	}
-	runID := harness.NewRunID()
-	engine, closeEngine, err := chooseEngine(ctx, *backend, es, runID, stderr)
-	if err != nil {
-		return err
-	}
-	defer closeEngine()
 	cfg := harness.Config{
-		Suites: suites, Rules: rs, Profile: string(prof), RunID: runID,
-		Engine: engine, Explainer: harness.Embedded{},
+		Suites: suites, Rules: rs, Profile: string(prof), RunID: harness.NewRunID(),
+		Explainer: harness.Embedded{},
 		StartServers: func(ctx context.Context) (harness.MailServers, error) {
 			return startServers(ctx, *servers, stderr)
 		},
@@ -116,6 +110,16 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		cfg.Atomics = &harness.Catalog{C: cat, GetPrereqs: *getPrereqs}
 	}
+	// Bad input fails before anything is started or probed.
+	if err := harness.Check(cfg); err != nil {
+		return usageError(err)
+	}
+	engine, closeEngine, err := chooseEngine(ctx, *backend, es, cfg.RunID, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeEngine()
+	cfg.Engine = engine
 
 	res, err := harness.Run(ctx, cfg)
 	var inErr *harness.InputError
