@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/purpleharness/purpleharness/ecs"
+	"github.com/purpleharness/purpleharness/fakemail"
 	"github.com/purpleharness/purpleharness/harness/sensor"
 	"github.com/purpleharness/purpleharness/rules"
 	"github.com/purpleharness/purpleharness/scenarios"
@@ -20,7 +21,7 @@ import (
 func realConfig(t *testing.T, suiteFile string) Config {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: the audit sensor and the canonical mail ports")
+		t.Skip("needs root: the audit sensor")
 	}
 	s, err := scenarios.Load(suiteFile)
 	if err != nil {
@@ -33,7 +34,12 @@ func realConfig(t *testing.T, suiteFile string) Config {
 	return Config{
 		Suites: []*scenarios.Suite{s}, Rules: rs, Profile: string(ecs.Endpoint),
 		Engine: Embedded{}, Explainer: Embedded{},
-		StartServers: func(ctx context.Context) (MailServers, error) { return StartInProcessServers(ctx, nil) },
+		// Ephemeral ports: the verdict scenarios connect to the canonical
+		// ports whether or not anything listens there, so the test needs no
+		// port another run (or package test) might hold.
+		StartServers: func(ctx context.Context) (MailServers, error) {
+			return StartInProcessServers(ctx, fakemail.EphemeralPorts())
+		},
 		StartSensor:  func(ctx context.Context) (Sensor, error) { return StartAuditSensor(ctx, ecs.Endpoint) },
 	}
 }
