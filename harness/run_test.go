@@ -40,7 +40,7 @@ func realConfig(t *testing.T, suiteFile string) Config {
 		StartServers: func(ctx context.Context) (MailServers, error) {
 			return StartInProcessServers(ctx, fakemail.EphemeralPorts())
 		},
-		StartSensor:  func(ctx context.Context) (Sensor, error) { return StartAuditSensor(ctx, ecs.Endpoint) },
+		StartSensor: func(ctx context.Context) (Sensor, error) { return StartAuditSensor(ctx, ecs.Endpoint) },
 	}
 }
 
