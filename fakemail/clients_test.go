@@ -172,3 +172,81 @@ func TestIMAPMoveAndNamespace(t *testing.T) {
 	}
 	c.Logout().Wait()
 }
+
+// TestIMAPIdleSeesSMTPDelivery: an implant waiting in IDLE is told about a
+// message delivered over SMTP (EXISTS, RFC 2177) and one deleted over POP3
+// (EXPUNGE), live, because all three protocols share the store.
+func TestIMAPIdleSeesSMTPDelivery(t *testing.T) {
+	s := startTest(t, nil)
+	exists := make(chan uint32, 4)
+	expunged := make(chan uint32, 4)
+	c, err := imapclient.DialInsecure(s.Addr(IMAP), &imapclient.Options{
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					exists <- *d.NumMessages
+				}
+			},
+			Expunge: func(seq uint32) { expunged <- seq },
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(DefaultLogin, DefaultPassword).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select(Inbox, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	idle, err := c.Idle()
+	if err != nil {
+		t.Fatalf("Idle: %v", err)
+	}
+	sc, err := smtp.Dial(s.Addr(SMTP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Mail("operator@purpleharness.test")
+	sc.Rcpt(DefaultAddress)
+	w, err := sc.Data()
+	if err != nil {
+		t.Fatalf("DATA: %v", err)
+	}
+	fmt.Fprint(w, "Subject: task 2\r\n\r\nwhoami\r\n")
+	if err := w.Close(); err != nil {
+		t.Fatalf("DATA end: %v", err)
+	}
+	sc.Quit()
+	select {
+	case n := <-exists:
+		if n != 2 {
+			t.Errorf("EXISTS %d, want 2", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no EXISTS during IDLE after delivery")
+	}
+	// POP3 deletes the seed (message 1).
+	nc, err := net.Dial("tcp", s.Addr(POP3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(nc, "USER c2\r\nPASS atomic-red\r\nDELE 1\r\nQUIT\r\n")
+	bufio.NewReader(nc).ReadString('!') // until the server closes
+	nc.Close()
+	select {
+	case seq := <-expunged:
+		if seq != 1 {
+			t.Errorf("EXPUNGE %d, want 1", seq)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no EXPUNGE during IDLE after POP3 DELE+QUIT")
+	}
+	if err := idle.Close(); err != nil {
+		t.Fatalf("IDLE done: %v", err)
+	}
+	if err := idle.Wait(); err != nil {
+		t.Fatalf("IDLE: %v", err)
+	}
+}
