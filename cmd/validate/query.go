@@ -16,9 +16,11 @@ import (
 
 	"github.com/purpleharness/purpleharness/ecs"
 	"github.com/purpleharness/purpleharness/eql"
+	"github.com/purpleharness/purpleharness/rules"
 )
 
 const queryUsage = `usage: validate query --events FILE [flags] QUERY
+       validate query --events FILE [flags] --rule RULEFILE
 
 Run an EQL query with the embedded engine over exported events and print
 the result exactly as Elasticsearch's _eql/search would answer it.
@@ -27,6 +29,8 @@ A bad query exits 2 with line:col: message on stderr.
 
 flags:
   --events FILE                 events to search (required)
+  --rule RULEFILE               take the query from a rule file (.toml, .ndjson, .json,
+                                .eql holding one EQL rule); errors at file:line:col
   --mapping FILE                index mapping (JSON): field types and aliases;
                                 unknown fields become errors, as in Elasticsearch
   --index NAME                  index name reported in each hit (default: FILE's base name)
@@ -53,6 +57,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	index := fs.String("index", "", "")
 	compact := fs.Bool("compact", false, "")
 	sorted := fs.Bool("sorted", false, "")
+	ruleFile := fs.String("rule", "", "")
 	size := fs.Int("size", eql.DefaultSize, "")
 	fs.StringVar(&req.TimestampField, "timestamp-field", eql.DefaultTimestampField, "")
 	fs.StringVar(&req.TiebreakerField, "tiebreaker-field", "", "")
@@ -64,6 +69,14 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprint(stdout, queryUsage)
 		return nil
 	}
+	if err == nil && *ruleFile != "" {
+		// The rule file gives the query: QUERY must not be given too.
+		if len(pos) > 0 {
+			err = fmt.Errorf("query: give QUERY or --rule FILE, not both")
+		} else {
+			pos = []string{""}
+		}
+	}
 	if err == nil {
 		err = checkQueryArgs(pos, *events, *size, req)
 	}
@@ -72,6 +85,13 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError(err)
 	}
 	req.Query = pos[0]
+	var rule *rules.Rule
+	if *ruleFile != "" {
+		if rule, err = loadOneRule(*ruleFile); err != nil {
+			return usageError(fmt.Errorf("query: %w", err))
+		}
+		req.Query = rule.Query
+	}
 	req.Size = *size
 	if req.Size == 0 {
 		req.Size = -1 // eql.Request: negative asks for no hits (size=0)
@@ -79,7 +99,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	// A bad query is reported before any event is read.
 	if _, err := eql.Parse(req.Query); err != nil {
-		return queryError(err, stderr)
+		return ruleQueryError(rule, err, stderr)
 	}
 	var opts []eql.Option
 	if *mappingFile != "" {
@@ -117,7 +137,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *sorted && !errors.As(err, &qe) {
 			return usageError(fmt.Errorf("query --sorted: %w (drop --sorted for unordered input)", err))
 		}
-		return queryError(err, stderr)
+		return ruleQueryError(rule, err, stderr)
 	}
 	enc := json.NewEncoder(stdout)
 	if !*compact {
@@ -125,6 +145,38 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	enc.SetEscapeHTML(false)
 	return enc.Encode(res)
+}
+
+// loadOneRule loads the single EQL rule of a rule file.
+func loadOneRule(path string) (*rules.Rule, error) {
+	rs, err := rules.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	var eqlRules []rules.Rule
+	for _, r := range rs {
+		if r.Skipped() == "" {
+			eqlRules = append(eqlRules, r)
+		}
+	}
+	switch len(eqlRules) {
+	case 1:
+		return &eqlRules[0], nil
+	case 0:
+		return nil, fmt.Errorf("%s: no EQL rule", path)
+	}
+	return nil, fmt.Errorf("%s: %d EQL rules; --rule needs a file with one", path, len(eqlRules))
+}
+
+// ruleQueryError reports a query error at file:line:col when the query
+// came from a rule file, else as queryError does.
+func ruleQueryError(r *rules.Rule, err error, stderr io.Writer) error {
+	var qe *eql.Error
+	if r == nil || !errors.As(err, &qe) {
+		return queryError(err, stderr)
+	}
+	fmt.Fprintf(stderr, "%s: %s\n", r.PosAt(qe.Offset), qe.Msg)
+	return silentExit(exitUsage)
 }
 
 func checkQueryArgs(pos []string, events string, size int, req eql.Request) error {

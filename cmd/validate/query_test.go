@@ -159,6 +159,25 @@ func TestQueryCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("rule file", func(t *testing.T) {
+		stdout, stderr, code := runValidate(t, bin, "query", "--compact", "--events", ndjson, "--rule", "rules/t1071_003_mail_c2_published.toml")
+		if code != 0 || !strings.Contains(stdout, `"join_keys":["h1","p1"]`) {
+			t.Errorf("--rule published: exit %d, stdout %s, stderr %s", code, stdout, stderr)
+		}
+		bad := filepath.Join(dir, "bad.toml")
+		if err := os.WriteFile(bad, []byte("[rule]\ntype = \"eql\"\nname = \"bad\"\nquery = \"\"\"\nnetwork where\n  process.name ==\"\"\"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, code = runValidate(t, bin, "query", "--events", ndjson, "--rule", bad)
+		if want := bad + ":6:18: mismatched input '<EOF>' expecting an expression\n"; code != 2 || stderr != want {
+			t.Errorf("--rule with a bad query: exit %d, stderr %q; want 2, %q", code, stderr, want)
+		}
+		_, stderr, code = runValidate(t, bin, "query", "--events", ndjson, "--rule", bad, "any where true")
+		if code != 2 || !strings.HasSuffix(stderr, "validate: query: give QUERY or --rule FILE, not both\n") {
+			t.Errorf("--rule and QUERY: exit %d, stderr %q", code, stderr)
+		}
+	})
+
 	t.Run("bad event line", func(t *testing.T) {
 		bad := filepath.Join(dir, "bad.ndjson")
 		if err := os.WriteFile(bad, []byte(lines[0]+"\n\n  {\"a\": tru}\n"), 0o644); err != nil {
