@@ -372,3 +372,80 @@ func TestE2ENotRootExits3(t *testing.T) {
 		t.Errorf("as nobody: %v, stderr:\n%s\nwant exit 3 saying the run needs root", err, stderr.String())
 	}
 }
+
+// TestE2EInterruptRunsCleanup interrupts an atomic while it waits on a
+// server that never answers, and checks that the atomic's cleanup_command
+// still ran (its exfiltration file is gone) and its curl was killed.
+func TestE2EInterruptRunsCleanup(t *testing.T) {
+	needRoot(t)
+	// A listener that accepts and never greets: curl waits on it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	dir := t.TempDir()
+	exfil := filepath.Join(dir, "exfil.eml")
+	suite := filepath.Join(dir, "suite.yaml")
+	port := ln.Addr().(*net.TCPAddr).Port
+	body := fmt.Sprintf(`scenarios:
+  - name: stuck-exfiltration
+    atomic: {technique: T1071.003, name: "SMTP C2 exfiltration with curl"}
+    inputs: {port: %d, exfil_file: %q, timeout: 30}
+    expect: {"*": silent}
+`, port, exfil)
+	if err := os.WriteFile(suite, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(buildValidate(t), "run", "--suite", suite, "--out", filepath.Join(dir, "out"))
+	cmd.Dir = ".."
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	// Wait until the atomic wrote its file and curl is waiting on the server.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(exfil); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := os.Stat(exfil); err != nil {
+		t.Fatalf("the atomic never wrote %s; stderr:\n%s", exfil, stderr.String())
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err = <-waited:
+	case <-time.After(e2eTimeout):
+		_ = cmd.Process.Signal(syscall.SIGQUIT)
+		<-waited
+		t.Fatalf("validate did not end within %s of SIGINT; stderr:\n%s", e2eTimeout, stderr.String())
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("after SIGINT: %v, want exit 1; stderr:\n%s", err, stderr.String())
+	}
+	if _, err := os.Stat(exfil); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("cleanup_command did not run: %s still exists (%v)", exfil, err)
+	}
+	if ps, _ := exec.Command("pgrep", "-f", exfil).Output(); len(bytes.TrimSpace(ps)) > 0 {
+		t.Errorf("atomic processes still running: %s", ps)
+	}
+}
