@@ -96,17 +96,6 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 		return usageError(err)
 	}
 
-	dir := *corpusDir
-	if dir == "" {
-		if dir, err = conformance.Dir(); err != nil {
-			return envError(err)
-		}
-	}
-	corpus, err := conformance.Load(dir)
-	if err != nil {
-		return envError(fmt.Errorf("conformance: %w", err))
-	}
-
 	var b conformance.Backend
 	switch *backend {
 	case "embedded":
@@ -136,6 +125,18 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 		b = cb
 	}
 
+	// The corpus is read after the backend is chosen, so that a missing
+	// cluster is reported as such wherever the corpus is.
+	dir := *corpusDir
+	if dir == "" {
+		if dir, err = conformance.Dir(); err != nil {
+			return envError(err)
+		}
+	}
+	corpus, err := conformance.Load(dir)
+	if err != nil {
+		return envError(fmt.Errorf("conformance: %w", err))
+	}
 	res, err := corpus.Run(ctx, b, conformance.Options{Seed: *seed})
 	if err != nil {
 		return envError(fmt.Errorf("conformance: %w", err))
