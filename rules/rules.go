@@ -1,5 +1,6 @@
 // Package rules loads detection rules in the formats detection engineers
-// keep them in:
+// keep them in (issue 6 "Rule formats" and issue 3 "validate lint";
+// docs/rules.md is the user's guide):
 //
 //   - Elastic detection-rules TOML (github.com/elastic/detection-rules):
 //     a [metadata] table and a [rule] table with language, query, index,
