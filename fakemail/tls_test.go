@@ -81,3 +81,21 @@ func TestCurlTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestSMTPAuthLogin: the LOGIN SASL mechanism (our server side) with curl,
+// over STARTTLS on submission; the evidence names the user, not the
+// password.
+func TestSMTPAuthLogin(t *testing.T) {
+	s := startTest(t, func(c *Config) { c.Services = []Service{Submission} })
+	runCurl(t, mailText, "smtp://"+s.Addr(Submission), "--ssl-reqd", "-k", "--login-options", "AUTH=LOGIN",
+		"-u", DefaultLogin+":"+DefaultPassword, "--mail-from", "implant@victim.test", "--mail-rcpt", DefaultAddress, "-T", "-")
+	e := lastSession(t, s, 1)
+	if e.User != DefaultLogin || len(e.Messages) != 1 {
+		t.Errorf("session user %q, %d messages; want %q and 1", e.User, len(e.Messages), DefaultLogin)
+	}
+	for _, c := range e.Commands {
+		if c.Verb == "AUTH" && (c.Line != "AUTH LOGIN" || !strings.HasPrefix(c.Reply, "235")) {
+			t.Errorf("AUTH command %+v, want AUTH LOGIN answered 235", c)
+		}
+	}
+}
