@@ -186,6 +186,7 @@ func agentID(machineID string) string {
 	return m[:8] + "-" + m[8:12] + "-" + m[12:16] + "-" + m[16:20] + "-" + m[20:]
 }
 
+func (a *AuditSensor) Name() string                   { return "kernel audit" }
 func (a *AuditSensor) Sync(ctx context.Context) error { return a.S.Sync(ctx) }
 func (a *AuditSensor) Lost() uint64                   { return a.S.Stats().Lost() }
 func (a *AuditSensor) Close() error                   { return a.S.Close() }

@@ -222,7 +222,11 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			err = fmt.Errorf("close sensor: %w", cerr)
 		}
 	}()
-	progress(Progress{Step: "sensor", Done: true})
+	sensorName := "kernel audit"
+	if n, ok := sensor.(interface{ Name() string }); ok {
+		sensorName = n.Name()
+	}
+	progress(Progress{Step: "sensor", Done: true, Message: sensorName})
 
 	var list []*scenarios.Scenario
 	for _, s := range cfg.Suites {

@@ -45,6 +45,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	getPrereqs := fs.Bool("get-prereqs", false, "fetch unmet atomic prerequisites (get_prereq_command)")
 	servers := fs.String("servers", "auto", "mail servers: container (Docker, host network), in-process, or auto (container when Docker answers)")
 	backend := fs.String("backend", "auto", "rule engine: embedded, elasticsearch, both (report any difference), auto (Elasticsearch when --es-url is given or its image is present locally)")
+	live := fs.Bool("live", false, "live purple-team mode: a real agent on this host ships telemetry to --es-url, and the cluster (not our sensor) answers")
+	liveDelay := fs.Duration("live-delay", 15*time.Second, "live mode: how long to wait after each scenario for the agent to ship its events")
 	es := elastic.OptionsFromEnv()
 	fs.StringVar(&es.URL, "es-url", es.URL, "existing Elasticsearch cluster URL (else a container from --es-image)")
 	fs.StringVar(&es.APIKey, "es-api-key", es.APIKey, "Elasticsearch API key (base64 id:key)")
@@ -114,12 +116,20 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := harness.Check(cfg); err != nil {
 		return usageError(err)
 	}
-	engine, closeEngine, err := chooseEngine(ctx, *backend, es, cfg.RunID, stderr)
-	if err != nil {
-		return err
+	if *live {
+		closeLive, err := setUpLive(ctx, &cfg, es, prof, *liveDelay, stderr)
+		if err != nil {
+			return err
+		}
+		defer closeLive()
+	} else {
+		engine, closeEngine, err := chooseEngine(ctx, *backend, es, cfg.RunID, stderr)
+		if err != nil {
+			return err
+		}
+		defer closeEngine()
+		cfg.Engine = engine
 	}
-	defer closeEngine()
-	cfg.Engine = engine
 
 	res, err := harness.Run(ctx, cfg)
 	var inErr *harness.InputError
@@ -186,6 +196,32 @@ func startServers(ctx context.Context, mode string, stderr io.Writer) (harness.M
 		return inProcess("no Docker daemon")
 	}
 	return nil, err
+}
+
+// setUpLive points the run at a cluster a real agent on this host ships
+// to: the cluster is both the telemetry source and the rule engine.
+func setUpLive(ctx context.Context, cfg *harness.Config, o elastic.Options, prof ecs.Profile, delay time.Duration, stderr io.Writer) (func(), error) {
+	if o.URL == "" {
+		return nil, usageError(fmt.Errorf("run: --live needs --es-url: the cluster the agent on this host ships to"))
+	}
+	host, err := ecs.LocalHost()
+	if err != nil {
+		return nil, envError(fmt.Errorf("live: describe this host: %w", err))
+	}
+	c, err := elastic.Open(ctx, o)
+	if err != nil {
+		return nil, envError(err)
+	}
+	fmt.Fprintf(stderr, "engine: live, %s, host.name %q, waiting %s per scenario for the agent\n", c, host.Name, delay)
+	cfg.Engine = &harness.LiveEngine{Client: c, Host: host.Name, From: time.Now().UTC()}
+	cfg.StartSensor = func(ctx context.Context) (harness.Sensor, error) {
+		return harness.NewLiveTelemetry(c, []string{ecs.IndexPattern(prof)}, host.Name, delay), nil
+	}
+	return func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = c.Close(cctx)
+	}, nil
 }
 
 // chooseEngine picks the rule engine and says which in one line. The

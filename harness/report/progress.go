@@ -20,7 +20,7 @@ func Progress(w io.Writer, tty bool) func(harness.Progress) {
 		case p.Step == "servers" && p.Done:
 			fmt.Fprintf(w, "mail servers: %s\n", p.Message)
 		case p.Step == "sensor" && p.Done:
-			fmt.Fprintf(w, "sensor: kernel audit\n")
+			fmt.Fprintf(w, "sensor: %s\n", p.Message)
 		case p.Step == "scenario" && !p.Done:
 			if tty {
 				fmt.Fprintf(w, "[%2d/%d] %-40s running…", p.Index, p.Total, p.Scenario)
