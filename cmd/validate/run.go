@@ -43,7 +43,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	only := fs.String("scenario", "", "run only these scenarios (comma-separated names)")
 	profile := fs.String("profile", "endpoint", "telemetry profile: endpoint (Elastic Defend), auditbeat, sysmon-linux")
 	getPrereqs := fs.Bool("get-prereqs", false, "fetch unmet atomic prerequisites (get_prereq_command)")
-	servers := fs.String("servers", "auto", "mail servers: container (Docker, host network), in-process, or auto (container when Docker answers)")
+	servers := fs.String("servers", "auto", "mail servers: container (Docker, host network), in-process, or auto (container when Docker answers and this binary is statically linked, else in-process)")
 	backend := fs.String("backend", "auto", "rule engine: embedded, elasticsearch, both (report any difference), auto (Elasticsearch when --es-url is given or its image is present locally)")
 	live := fs.Bool("live", false, "live purple-team mode: a real agent on this host ships telemetry to --es-url, and the cluster (not our sensor) answers")
 	liveDelay := fs.Duration("live-delay", 15*time.Second, "live mode: how long to wait after each scenario for the agent to ship its events")
