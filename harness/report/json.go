@@ -14,6 +14,17 @@ type jsonReport struct {
 	Passed  bool           `json:"passed"`
 	Counts  map[string]int `json:"counts"`
 	Summary string         `json:"summary"`
+	Scores  []jsonScore    `json:"rule_scores"`
+}
+
+type jsonScore struct {
+	Rule          string `json:"rule"`
+	File          string `json:"rule_file"`
+	Attacks       int    `json:"attack_scenarios"`
+	Detected      int    `json:"attacks_detected"`
+	Benign        int    `json:"benign_scenarios"`
+	FiredOnBenign int    `json:"fired_on_benign"`
+	KnownFP       int    `json:"known_false_positives"`
 }
 
 // JSON writes report.json.
@@ -26,5 +37,9 @@ func JSON(w io.Writer, r *harness.Result) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(jsonReport{Result: r, Passed: !r.Failed(), Counts: counts, Summary: Headline(r)})
+	var scores []jsonScore
+	for _, s := range RuleScores(r) {
+		scores = append(scores, jsonScore{s.Rule.Name, s.Rule.File, s.Attacks, s.Detected, s.Benign, s.FiredOnBenign, s.KnownFalseAlarm})
+	}
+	return enc.Encode(jsonReport{Result: r, Passed: !r.Failed(), Counts: counts, Summary: Headline(r), Scores: scores})
 }

@@ -38,6 +38,10 @@ func Markdown(w io.Writer, r *harness.Result) error {
 		}
 		fmt.Fprintln(w)
 	}
+	fmt.Fprint(w, "\n| Rule | Attacks detected | Fires on benign |\n|---|---:|---:|\n")
+	for _, rs := range RuleScores(r) {
+		fmt.Fprintf(w, "| `%s` | %d / %d | %d / %d |\n", baseName(rs.Rule.File), rs.Detected, rs.Attacks, rs.FiredOnBenign, rs.Benign)
+	}
 	if len(r.Disagreements) > 0 {
 		fmt.Fprint(w, "\n### Engines disagree\n\n")
 		for _, d := range r.Disagreements {

@@ -55,6 +55,10 @@ func Table(w io.Writer, r *harness.Result) error {
 		fmt.Fprintf(w, "  %s × %s: %s\n", c.Scenario, baseName(c.RuleFile), c.Verdict)
 		fmt.Fprintf(w, "    %s\n", strings.ReplaceAll(c.Explanation.Text(), "\n", "\n    "))
 	}
+	fmt.Fprintln(w, "\nRules:")
+	for _, rs := range RuleScores(r) {
+		fmt.Fprintf(w, "  %s: %s\n", baseName(rs.Rule.File), rs)
+	}
 	fmt.Fprintln(w)
 	for _, d := range r.Disagreements {
 		fmt.Fprintf(w, "ENGINES DISAGREE: %s\n", d)

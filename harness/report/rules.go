@@ -1,0 +1,68 @@
+package report
+
+import (
+	"fmt"
+
+	"github.com/purpleharness/purpleharness/harness"
+)
+
+// RuleScore is one rule's record over the run: how many attack scenarios
+// it detected and how many benign ones it fired on, whatever the
+// expectations say. It is what a detection engineer compares rules by.
+type RuleScore struct {
+	Rule            harness.RuleInfo
+	Attacks         int // attack scenarios that ran
+	Detected        int // ... on which the rule fired
+	Benign          int // benign scenarios that ran
+	FiredOnBenign   int // ... on which the rule fired
+	KnownFalseAlarm int // ... of those tagged known-false-positive
+}
+
+// RuleScores computes each rule's record from the cells.
+func RuleScores(r *harness.Result) []RuleScore {
+	var out []RuleScore
+	for _, rule := range r.Rules {
+		s := RuleScore{Rule: rule}
+		for _, c := range r.Cells {
+			if c.RuleFile != rule.File {
+				continue
+			}
+			sc := scenarioOf(r, c.Scenario)
+			if sc == nil || sc.Exec.Status != harness.StatusOK || rule.Skipped != "" {
+				continue
+			}
+			fired := len(c.Sequences) > 0
+			switch {
+			case hasTag(sc, "attack"):
+				s.Attacks++
+				if fired {
+					s.Detected++
+				}
+			case hasTag(sc, "benign"):
+				s.Benign++
+				if fired {
+					s.FiredOnBenign++
+					if hasTag(sc, "known-false-positive") {
+						s.KnownFalseAlarm++
+					}
+				}
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (s RuleScore) String() string {
+	return fmt.Sprintf("detects %d of %d attack scenarios run; fires on %d of %d benign ones (%d tagged known-false-positive)",
+		s.Detected, s.Attacks, s.FiredOnBenign, s.Benign, s.KnownFalseAlarm)
+}
+
+func scenarioOf(r *harness.Result, name string) *harness.ScenarioResult {
+	for _, s := range r.Scenarios {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
