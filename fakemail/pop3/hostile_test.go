@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -107,8 +108,14 @@ func TestHostileSlowloris(t *testing.T) {
 			}
 		}
 	}()
-	if got := c.line(); got != "<EOF>" {
-		t.Fatalf("got %q, want the connection closed without a reply", got)
+	// The server closes without a reply. The dribble goes on after that,
+	// so once the server's lingering drain ends, the kernel answers the
+	// next byte with a reset: a slow test goroutine may see ECONNRESET
+	// instead of EOF. Either way no reply may arrive.
+	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	l, err := c.r.ReadString('\n')
+	if l != "" || !(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+		t.Fatalf("read %q, %v; want the connection closed without a reply", l, err)
 	}
 	if r := lastClose(t, ts, 1).Reason; r != CloseIdle {
 		t.Errorf("close reason = %q, want %q", r, CloseIdle)
