@@ -111,7 +111,7 @@ func skipIfEnv(t *testing.T, r runResult) {
 func TestE2EShippedSuitePasses(t *testing.T) {
 	needRoot(t)
 	out := t.TempDir()
-	r := runValidate(t, "run", "--out", out, "--scenario", "unlisted-client-three-protocols,thunderbird-allowlisted-other-case,single-poll,bash-dev-tcp-polling")
+	r := runValidate(t, "run", "--servers", "in-process", "--out", out, "--scenario", "unlisted-client-three-protocols,thunderbird-allowlisted-other-case,single-poll,bash-dev-tcp-polling")
 	skipIfEnv(t, r)
 	if r.code != 0 {
 		t.Fatalf("validate run: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
@@ -292,6 +292,14 @@ func TestE2EInterruptCleansUp(t *testing.T) {
 		t.Errorf("127.0.0.1:110 still bound after the interrupted run: %v", err)
 	} else {
 		ln.Close()
+	}
+	// No mail-server container survives (auto runs them in one when Docker
+	// answers).
+	if docker, err := exec.LookPath("docker"); err == nil {
+		ids, _ := exec.Command(docker, "ps", "-aq", "--filter", "label=org.purpleharness.role=fakemail").Output()
+		if len(bytes.TrimSpace(ids)) > 0 {
+			t.Errorf("mail-server containers left behind: %s", ids)
+		}
 	}
 	// No process of the run survives (they would have validate's session or
 	// be reparented; look for the scenario programs started from it).

@@ -27,6 +27,7 @@
 package container
 
 import (
+	"bytes"
 	"context"
 	"debug/elf"
 	"encoding/json"
@@ -175,6 +176,12 @@ func Start(ctx context.Context, opts Options) (_ *Servers, err error) {
 			Context:        buildDir,
 			Repo:           "purpleharness-fakemail",
 			BuildLogWriter: logw,
+			// Without KeepImage, testcontainers puts its labels and ours on
+			// the image too, and Docker's legacy builder (all this machine
+			// has) runs one intermediate container per LABEL: ~1 s each,
+			// 8 s in all. The labels stay on the container (orphan removal
+			// finds them there) and remove() deletes the image itself.
+			KeepImage: true,
 		}),
 		testcontainers.WithCmd(args...),
 		testcontainers.WithLabels(ownerLabels(dir)),
@@ -189,9 +196,15 @@ func Start(ctx context.Context, opts Options) (_ *Servers, err error) {
 		return nil, fmt.Errorf("container: start: %w", err)
 	}
 	if err := s.waitReady(ctx, filepath.Join(shareDir, readyFile)); err != nil {
+		// serve-mail's own words (e.g. "listen tcp 127.0.0.1:25: bind:
+		// address already in use") are the useful part of the error.
 		if rc, lerr := ctr.Logs(context.Background()); lerr == nil {
-			io.Copy(logw, rc)
+			var logs bytes.Buffer
+			io.Copy(io.MultiWriter(logw, &logs), io.LimitReader(rc, 64<<10))
 			rc.Close()
+			if last := lastLine(logs.String()); last != "" {
+				err = fmt.Errorf("%w: %s", err, last)
+			}
 		}
 		s.remove()
 		return nil, err
@@ -353,9 +366,21 @@ func (s *Servers) remove() error {
 		if err := s.ctr.Terminate(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("container: remove: %w", err))
 		}
+		if s.ctr.Image != "" {
+			if err := removeImage(ctx, s.ctr.Image); err != nil {
+				errs = append(errs, fmt.Errorf("container: remove image: %w", err))
+			}
+		}
 	}
 	if err := os.RemoveAll(s.dir); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// lastLine returns the last non-empty line of s, without a "validate: "
+// prefix.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimPrefix(strings.TrimSpace(lines[len(lines)-1]), "validate: ")
 }

@@ -99,3 +99,14 @@ func removeOrphans(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// removeImage deletes the image we built for a run (see KeepImage in Start).
+func removeImage(ctx context.Context, image string) error {
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	_, err = cli.ImageRemove(ctx, image, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+	return err
+}
