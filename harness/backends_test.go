@@ -49,8 +49,8 @@ func TestBothReportsDisagreement(t *testing.T) {
 		t.Errorf("Both answered with %d sequences, want the primary's 1", len(resp.Hits.Sequences))
 	}
 	d := lossy.Disagreements()
-	if len(d) != 1 || !strings.Contains(d[0], "lossy says 0 results") {
-		t.Errorf("disagreements = %q, want one saying the lossy engine found 0", d)
+	if len(d) != 1 || !strings.Contains(d[0], "(lossy): elasticsearch found 0, the embedded engine 1") {
+		t.Errorf("disagreements = %q, want one saying the secondary (lossy) engine found 0", d)
 	}
 }
 

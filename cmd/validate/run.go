@@ -241,11 +241,11 @@ func chooseEngine(ctx context.Context, backend string, o elastic.Options, runID 
 	if err != nil {
 		return nil, nop, envError(err)
 	}
-	es := &harness.Elasticsearch{Client: c, RunID: runID}
+	es := c.NewEngine(runID)
 	release := func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if err := es.Close(cctx); err != nil {
+		if err := errors.Join(es.Close(cctx), c.Close(cctx)); err != nil {
 			fmt.Fprintf(stderr, "validate: clean up Elasticsearch: %v\n", err)
 		}
 	}
