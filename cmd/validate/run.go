@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"debug/elf"
 	"errors"
 	"flag"
 	"fmt"
@@ -176,7 +175,7 @@ func startServers(ctx context.Context, mode string, stderr io.Writer) (harness.M
 	if mode == "in-process" {
 		return harness.StartInProcessServers(ctx, nil)
 	}
-	if !staticExecutable() {
+	if !container.UsesRunningBinary() {
 		fmt.Fprintln(stderr, "mail servers: building a static validate (CGO_ENABLED=0) for the FROM-scratch image")
 	}
 	s, err := harness.StartContainerServers(ctx, nil)
@@ -292,26 +291,6 @@ func needsAtomics(suites []*scenarios.Suite) bool {
 		}
 	}
 	return false
-}
-
-// staticExecutable reports whether the running binary has no ELF
-// interpreter, i.e. can run in a FROM-scratch image as it is.
-func staticExecutable() bool {
-	exe, err := os.Executable()
-	if err != nil {
-		return false
-	}
-	f, err := elf.Open(exe)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return false
-		}
-	}
-	return true
 }
 
 func isTerminal(w io.Writer) bool {

@@ -236,12 +236,18 @@ func (s *Servers) waitReady(ctx context.Context, path string) error {
 	}
 }
 
+// UsesRunningBinary reports whether Start (with no Options.Binary) puts the
+// running executable into the image as it is: a static binary named
+// validate. Otherwise Start first builds one from the source tree.
+func UsesRunningBinary() bool {
+	exe, err := os.Executable()
+	return err == nil && filepath.Base(exe) == "validate" && isStatic(exe)
+}
+
 // stageBinary puts a static validate binary at dst.
 func stageBinary(ctx context.Context, bin, dst string) error {
-	if bin == "" {
-		if exe, err := os.Executable(); err == nil && filepath.Base(exe) == "validate" && isStatic(exe) {
-			bin = exe
-		}
+	if bin == "" && UsesRunningBinary() {
+		bin, _ = os.Executable()
 	}
 	if bin != "" {
 		if !isStatic(bin) {
