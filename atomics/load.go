@@ -228,7 +228,7 @@ func (d *decoder) technique(t *Technique, n *yaml.Node) {
 		t.keys[key] = d.valuePos(v)
 		switch key {
 		case "attack_technique":
-			t.AttackTechnique = d.str(v, key)
+			t.AttackTechnique = d.techniqueID(v)
 		case "display_name":
 			t.DisplayName = d.str(v, key)
 		case "atomic_tests":
@@ -250,6 +250,20 @@ func (d *decoder) technique(t *Technique, n *yaml.Node) {
 	for _, test := range t.Tests {
 		test.Technique = t.AttackTechnique
 	}
+}
+
+// techniqueID decodes attack_technique. Some upstream revisions wrote it as
+// a list of one ID ("attack_technique:\n- T1234"), which PyYAML and
+// Invoke-AtomicRedTeam load without complaint; that is taken as the ID and
+// reported. Any other list is an error.
+func (d *decoder) techniqueID(v *yaml.Node) string {
+	if n := d.resolve(v); n != nil && n.Kind == yaml.SequenceNode && len(n.Content) == 1 {
+		if e := d.resolve(n.Content[0]); e != nil && e.Kind == yaml.ScalarNode && !isNull(e) {
+			d.finding(n, RuleInvalidValue, "attack_technique: a list of one ID; want the ID itself (attack_technique: %s)", e.Value)
+			return e.Value
+		}
+	}
+	return d.str(v, "attack_technique")
 }
 
 func (d *decoder) test(t *Test, n *yaml.Node) bool {
