@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -131,14 +132,12 @@ func Check(cfg Config) error {
 	return nil
 }
 
-// ruleError renders a query error at its file position when the error has
-// a line:col (eql errors render as "line:col: msg").
+// ruleError renders a query error at its position in the rule file, from
+// the error's byte offset in the query, as validate lint and query do.
 func ruleError(r *rules.Rule, err error) string {
-	var line, col int
-	var msg string
-	if n, _ := fmt.Sscanf(err.Error(), "%d:%d:", &line, &col); n == 2 {
-		msg = strings.TrimSpace(err.Error()[strings.Index(err.Error(), ": ")+1:])
-		return fmt.Sprintf("%s: %s", r.Position(line, col), msg)
+	var qe *eql.Error
+	if errors.As(err, &qe) {
+		return fmt.Sprintf("%s: %s", r.PosAt(qe.Offset), qe.Msg)
 	}
 	return fmt.Sprintf("%s: %v", r.QueryPos(), err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +145,28 @@ func TestCheckRejectsBadInput(t *testing.T) {
 	}
 	if ie.Problems[1] != "bad.yaml:5:5: scenario \"b\" runs an atomic but no atomics are loaded" {
 		t.Errorf("problem 1 = %q", ie.Problems[1])
+	}
+}
+
+// TestCheckQueryErrorPosition: a query error is reported at the rule
+// file's line:col as validate lint reports it, also after a multi-byte
+// character (eql columns count bytes; read as characters they overshoot).
+func TestCheckQueryErrorPosition(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "r.eql")
+	// "é" is two bytes: ")" is at byte column 40, character column 39.
+	if err := os.WriteFile(p, []byte(`process where process.name == "é" and ) == 1`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rules.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Check(Config{Rules: rs, Explainer: Embedded{}})
+	var ie *InputError
+	if !errors.As(err, &ie) || len(ie.Problems) != 1 {
+		t.Fatalf("Check = %v, want 1 input problem", err)
+	}
+	if want := p + ":1:40: mismatched input ')' expecting an expression"; ie.Problems[0] != want {
+		t.Errorf("Check problem = %q, want %q", ie.Problems[0], want)
 	}
 }
