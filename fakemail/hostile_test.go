@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-imap/v2"
 )
 
 // dialRead connects to addr, writes send, and returns everything read
@@ -337,5 +339,66 @@ func TestSMTPPolicy(t *testing.T) {
 				t.Errorf("sent %q, read %q; want %q", tc.send, got, tc.want)
 			}
 		})
+	}
+}
+
+// literal is an APPEND body as imapserver hands it to Session.Append.
+type literal struct{ *strings.Reader }
+
+func (l literal) Size() int64 { return int64(l.Len()) }
+
+// TestIMAPDeleteFreesQuota: deleting a mailbox gives its bytes back to
+// Limits.MaxStoreBytes, so CREATE/APPEND/DELETE in a loop cannot fill the
+// store and lock SMTP delivery out; a session that still has the deleted
+// mailbox selected cannot give them back a second time.
+func TestIMAPDeleteFreesQuota(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Limits.MaxStoreBytes = 4000
+	store, err := NewStore(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeded := store.used
+	logger := log.New(io.Discard, "", 0)
+	a := &imapSession{store: store, logger: logger}
+	b := &imapSession{store: store, logger: logger}
+	for _, s := range []*imapSession{a, b} {
+		if err := s.Login(DefaultLogin, DefaultPassword); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := strings.Repeat("x", 1500)
+	for i := range 5 {
+		if err := a.Create("Junk", nil); err != nil {
+			t.Fatalf("round %d: Create: %v", i, err)
+		}
+		if _, err := a.Append("Junk", literal{strings.NewReader(body)}, nil); err != nil {
+			t.Fatalf("round %d: Append of %d bytes: %v; store holds %d of %d bytes", i, len(body), err, store.used, cfg.Limits.MaxStoreBytes)
+		}
+		if i == 4 {
+			if _, err := b.Select("Junk", nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := a.Delete("Junk"); err != nil {
+			t.Fatalf("round %d: Delete: %v", i, err)
+		}
+	}
+	if store.used != seeded {
+		t.Errorf("after deleting every Junk: store holds %d bytes, want %d (the seed)", store.used, seeded)
+	}
+	// b still sees the deleted mailbox; expunging there frees nothing twice.
+	all := imap.SeqSet{{Start: 1, Stop: 0}}
+	if err := b.Store(nil, all, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Expunge(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if store.used != seeded {
+		t.Errorf("after EXPUNGE in the deleted, still selected mailbox: store holds %d bytes, want %d", store.used, seeded)
+	}
+	if _, err := store.Deliver(DefaultAddress, []byte(body)); err != nil {
+		t.Errorf("Deliver after the loop: %v", err)
 	}
 }

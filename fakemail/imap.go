@@ -170,6 +170,13 @@ func (s *imapSession) Delete(name string) (err error) {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Text: "INBOX cannot be deleted"}
 	}
 	delete(s.account.mailboxes, mb.name)
+	// Its messages no longer count against Limits.MaxStoreBytes. A session
+	// that still has it selected keeps a detached copy: expunging there
+	// must not subtract them a second time.
+	for _, m := range mb.msgs {
+		*mb.used -= int64(len(m.body))
+	}
+	mb.used = new(int64)
 	return nil
 }
 
