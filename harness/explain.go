@@ -449,21 +449,26 @@ func joinReason(stage int, rep StageReport, keys []string, matched []ecs.Documen
 		return r
 	}
 	if maxspan > 0 {
+		// maxspan is the reason only if no group of runs events or more
+		// fits in it; name the largest such group.
+		var tooFar []ecs.Document
 		for _, g := range order {
 			evs := groups[g]
+			if len(evs) < runs {
+				continue
+			}
 			sort.SliceStable(evs, func(i, j int) bool { return docTime(evs[i]).Before(docTime(evs[j])) })
-			ok := false
 			for i := 0; i+runs-1 < len(evs); i++ {
 				if docTime(evs[i+runs-1]).Sub(docTime(evs[i])) <= maxspan {
-					ok = true
-					break
+					return ""
 				}
 			}
-			if !ok {
-				return fmt.Sprintf("%d events of one %s met every condition of stage %d, but no %d of them fall within maxspan=%s",
-					len(evs), strings.Join(keys, "/"), stage+1, runs, maxspan)
+			if len(evs) > len(tooFar) {
+				tooFar = evs
 			}
 		}
+		return fmt.Sprintf("%d events of one %s met every condition of stage %d, but no %d of them fall within maxspan=%s",
+			len(tooFar), strings.Join(keys, "/"), stage+1, runs, maxspan)
 	}
 	return ""
 }

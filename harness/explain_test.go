@@ -167,3 +167,28 @@ func TestJudge(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinReasonMaxSpan: maxspan is blamed only when no join-key group
+// holds runs events within it; a smaller group seen first (too few events
+// to fit anyway) is not the reason.
+func TestJoinReasonMaxSpan(t *testing.T) {
+	doc := func(entity string, at time.Duration) ecs.Document {
+		return ecs.Document{"@timestamp": t0.Add(at).Format(time.RFC3339Nano), "process.entity_id": entity}
+	}
+	rep := StageReport{Category: "network", Runs: 2}
+	keys := []string{"process.entity_id"}
+	tests := []struct {
+		name    string
+		matched []ecs.Document
+		want    string
+	}{
+		{"one group fits", []ecs.Document{doc("a", 0), doc("b", 0), doc("b", 500*time.Millisecond)}, ""},
+		{"none fits", []ecs.Document{doc("a", 0), doc("b", 0), doc("b", 5*time.Second), doc("b", 10*time.Second)},
+			"3 events of one process.entity_id met every condition of stage 1, but no 2 of them fall within maxspan=1s"},
+	}
+	for _, tc := range tests {
+		if got := joinReason(0, rep, keys, tc.matched, time.Second); got != tc.want {
+			t.Errorf("%s: joinReason = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
