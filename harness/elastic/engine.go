@@ -26,6 +26,7 @@ type Engine struct {
 	mu      sync.Mutex
 	b       *Backend
 	indexed uint64 // fingerprint of the documents b holds
+	whole   bool   // b holds all of them (its Index succeeded)
 	gen     int
 }
 
@@ -82,7 +83,7 @@ func (e *Engine) backendFor(ctx context.Context, docs []ecs.Document) (*Backend,
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	fp := fingerprint(docs)
-	if e.b != nil && e.indexed == fp {
+	if e.b != nil && e.whole && e.indexed == fp {
 		return e.b, nil
 	}
 	if e.b != nil {
@@ -97,13 +98,15 @@ func (e *Engine) backendFor(ctx context.Context, docs []ecs.Document) (*Backend,
 	}
 	e.gen++
 	b := e.c.NewBackend(id)
-	e.b = b
+	// b is kept even if Index fails, so that Close deletes what it wrote,
+	// but it answers for no document set until Index succeeds.
+	e.b, e.whole = b, false
 	if len(docs) > 0 {
 		if err := b.Index(ctx, docs); err != nil {
 			return nil, err
 		}
 	}
-	e.indexed = fp
+	e.indexed, e.whole = fp, true
 	return b, nil
 }
 

@@ -1,0 +1,84 @@
+package elastic
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/elastic/go-elasticsearch/v8"
+
+	"github.com/purpleharness/purpleharness/ecs"
+	"github.com/purpleharness/purpleharness/eql"
+)
+
+// fakeCluster answers the few endpoints Engine uses, as Elasticsearch
+// would, and fails _bulk while failBulk is set.
+type fakeCluster struct {
+	mu       sync.Mutex
+	bulks    int
+	failBulk bool
+}
+
+func (f *fakeCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Elastic-Product", "Elasticsearch")
+	w.Header().Set("Content-Type", "application/json")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/_bulk"):
+		f.bulks++
+		if f.failBulk {
+			w.WriteHeader(http.StatusInternalServerError)
+			w.Write([]byte(`{"error":{"type":"illegal_state_exception","reason":"boom"},"status":500}`))
+			return
+		}
+		w.Write([]byte(`{"errors":false,"items":[]}`))
+	case strings.HasSuffix(r.URL.Path, "/_eql/search"):
+		w.Write([]byte(`{"is_running":false,"hits":{"total":{"value":0,"relation":"eq"}}}`))
+	default: // template, refresh, deletes
+		w.Write([]byte(`{"acknowledged":true}`))
+	}
+}
+
+func TestEngineReindexesAfterFailedIndex(t *testing.T) {
+	f := &fakeCluster{}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{srv.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := (&Client{es: es, url: srv.URL, version: "8.19.7"}).NewEngine("t1")
+	t.Cleanup(func() { e.Close(context.Background()) })
+	ctx := context.Background()
+	req := eql.Request{Query: "any where true"}
+	a := []ecs.Document{{"@timestamp": "2026-01-01T00:00:00Z", "agent": map[string]any{"type": "auditbeat"}}}
+	b := []ecs.Document{{"@timestamp": "2026-01-01T00:00:01Z", "agent": map[string]any{"type": "auditbeat"}}}
+
+	if _, err := e.Search(ctx, nil, req, a); err != nil {
+		t.Fatalf("Search(a) = %v", err)
+	}
+	f.mu.Lock()
+	f.failBulk = true
+	f.mu.Unlock()
+	if _, err := e.Search(ctx, nil, req, b); err == nil {
+		t.Fatal("Search(b) with a failing _bulk: no error")
+	}
+	f.mu.Lock()
+	f.failBulk = false
+	before := f.bulks
+	f.mu.Unlock()
+	// The backend now holds part of b at best: a must be indexed afresh,
+	// not answered from it.
+	if _, err := e.Search(ctx, nil, req, a); err != nil {
+		t.Fatalf("Search(a) again = %v", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.bulks == before {
+		t.Errorf("Search(a) after a failed Search(b) sent no _bulk: answered from the half-indexed backend of b")
+	}
+}
