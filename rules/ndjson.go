@@ -52,6 +52,7 @@ type ndjsonLine struct {
 var jsonQueryKey = regexp.MustCompile(`"query"[ \t]*:[ \t]*`)
 
 func parseNDJSON(path string, data []byte) ([]Rule, error) {
+	data = blankBOM(data)
 	lines := lineStarts(data)
 	var rules []Rule
 	var errs []error
@@ -80,8 +81,9 @@ func parseNDJSON(path string, data []byte) ([]Rule, error) {
 // the detection engine API returns it (GET /api/detection_engine/rules),
 // an array of them, or NDJSON saved under a .json name.
 func parseJSON(path string, data []byte) ([]Rule, error) {
+	data = blankBOM(data)
 	lines := lineStarts(data)
-	trimmed := bytes.TrimLeft(data, " \t\r\n\uFEFF")
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		if _, err := dec.Token(); err != nil {
@@ -119,6 +121,19 @@ func parseJSON(path string, data []byte) ([]Rule, error) {
 		return nil, err
 	}
 	return []Rule{*r}, nil
+}
+
+// blankBOM returns data with a leading UTF-8 byte order mark (as Windows
+// tools write it) turned into three spaces, which JSON skips as
+// whitespace while every later byte keeps its offset, so positions stay
+// file positions (as for .eql files, whose query starts after the mark).
+func blankBOM(data []byte) []byte {
+	if !bytes.HasPrefix(data, []byte("\uFEFF")) {
+		return data
+	}
+	out := bytes.Clone(data)
+	copy(out, "   ")
+	return out
 }
 
 // elementError positions an error in the array element that follows

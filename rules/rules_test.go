@@ -306,3 +306,29 @@ func TestShippedRules(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadJSONAfterBOM(t *testing.T) {
+	// A byte order mark, as Windows tools write one, before JSON rules:
+	// loaded, and positions still count the file's bytes.
+	const obj = `{"rule_id": "a", "type": "eql", "query": "any where true"}`
+	for _, name := range []string{"bom.json", "bom.ndjson", "bom_array.json"} {
+		t.Run(name, func(t *testing.T) {
+			body := obj
+			if name == "bom_array.json" {
+				body = "[" + obj + "]"
+			}
+			p := filepath.Join(t.TempDir(), name)
+			if err := os.WriteFile(p, []byte("\uFEFF"+body+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			rs, err := Load(p)
+			if err != nil || len(rs) != 1 {
+				t.Fatalf("Load(%s) = %d rules, %v; want 1 rule", name, len(rs), err)
+			}
+			col := 3 + strings.Index(body, "any where") + 1
+			if got, want := rs[0].QueryPos().String(), fmt.Sprintf("%s:1:%d", p, col); got != want {
+				t.Errorf("QueryPos() = %s, want %s", got, want)
+			}
+		})
+	}
+}
