@@ -245,7 +245,7 @@ func Load(path string, opts ...Option) ([]Rule, error) {
 	case ".eql":
 		rules = []Rule{parseEQL(path, data)}
 	default:
-		return nil, &Error{Pos{File: path}, fmt.Sprintf("unknown rule format %q (want .toml, .ndjson or .eql)", ext)}
+		return nil, &Error{Pos{File: path}, fmt.Sprintf("unknown rule format %q (want .toml, .ndjson, .jsonl, .json or .eql)", ext)}
 	}
 	for i := range rules {
 		if len(rules[i].Index) == 0 {

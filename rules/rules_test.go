@@ -173,7 +173,7 @@ func TestLoadErrors(t *testing.T) {
 		{"testdata/broken_api.json", "testdata/broken_api.json:4:1: json: invalid character '}' looking for beginning of value"},
 		{"testdata/no_rule.toml", "testdata/no_rule.toml:1:1: no [rule] table (not a detection-rules file)"},
 		{"testdata/no_query.toml", "testdata/no_query.toml:4:1: eql rule has no query"},
-		{"testdata/README.txt", `testdata/README.txt: unknown rule format ".txt" (want .toml, .ndjson or .eql)`},
+		{"testdata/README.txt", `testdata/README.txt: unknown rule format ".txt" (want .toml, .ndjson, .jsonl, .json or .eql)`},
 		{"testdata/absent.toml", "load rules: open testdata/absent.toml: no such file or directory"},
 	}
 	for _, tt := range tests {
