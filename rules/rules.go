@@ -162,12 +162,7 @@ func (r *Rule) PosAt(offset int) Pos {
 		return Pos{File: r.File, Line: r.Line, Col: 1}
 	}
 	offset = max(0, min(offset, len(r.src)-1))
-	fileOff := r.src[offset]
-	i := sort.Search(len(r.lines), func(i int) bool { return r.lines[i] > fileOff }) - 1
-	if i < 0 {
-		i = 0
-	}
-	return Pos{File: r.File, Line: i + 1, Col: fileOff - r.lines[i] + 1}
+	return posOf(r.File, r.lines, r.src[offset])
 }
 
 // Position maps a query position given as line and column (both from 1,
