@@ -172,7 +172,14 @@ func StartAuditSensor(ctx context.Context, profile ecs.Profile) (*AuditSensor, e
 	if err != nil {
 		return nil, err
 	}
-	return &AuditSensor{S: s, Renderer: ecs.Renderer{Profile: profile, Host: host, Agent: ecs.Agent{ID: agentID(host.ID), Name: host.Name}}}, nil
+	return &AuditSensor{S: s, Renderer: NewRenderer(profile, host)}, nil
+}
+
+// NewRenderer is the renderer of this host's telemetry in profile, as if
+// one agent installed on it had sent it: validate run and validate record
+// use it, so their documents share agent.id and entity ids.
+func NewRenderer(profile ecs.Profile, host ecs.Host) ecs.Renderer {
+	return ecs.Renderer{Profile: profile, Host: host, Agent: ecs.Agent{ID: agentID(host.ID), Name: host.Name}}
 }
 
 // agentID is the agent.id the documents carry: Elastic Agent ids are

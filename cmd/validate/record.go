@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/purpleharness/purpleharness/ecs"
+	"github.com/purpleharness/purpleharness/harness"
 	"github.com/purpleharness/purpleharness/harness/sensor"
 )
 
@@ -58,7 +59,7 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return envError(fmt.Errorf("record: %w", err))
 	}
-	renderer := ecs.Renderer{Profile: prof, Host: host, Agent: ecs.Agent{ID: agentID(host)}}
+	renderer := harness.NewRenderer(prof, host)
 
 	var docs io.Writer = stdout
 	cmdOut := stdout
@@ -183,14 +184,4 @@ func exitStatus(err error) (int, error) {
 		return 128 + int(ws.Signal()), nil
 	}
 	return ee.ExitCode(), nil
-}
-
-// agentID is a stable agent.id for this host: documents recorded on one
-// machine share it, as they would share a real agent's.
-func agentID(h ecs.Host) string {
-	id := h.ID
-	if id == "" {
-		id = h.Name
-	}
-	return "purpleharness-" + id
 }

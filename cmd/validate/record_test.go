@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/purpleharness/purpleharness/ecs"
+	"github.com/purpleharness/purpleharness/harness"
 	"github.com/purpleharness/purpleharness/harness/sensor"
 )
 
@@ -99,6 +100,24 @@ func TestRecordCommand(t *testing.T) {
 		}
 		if !strings.Contains(string(rb), `comm="curl"`) {
 			t.Errorf("--raw output has no record of curl (%d lines)", len(lines))
+		}
+		// The documents carry the agent.id validate run's documents carry.
+		host, err := ecs.LocalHost()
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, _, _ := bytes.Cut(db, []byte("\n"))
+		d, err := ecs.Decode(first)
+		if err != nil {
+			t.Fatalf("first document %q: %v", first, err)
+		}
+		id, _ := d.Lookup("agent.id")
+		if got, want := jsonString(id), jsonString(harness.NewRenderer(ecs.Endpoint, host).Agent.ID); got != want {
+			t.Errorf("record's agent.id = %s, want validate run's %s", got, want)
 		}
 		stdout, stderr, code := runValidate(t, bin, "query", "--events", out, `network where process.name == "curl" and destination.port == 110`)
 		if code != 0 {
