@@ -477,7 +477,6 @@ func (r *recorder) startAuth(verb, prefix, args string) *pendingCmd {
 		line += " " + redacted
 	}
 	p := r.record(verb, line, kAuth)
-	p.tag = ""
 	if hasIR && ir != "=" {
 		switch mech {
 		case "PLAIN":
@@ -485,9 +484,6 @@ func (r *recorder) startAuth(verb, prefix, args string) *pendingCmd {
 		case "LOGIN":
 			p.user = b64String(ir)
 		}
-	}
-	if mech == "LOGIN" && !hasIR {
-		p.user = "" // the first continuation is the user name
 	}
 	r.awaiting = p
 	return p
@@ -813,18 +809,18 @@ func (r *recorder) server(b []byte) {
 func (r *recorder) multilinePartial() {
 	p := r.sline
 	if r.smsg != nil {
-		if !r.smidLineGet() && len(p) > 0 && p[0] == '.' {
+		if !r.smid && len(p) > 0 && p[0] == '.' {
 			p = p[1:]
 		}
 		r.smsg.write(p)
 	}
-	r.smidLineSet(true)
+	r.smid = true
 	r.sline = r.sline[:0]
 }
 
 func (r *recorder) serverLine(line []byte) {
 	if r.smode == sMultiline {
-		if !r.smidLineGet() && (string(line) == ".\r\n" || string(line) == ".\n") {
+		if !r.smid && (string(line) == ".\r\n" || string(line) == ".\n") {
 			r.smode = sLine
 			if r.smsg != nil {
 				r.s.Messages = append(r.s.Messages, r.smsg.evidence(true))
@@ -833,13 +829,13 @@ func (r *recorder) serverLine(line []byte) {
 			return
 		}
 		p := line
-		if !r.smidLineGet() && len(p) > 0 && p[0] == '.' {
+		if !r.smid && len(p) > 0 && p[0] == '.' {
 			p = p[1:]
 		}
 		if r.smsg != nil {
 			r.smsg.write(p)
 		}
-		r.smidLineSet(false)
+		r.smid = false
 		return
 	}
 	text := trimEOL(line)
@@ -974,7 +970,7 @@ func (r *recorder) pop3Reply(text string) {
 	ok := strings.HasPrefix(text, "+OK")
 	if ok && (p.kind == kMultiline || p.kind == kRetr) {
 		r.smode = sMultiline
-		r.smidLineSet(false)
+		r.smid = false
 		if p.kind == kRetr {
 			r.smsg = newCapture(FromServer, "RETR")
 		}
@@ -1023,7 +1019,3 @@ func (r *recorder) imapReply(text string) {
 		}
 	}
 }
-
-// smidLine tracks a POP3 multi-line response line split across reads.
-func (r *recorder) smidLineGet() bool  { return r.smid }
-func (r *recorder) smidLineSet(v bool) { r.smid = v }
