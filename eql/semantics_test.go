@@ -373,3 +373,34 @@ func TestResponseGolden(t *testing.T) {
 		})
 	}
 }
+
+func TestJoinKeysDoNotCollide(t *testing.T) {
+	// ("a\x1fsb", "c") and ("a", "b\x1fsc") are different join keys even
+	// though their values run together alike; Elasticsearch never joins
+	// them. The second pair of streams takes the fan-out path.
+	streams := map[string][]ecs.Document{
+		"single-valued": {
+			ev(1, "2026-01-01T00:00:01Z", "event.category", "a", "host.name", "a\x1fsb", "user.name", "c"),
+			ev(2, "2026-01-01T00:00:02Z", "event.category", "b", "host.name", "a", "user.name", "b\x1fsc"),
+		},
+		"multi-valued": {
+			ev(1, "2026-01-01T00:00:01Z", "event.category", "a", "host.name", "a\x1fsb", "user.name", []any{"c", "d"}),
+			ev(2, "2026-01-01T00:00:02Z", "event.category", "b", "host.name", "a", "user.name", []any{"b\x1fsc", "e"}),
+		},
+	}
+	queries := []string{
+		`sequence by host.name, user.name [a where true] [b where true]`,
+		`sample by host.name, user.name [a where true] [b where true]`,
+	}
+	for name, stream := range streams {
+		for _, q := range queries {
+			resp, err := Search(context.Background(), Request{Query: q}, docs(stream...))
+			if err != nil {
+				t.Fatalf("%s: Search(%q): %v", name, q, err)
+			}
+			if got := selected(t, resp); got != nil {
+				t.Errorf("%s: Search(%q) = %v, want no match", name, q, got)
+			}
+		}
+	}
+}

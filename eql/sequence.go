@@ -99,7 +99,7 @@ func (r *runner) keyTuples(s *stage, e *event) ([]keyTuple, bool) {
 				k = "\x00null"
 			}
 			b.WriteString(k)
-			b.WriteByte(0x1f)
+			b.WriteByte(keySep)
 		}
 		out[i].id = b.String()
 	}
@@ -130,7 +130,7 @@ func (r *runner) simpleKey(s *stage, e *event, nk int) (t keyTuple, ok, simple b
 		default:
 			b, _ = v.appendKey(b)
 		}
-		b = append(b, 0x1f)
+		b = append(b, keySep)
 		vals = append(vals, v)
 		return true
 	}

@@ -373,10 +373,33 @@ func (v val) appendKey(b []byte) ([]byte, bool) {
 		}
 		return strconv.AppendFloat(append(b, 'f'), v.fl(), 'g', -1, 64), true
 	case vStr:
-		return append(append(b, 's'), v.s...), true
+		b = append(b, 's')
+		if strings.IndexByte(v.s, keyEsc) < 0 && strings.IndexByte(v.s, keySep) < 0 {
+			return append(b, v.s...), true
+		}
+		// Escape the separator (and the escape) so that a tuple's key
+		// splits one way only: ("a\x1fsb", "c") is not ("a", "b\x1fsc").
+		for i := 0; i < len(v.s); i++ {
+			switch c := v.s[i]; c {
+			case keyEsc:
+				b = append(b, keyEsc, 1)
+			case keySep:
+				b = append(b, keyEsc, 2)
+			default:
+				b = append(b, c)
+			}
+		}
+		return b, true
 	}
 	return b, false
 }
+
+// keySep ends each value in a join-key tuple's identity; keyEsc escapes it
+// (and itself) inside string values.
+const (
+	keySep byte = 0x1f
+	keyEsc byte = 0x1e
+)
 
 // compareVersions compares two version strings as Elasticsearch's version
 // field type does (semantic versions; an invalid version sorts after all
