@@ -360,22 +360,31 @@ func matchStreams(streams, patterns []string) []string {
 }
 
 // wildcard reports whether s matches pattern, where '*' matches any run of
-// characters (Elasticsearch's Regex.simpleMatch).
+// characters (Elasticsearch's Regex.simpleMatch). A star only ever needs to
+// retry from the latest one, so this is linear in practice and at worst
+// len(pattern)*len(s), also for a rule file's "*a*a*a*...*b".
 func wildcard(pattern, s string) bool {
-	i := strings.IndexByte(pattern, '*')
-	if i < 0 {
-		return pattern == s
-	}
-	if !strings.HasPrefix(s, pattern[:i]) {
-		return false
-	}
-	rest, s := pattern[i+1:], s[i:]
-	for j := 0; j <= len(s); j++ {
-		if wildcard(rest, s[j:]) {
-			return true
+	p, i := 0, 0
+	star, mark := -1, 0 // last star seen in pattern, and where s resumed after it
+	for i < len(s) {
+		switch {
+		case p < len(pattern) && pattern[p] == '*':
+			star, mark = p, i
+			p++
+		case p < len(pattern) && pattern[p] == s[i]:
+			p++
+			i++
+		case star >= 0:
+			mark++
+			p, i = star+1, mark
+		default:
+			return false
 		}
 	}
-	return false
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
 }
 
 // EQLSearch sends req to index's _eql/search and returns the response. A

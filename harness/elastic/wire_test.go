@@ -155,6 +155,47 @@ func TestMatchStreams(t *testing.T) {
 	}
 }
 
+func TestWildcard(t *testing.T) {
+	tests := []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"", "", true},
+		{"", "a", false},
+		{"*", "", true},
+		{"*", "logs-x", true},
+		{"logs-*", "logs-", true},
+		{"logs-*", "log", false},
+		{"*-run1", "auditbeat-run1", true},
+		{"*-run1", "auditbeat-run2", false},
+		{"a*b*c", "aXbYc", true},
+		{"a*b*c", "aXbYcZ", false},
+		{"a*b", "abab", true},
+		{"**b", "ab", true},
+		{"a*a*a", "aa", false},
+		{"logs-endpoint.events.network-run1", "logs-endpoint.events.network-run1", true},
+	}
+	for _, tt := range tests {
+		if got := wildcard(tt.pattern, tt.s); got != tt.want {
+			t.Errorf("wildcard(%q, %q) = %v, want %v", tt.pattern, tt.s, got, tt.want)
+		}
+	}
+	// A rule file's index pattern is input: many stars that cannot match
+	// must not take exponential time.
+	pattern := strings.Repeat("*a", 30) + "*b"
+	s := strings.Repeat("a", 200)
+	done := make(chan bool, 1)
+	go func() { done <- wildcard(pattern, s) }()
+	select {
+	case got := <-done:
+		if got {
+			t.Errorf("wildcard(%q, %q) = true, want false", pattern, s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("wildcard(%q, %q) still running after 5s", pattern, s)
+	}
+}
+
 func TestNamespace(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"20261126T230000-3f2a", "20261126t230000_3f2a"},
