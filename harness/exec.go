@@ -18,6 +18,10 @@ import (
 // maxOutput caps the stdout/stderr kept per scenario as evidence.
 const maxOutput = 64 << 10
 
+// waitDelay bounds how long a command's output pipes are read after it
+// exited (as atomics.Run does).
+const waitDelay = time.Second
+
 // runCommand runs a benign scenario's command in its own process group, so
 // that a timeout or Ctrl-C kills the whole tree it started, and reports its
 // root pid to onStart as soon as it exists.
@@ -59,8 +63,13 @@ func runCommand(ctx context.Context, c scenarios.Command, timeout time.Duration,
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// A background child still holding stdout must not keep the scenario
+	// running once its command has exited: Wait stops waiting for the
+	// pipes after waitDelay, and the group is killed below.
+	cmd.WaitDelay = waitDelay
 	var stdout, stderr capped
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Stdin = nil
@@ -72,14 +81,9 @@ func runCommand(ctx context.Context, c scenarios.Command, timeout time.Duration,
 	if onStart != nil {
 		onStart(ex.PID)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var err error
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		_ = syscall.Kill(-ex.PID, syscall.SIGKILL)
-		err = <-done
+	err := cmd.Wait()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil // exited 0; only its background children held the pipes
 	}
 	// Kill what the command left running in its group (background children).
 	_ = syscall.Kill(-ex.PID, syscall.SIGKILL)
