@@ -82,6 +82,7 @@ type Options struct {
 // Servers are mail servers running in a container.
 type Servers struct {
 	ctr   *testcontainers.DockerContainer
+	image string // built for this run; removed with the container
 	dir   string
 	addrs map[fakemail.Service]string
 
@@ -109,7 +110,13 @@ func configureTestcontainers() {
 
 // Start builds the image, starts the container with host networking and
 // waits until every service listens. On error nothing is left behind.
-func Start(ctx context.Context, opts Options) (_ *Servers, err error) {
+func Start(ctx context.Context, opts Options) (*Servers, error) {
+	return start(ctx, opts)
+}
+
+// start is Start with extra testcontainers options after Start's own (tests
+// use them to fail a step).
+func start(ctx context.Context, opts Options, extra ...testcontainers.ContainerCustomizer) (_ *Servers, err error) {
 	configureTestcontainers()
 	logw := opts.Log
 	if logw == nil {
@@ -170,7 +177,14 @@ func Start(ctx context.Context, opts Options) (_ *Servers, err error) {
 		args = append(args, "--ephemeral")
 	}
 
-	ctr, err := testcontainers.Run(ctx, "",
+	// The image name as soon as it is built: when a later step fails,
+	// testcontainers returns no container, and with KeepImage nothing
+	// else would remove the image.
+	var built string
+	onBuilt := testcontainers.ContainerLifecycleHooks{PostBuilds: []testcontainers.ContainerRequestHook{
+		func(_ context.Context, req testcontainers.ContainerRequest) error { built = req.Image; return nil },
+	}}
+	ctr, err := testcontainers.Run(ctx, "", append([]testcontainers.ContainerCustomizer{
 		testcontainers.WithLogger(stdlog.New(logw, "testcontainers: ", 0)),
 		testcontainers.WithDockerfile(testcontainers.FromDockerfile{
 			Context:        buildDir,
@@ -189,8 +203,9 @@ func Start(ctx context.Context, opts Options) (_ *Servers, err error) {
 			hc.NetworkMode = "host"
 			hc.Binds = append(hc.Binds, shareDir+":"+runDir)
 		}),
-	)
-	s := &Servers{ctr: ctr, dir: dir}
+		testcontainers.WithAdditionalLifecycleHooks(onBuilt),
+	}, extra...)...)
+	s := &Servers{ctr: ctr, dir: dir, image: built}
 	if err != nil {
 		s.remove()
 		return nil, fmt.Errorf("container: start: %w", err)
@@ -366,16 +381,16 @@ func (s *Servers) Shutdown(ctx context.Context) error {
 // remove deletes the container (and its image) and the temporary files.
 func (s *Servers) remove() error {
 	var errs []error
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	if s.ctr != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
 		if err := s.ctr.Terminate(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("container: remove: %w", err))
 		}
-		if s.ctr.Image != "" {
-			if err := removeImage(ctx, s.ctr.Image); err != nil {
-				errs = append(errs, fmt.Errorf("container: remove image: %w", err))
-			}
+	}
+	if s.image != "" {
+		if err := removeImage(ctx, s.image); err != nil {
+			errs = append(errs, fmt.Errorf("container: remove image: %w", err))
 		}
 	}
 	if err := os.RemoveAll(s.dir); err != nil {

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/testcontainers/testcontainers-go"
+
 	"github.com/purpleharness/purpleharness/fakemail"
 	"github.com/purpleharness/purpleharness/fakemail/mailtest"
 )
@@ -312,5 +314,41 @@ func TestServeMailContainerSIGINT(t *testing.T) {
 	out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label="+labelOwnerPID+"="+strconv.Itoa(cmd.Process.Pid)).Output()
 	if len(bytes.TrimSpace(out)) != 0 {
 		t.Errorf("container left after SIGINT: %s", out)
+	}
+}
+
+// TestStartFailureRemovesImage: when a step after the image build fails,
+// testcontainers returns no container; the image built for the run must
+// still go (it is built with KeepImage, so nothing else removes it).
+func TestStartFailureRemovesImage(t *testing.T) {
+	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
+		t.Skip("no Docker daemon (/var/run/docker.sock)")
+	}
+	bin := buildStatic(t)
+	var image string
+	failAfterBuild := testcontainers.WithAdditionalLifecycleHooks(testcontainers.ContainerLifecycleHooks{
+		PostBuilds: []testcontainers.ContainerRequestHook{func(_ context.Context, req testcontainers.ContainerRequest) error {
+			image = req.Image
+			return errors.New("injected failure after the build")
+		}},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s, err := start(ctx, Options{Ephemeral: true, Binary: bin}, failAfterBuild)
+	if errors.Is(err, ErrNoDocker) {
+		t.Skipf("Docker: %v", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "injected failure") {
+		if s != nil {
+			s.Shutdown(context.Background())
+		}
+		t.Fatalf("start with a failing PostBuilds hook: %v, want the injected failure", err)
+	}
+	if image == "" {
+		t.Fatal("the hook never saw the built image")
+	}
+	if err := exec.Command("docker", "image", "inspect", image).Run(); err == nil {
+		exec.Command("docker", "image", "rm", "-f", image).Run()
+		t.Errorf("image %s left behind after a failed Start", image)
 	}
 }
