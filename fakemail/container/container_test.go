@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	dockercontainer "github.com/moby/moby/api/types/container"
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/purpleharness/purpleharness/fakemail"
@@ -350,5 +351,30 @@ func TestStartFailureRemovesImage(t *testing.T) {
 	if err := exec.Command("docker", "image", "inspect", image).Run(); err == nil {
 		exec.Command("docker", "image", "rm", "-f", image).Run()
 		t.Errorf("image %s left behind after a failed Start", image)
+	}
+}
+
+// TestRemoveOrphanRemovedElsewhere: two harnesses starting at once find the
+// same orphan; the one whose remove comes second gets "No such container"
+// and must not report it (TestOrphanRemoved failed so when another
+// package's Start ran at the same moment).
+func TestRemoveOrphanRemovedElsewhere(t *testing.T) {
+	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
+		t.Skip("no Docker daemon (/var/run/docker.sock)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := pingDocker(ctx); err != nil {
+		t.Skipf("Docker: %v", err)
+	}
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	gone := dockercontainer.Summary{ID: strings.Repeat("0", 64), ImageID: "sha256:" + strings.Repeat("0", 64),
+		Labels: map[string]string{labelRole: roleFakemail, labelOwnerPID: "1"}}
+	if err := removeOrphan(ctx, cli, gone); err != nil {
+		t.Errorf("removeOrphan of a container already removed: %v, want nil", err)
 	}
 }

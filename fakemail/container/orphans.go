@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 )
@@ -85,19 +87,30 @@ func removeOrphans(ctx context.Context) error {
 	var errs []error
 	for _, c := range list.Items {
 		pid, err := strconv.Atoi(c.Labels[labelOwnerPID])
-		if err == nil && procStart(pid) != "" && procStart(pid) == c.Labels[labelOwnerTime] {
+		if start := procStart(pid); err == nil && start != "" && start == c.Labels[labelOwnerTime] {
 			continue // owner alive
 		}
-		if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
-			errs = append(errs, fmt.Errorf("remove orphan container %.12s: %w", c.ID, err))
-			continue
-		}
-		cli.ImageRemove(ctx, c.ImageID, client.ImageRemoveOptions{Force: true, PruneChildren: true})
-		if dir := c.Labels[labelDir]; strings.HasPrefix(filepath.Base(dir), "purpleharness-mail-") {
-			os.RemoveAll(dir)
-		}
+		errs = append(errs, removeOrphan(ctx, cli, c))
 	}
 	return errors.Join(errs...)
+}
+
+// removeOrphan removes one orphan container, its image and its directory.
+// Another harness starting at the same moment may find the same orphan:
+// if it removed the container first (404) or is removing it now (409), it
+// also takes the image and the directory, and that is no error here.
+func removeOrphan(ctx context.Context, cli *testcontainers.DockerClient, c container.Summary) error {
+	if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+		if cerrdefs.IsNotFound(err) || cerrdefs.IsConflict(err) {
+			return nil
+		}
+		return fmt.Errorf("remove orphan container %.12s: %w", c.ID, err)
+	}
+	cli.ImageRemove(ctx, c.ImageID, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+	if dir := c.Labels[labelDir]; strings.HasPrefix(filepath.Base(dir), "purpleharness-mail-") {
+		os.RemoveAll(dir)
+	}
+	return nil
 }
 
 // removeImage deletes the image we built for a run (see KeepImage in Start).
