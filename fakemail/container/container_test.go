@@ -42,7 +42,7 @@ func startContainer(t *testing.T) *Servers {
 			t.Errorf("Shutdown: %v", err)
 		}
 		// Nothing left behind: no container, no image, no files.
-		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=org.purpleharness.role=fakemail").Output()
+		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "id="+s.ContainerID()).Output()
 		if len(bytes.TrimSpace(out)) != 0 {
 			t.Errorf("containers left behind: %s", out)
 		}
