@@ -25,6 +25,7 @@ package atomics
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -53,7 +54,7 @@ var Platforms = []Platform{Windows, MacOS, Linux, Office365, AzureAD, GoogleWork
 	SaaS, IaaS, Containers, IaaSGCP, IaaSAzure, IaaSAWS, ESXi}
 
 // Valid reports whether p is one of Platforms.
-func (p Platform) Valid() bool { return contains(Platforms, p) }
+func (p Platform) Valid() bool { return slices.Contains(Platforms, p) }
 
 // ExecutorName names the program that runs a test's commands.
 type ExecutorName string
@@ -71,7 +72,7 @@ const (
 var ExecutorNames = []ExecutorName{Sh, Bash, PowerShell, CommandPrompt, Manual}
 
 // Valid reports whether e is one of ExecutorNames.
-func (e ExecutorName) Valid() bool { return contains(ExecutorNames, e) }
+func (e ExecutorName) Valid() bool { return slices.Contains(ExecutorNames, e) }
 
 // ArgType is the type of an input argument. Upstream files spell it in any
 // case ("Path", "String", "integer"); the loader stores it lower-cased and
@@ -91,16 +92,7 @@ const (
 var ArgTypes = []ArgType{String, Path, URL, Integer, Float}
 
 // Valid reports whether t is one of ArgTypes.
-func (t ArgType) Valid() bool { return contains(ArgTypes, t) }
-
-func contains[T comparable](list []T, v T) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
+func (t ArgType) Valid() bool { return slices.Contains(ArgTypes, t) }
 
 // Pos is a position in a YAML file. Line and Col are 1-based.
 type Pos struct {
@@ -185,7 +177,7 @@ func (t *Test) Argument(name string) *InputArgument {
 }
 
 // Supports reports whether p is among the test's supported platforms.
-func (t *Test) Supports(p Platform) bool { return contains(t.SupportedPlatforms, p) }
+func (t *Test) Supports(p Platform) bool { return slices.Contains(t.SupportedPlatforms, p) }
 
 // InputArgument is one entry of input_arguments.
 type InputArgument struct {
