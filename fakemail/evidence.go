@@ -158,8 +158,9 @@ func (l *evidenceLog) add(s Session) {
 	defer l.mu.Unlock()
 	l.sessions = append(l.sessions, s)
 	if l.keep > 0 && len(l.sessions) > l.keep {
-		// Drop the oldest half-window at once so appends stay amortised.
-		n := len(l.sessions) - l.keep/2
+		// Drop the oldest half-window at once so appends stay amortised,
+		// but always keep the session just added (KeepSessions 1).
+		n := len(l.sessions) - max(l.keep/2, 1)
 		l.dropped += n
 		l.sessions = append([]Session(nil), l.sessions[n:]...)
 	}

@@ -119,3 +119,19 @@ func TestRecorderGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestEvidenceKeepsLatest: whatever KeepSessions is, the session that just
+// ended is in Evidence, and Dropped counts the rest.
+func TestEvidenceKeepsLatest(t *testing.T) {
+	for _, keep := range []int{1, 2, 3, 4} {
+		l := evidenceLog{keep: keep}
+		for id := uint64(1); id <= 10; id++ {
+			l.add(Session{ID: id})
+			all := l.all()
+			if len(all) == 0 || all[len(all)-1].ID != id || len(all) > keep || len(all)+l.dropped != int(id) {
+				t.Fatalf("keep %d, after adding session %d: kept %v, dropped %d; want at most %d ending with %d",
+					keep, id, all, l.dropped, keep, id)
+			}
+		}
+	}
+}
