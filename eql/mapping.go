@@ -3,6 +3,7 @@ package eql
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -69,8 +70,18 @@ func ParseMapping(data []byte) (*Mapping, error) {
 		b.WriteString("\n")
 	}
 	var root map[string]any
-	dec := json.NewDecoder(&b)
-	if err := dec.Decode(&root); err != nil {
+	src := b.String() // comments blanked, so lines are the file's
+	if err := json.Unmarshal(b.Bytes(), &root); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			p := (&lexer{src: src}).posAt(int(max(se.Offset-1, 0)))
+			return nil, fmt.Errorf("parse mapping: %s: %w", p, err)
+		case errors.As(err, &te):
+			p := (&lexer{src: src}).posAt(int(max(te.Offset-1, 0)))
+			return nil, fmt.Errorf("parse mapping: %s: not a mapping (want a JSON object, got %s)", p, te.Value)
+		}
 		return nil, fmt.Errorf("parse mapping: %w", err)
 	}
 	m := NewMapping()

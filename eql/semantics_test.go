@@ -404,3 +404,22 @@ func TestJoinKeysDoNotCollide(t *testing.T) {
 		}
 	}
 }
+
+func TestParseMappingErrors(t *testing.T) {
+	tests := []struct {
+		name, data, want string
+	}{
+		{"syntax error after a comment", "# comment\n{\"properties\": {\n  \"a\": {\"type\": \"keyword\"},\n}}\n",
+			"parse mapping: 4:1: invalid character '}' looking for beginning of object key string"},
+		{"not an object", "\n  [1, 2]\n", "parse mapping: 2:3: not a mapping (want a JSON object, got array)"},
+		{"truncated", `{"properties": {`, "parse mapping: 1:17: unexpected end of JSON input"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseMapping([]byte(tt.data))
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("ParseMapping(%q) error = %v\nwant %s", tt.data, err, tt.want)
+			}
+		})
+	}
+}
