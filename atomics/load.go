@@ -46,10 +46,10 @@ func Load(path string) (*Technique, error) {
 
 // Parse decodes a technique from data; file names it in positions.
 func Parse(file string, data []byte) (*Technique, error) {
-	t := &Technique{File: file, src: strings.Split(string(data), "\n")}
 	if len(data) > MaxFileSize {
 		return nil, ErrorList{{Pos{file, 1, 1}, fmt.Sprintf("file is %d bytes, more than the %d allowed", len(data), MaxFileSize)}}
 	}
+	t := &Technique{File: file, src: strings.Split(string(data), "\n")}
 	var doc yaml.Node
 	if err := unmarshal(data, &doc); err != nil {
 		return nil, ErrorList{yamlError(file, err, t.src)}
