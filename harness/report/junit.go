@@ -54,7 +54,7 @@ func JUnit(w io.Writer, r *harness.Result) error {
 	for _, rule := range r.Rules {
 		s := junitSuite{Name: rule.Name + " (" + baseName(rule.File) + ")", Timestamp: r.Start.Format("2006-01-02T15:04:05")}
 		for _, c := range r.Cells {
-			if c.RuleFile != rule.File {
+			if !sameRule(c, rule) {
 				continue
 			}
 			tc := junitCase{Name: c.Scenario, Classname: baseName(rule.File), Time: seconds(scenarioSeconds(r, c.Scenario))}

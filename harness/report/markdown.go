@@ -24,7 +24,7 @@ func Markdown(w io.Writer, r *harness.Result) error {
 	}
 	fmt.Fprint(w, "\n\n| Scenario | Events |")
 	for _, rule := range r.Rules {
-		fmt.Fprintf(w, " %s |", md(baseName(rule.File)))
+		fmt.Fprintf(w, " %s |", md(ruleLabel(r, rule.File, rule.Name)))
 	}
 	fmt.Fprint(w, "\n|---|---:|")
 	for range r.Rules {
@@ -40,7 +40,7 @@ func Markdown(w io.Writer, r *harness.Result) error {
 	}
 	fmt.Fprint(w, "\n| Rule | Attacks detected | Fires on benign |\n|---|---:|---:|\n")
 	for _, rs := range RuleScores(r) {
-		fmt.Fprintf(w, "| `%s` | %d / %d | %d / %d |\n", baseName(rs.Rule.File), rs.Detected, rs.Attacks, rs.FiredOnBenign, rs.Benign)
+		fmt.Fprintf(w, "| `%s` | %d / %d | %d / %d |\n", md(ruleLabel(r, rs.Rule.File, rs.Rule.Name)), rs.Detected, rs.Attacks, rs.FiredOnBenign, rs.Benign)
 	}
 	if len(r.Disagreements) > 0 {
 		fmt.Fprint(w, "\n### Engines disagree\n\n")
@@ -57,7 +57,7 @@ func Markdown(w io.Writer, r *harness.Result) error {
 	if len(details) > 0 {
 		fmt.Fprint(w, "\n### Explanations\n\n")
 		for _, c := range details {
-			fmt.Fprintf(w, "- **%s** × `%s` — **%s**: %s\n", md(c.Scenario), baseName(c.RuleFile), c.Verdict, md(c.Explanation.Summary))
+			fmt.Fprintf(w, "- **%s** × `%s` — **%s**: %s\n", md(c.Scenario), md(ruleLabel(r, c.RuleFile, c.Rule)), c.Verdict, md(c.Explanation.Summary))
 			for _, d := range c.Explanation.Details {
 				fmt.Fprintf(w, "  - %s\n", md(d))
 			}

@@ -41,7 +41,7 @@ func Navigator(w io.Writer, r *harness.Result) error {
 			if c.Scenario != s.Name {
 				continue
 			}
-			verdicts = append(verdicts, fmt.Sprintf("%s=%s", baseName(c.RuleFile), c.Verdict))
+			verdicts = append(verdicts, fmt.Sprintf("%s=%s", ruleLabel(r, c.RuleFile, c.Rule), c.Verdict))
 			if c.Verdict == harness.Pass && c.Expect == "fires" {
 				caught = true
 			}

@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/purpleharness/purpleharness/harness"
+	"github.com/purpleharness/purpleharness/scenarios"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -116,5 +118,45 @@ func TestWriteAll(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(dir, NavigatorFile))
 	if err := json.Unmarshal(data, &layer); err != nil || layer.Domain != "enterprise-attack" || len(layer.Techniques) != 1 || layer.Techniques[0].TechniqueID != "T1071.003" {
 		t.Errorf("navigator layer = %+v, %v", layer, err)
+	}
+}
+
+// TestRulesOfOneFile: a Kibana export holds several rules in one file;
+// each rule's column, record and test suite show its own cells.
+func TestRulesOfOneFile(t *testing.T) {
+	r := &harness.Result{
+		Rules: []harness.RuleInfo{{Name: "A", File: "rules/export.ndjson"}, {Name: "B", File: "rules/export.ndjson"}},
+		Scenarios: []*harness.ScenarioResult{
+			{Name: "attack", Tags: []scenarios.Tag{scenarios.TagAttack}, Exec: harness.Execution{Status: harness.StatusOK}},
+		},
+		Cells: []*harness.Cell{
+			{Scenario: "attack", Rule: "A", RuleFile: "rules/export.ndjson", Expect: scenarios.Fires, Verdict: harness.Pass, Sequences: []harness.Detection{{}}},
+			{Scenario: "attack", Rule: "B", RuleFile: "rules/export.ndjson", Expect: scenarios.Fires, Verdict: harness.Missed},
+		},
+	}
+	var table bytes.Buffer
+	if err := Table(&table, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"SCENARIO  EXEC  EVENTS  export: A     export: B\nattack    ok    0       PASS (fires)  MISSED (fires)\n",
+		"  attack × export: B: MISSED\n",
+		"  export: A: detects 1 of 1 attack scenarios run",
+		"  export: B: detects 0 of 1 attack scenarios run",
+	} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("Table lacks %q:\n%s", want, table.String())
+		}
+	}
+	var junit bytes.Buffer
+	if err := JUnit(&junit, r); err != nil {
+		t.Fatal(err)
+	}
+	var got junitSuites
+	if err := xml.Unmarshal(junit.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Tests != 2 || got.Failures != 1 {
+		t.Errorf("junit tests=%d failures=%d, want 2 and 1", got.Tests, got.Failures)
 	}
 }

@@ -24,7 +24,7 @@ func RuleScores(r *harness.Result) []RuleScore {
 	for _, rule := range r.Rules {
 		s := RuleScore{Rule: rule}
 		for _, c := range r.Cells {
-			if c.RuleFile != rule.File {
+			if !sameRule(c, rule) {
 				continue
 			}
 			sc := scenarioOf(r, c.Scenario)
@@ -56,6 +56,23 @@ func RuleScores(r *harness.Result) []RuleScore {
 func (s RuleScore) String() string {
 	return fmt.Sprintf("detects %d of %d attack scenarios run; fires on %d of %d benign ones (%d tagged known-false-positive)",
 		s.Detected, s.Attacks, s.FiredOnBenign, s.Benign, s.KnownFalseAlarm)
+}
+
+// sameRule reports whether c is a cell of rule. Rules are told apart by
+// file and name: a Kibana export (.ndjson) holds several rules in one file.
+func sameRule(c *harness.Cell, rule harness.RuleInfo) bool {
+	return c.RuleFile == rule.File && c.Rule == rule.Name
+}
+
+// ruleLabel names a rule in matrices and explanation lines: its file's base
+// name, followed by the rule's name when the file holds more than one rule.
+func ruleLabel(r *harness.Result, file, name string) string {
+	for _, other := range r.Rules {
+		if other.File == file && other.Name != name {
+			return baseName(file) + ": " + name
+		}
+	}
+	return baseName(file)
 }
 
 func scenarioOf(r *harness.Result, name string) *harness.ScenarioResult {

@@ -30,7 +30,7 @@ func Table(w io.Writer, r *harness.Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "SCENARIO\tEXEC\tEVENTS")
 	for _, rule := range r.Rules {
-		fmt.Fprintf(tw, "\t%s", baseName(rule.File))
+		fmt.Fprintf(tw, "\t%s", ruleLabel(r, rule.File, rule.Name))
 	}
 	fmt.Fprintln(tw)
 	for _, s := range r.Scenarios {
@@ -52,12 +52,12 @@ func Table(w io.Writer, r *harness.Result) error {
 			fmt.Fprintln(w, "\nWhy:")
 			first = false
 		}
-		fmt.Fprintf(w, "  %s × %s: %s\n", c.Scenario, baseName(c.RuleFile), c.Verdict)
+		fmt.Fprintf(w, "  %s × %s: %s\n", c.Scenario, ruleLabel(r, c.RuleFile, c.Rule), c.Verdict)
 		fmt.Fprintf(w, "    %s\n", strings.ReplaceAll(c.Explanation.Text(), "\n", "\n    "))
 	}
 	fmt.Fprintln(w, "\nRules:")
 	for _, rs := range RuleScores(r) {
-		fmt.Fprintf(w, "  %s: %s\n", baseName(rs.Rule.File), rs)
+		fmt.Fprintf(w, "  %s: %s\n", ruleLabel(r, rs.Rule.File, rs.Rule.Name), rs)
 	}
 	fmt.Fprintln(w)
 	for _, d := range r.Disagreements {
@@ -72,7 +72,7 @@ func Table(w io.Writer, r *harness.Result) error {
 
 func cellText(r *harness.Result, scenario string, rule harness.RuleInfo) string {
 	for _, c := range r.Cells {
-		if c.Scenario == scenario && c.RuleFile == rule.File {
+		if c.Scenario == scenario && sameRule(c, rule) {
 			if c.Expect == "" {
 				return string(c.Verdict)
 			}
