@@ -62,7 +62,6 @@ func (b *Conformance) Load(ctx context.Context, ds conformance.Dataset) error {
 	b.mu.Unlock()
 
 	var bulk bytes.Buffer
-	docs := make([]int, 0, len(ds.Documents))
 	for i, d := range ds.Documents {
 		src, err := json.Marshal(d)
 		if err != nil {
@@ -71,14 +70,15 @@ func (b *Conformance) Load(ctx context.Context, ds conformance.Dataset) error {
 		bulk.WriteString(`{"create":{}}` + "\n")
 		bulk.Write(src)
 		bulk.WriteByte('\n')
-		docs = append(docs, i)
 	}
 	if bulk.Len() > 0 {
 		var res bulkResponse
 		if err := b.c.do(ctx, esapi.BulkRequest{Index: name, Body: &bulk, Refresh: "true"}, &res); err != nil {
 			return fmt.Errorf("bulk %s: %w", name, err)
 		}
-		if err := bulkErrors(res, docs); err != nil {
+		// Items are in document order: a failure's item index is its
+		// document index.
+		if err := bulkErrors(res, nil); err != nil {
 			return fmt.Errorf("bulk %s: %w", name, err)
 		}
 	}
