@@ -85,7 +85,7 @@ func runAtomics(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	f.inputs = atomicsInputs{}
 	fs.Var(f.inputs, "input", "")
 	fs.BoolVar(&f.resolved, "resolved", false, "")
-	refs, err := atomicsParseFlags(fs, args)
+	refs, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, atomicsUsage)
 		return nil
@@ -139,25 +139,6 @@ func runAtomics(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return atomicsRun(ctx, stdout, stderr, tests, f)
 	default:
 		return atomicsCheckPrereqs(ctx, stdout, tests, f)
-	}
-}
-
-// atomicsParseFlags parses flags that may come after positional arguments
-// ("show T1071.003-2 --format json").
-func atomicsParseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos, args = append(pos, args[0]), args[1:]
 	}
 }
 

@@ -87,6 +87,7 @@ func TestAtomicsCommand(t *testing.T) {
 		{"show unknown ref", []string{"atomics", "show", "T1071.003-99"}, 2, nil,
 			[]string{`validate: atomics show: no atomic test matches "T1071.003-99"`}},
 		{"show without ref", []string{"atomics", "show"}, 2, nil, []string{"validate: atomics show: name at least one REF"}},
+		{"refs after --", []string{"atomics", "show", "--", "-x", "-y"}, 2, nil, []string{`validate: atomics show: no atomic test matches "-x"`}},
 		{"lint clean", []string{"atomics", "lint"}, 0, []string{"1 technique(s), 6 test(s), 0 finding(s)"}, nil},
 		{"lint findings", []string{"atomics", "lint", "--path", findings}, 1,
 			[]string{filepath.Join(findings, "T9003", "T9003.yaml") + ":11:7: T9003-1: sudo is used but elevation_required is not true [sudo-without-elevation]",
