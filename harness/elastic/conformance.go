@@ -94,19 +94,20 @@ func (b *Conformance) Search(ctx context.Context, index string, req eql.Request)
 	return b.c.EQLSearch(ctx, strings.Join(names, ","), req)
 }
 
-// Close deletes the indices Load created.
+// Close deletes the indices Load created. Like Backend.Close it runs on its
+// own deadline and can be called again after a failure: the indices are
+// forgotten only once deleted.
 func (b *Conformance) Close(ctx context.Context) error {
 	b.mu.Lock()
-	indices := b.indices
-	b.indices = nil
-	b.mu.Unlock()
-	if len(indices) == 0 {
+	defer b.mu.Unlock()
+	if len(b.indices) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	if err := b.c.do(ctx, esapi.IndicesDeleteRequest{Index: indices}, nil); err != nil && !isNotFound(err) {
-		return fmt.Errorf("delete indices %s: %w", strings.Join(indices, ","), err)
+	if err := b.c.do(ctx, esapi.IndicesDeleteRequest{Index: b.indices}, nil); err != nil && !isNotFound(err) {
+		return fmt.Errorf("delete indices %s: %w", strings.Join(b.indices, ","), err)
 	}
+	b.indices = nil
 	return nil
 }

@@ -12,14 +12,17 @@ import (
 
 	"github.com/purpleharness/purpleharness/ecs"
 	"github.com/purpleharness/purpleharness/eql"
+	"github.com/purpleharness/purpleharness/eql/conformance"
 )
 
 // fakeCluster answers the few endpoints Engine uses, as Elasticsearch
 // would, and fails _bulk while failBulk is set.
 type fakeCluster struct {
-	mu       sync.Mutex
-	bulks    int
-	failBulk bool
+	mu         sync.Mutex
+	bulks      int
+	failBulk   bool
+	deletes    int
+	failDelete bool
 }
 
 func (f *fakeCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -28,6 +31,14 @@ func (f *fakeCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
+	case r.Method == http.MethodDelete:
+		f.deletes++
+		if f.failDelete {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"error":{"type":"cluster_block_exception","reason":"blocked"},"status":503}`))
+			return
+		}
+		w.Write([]byte(`{"acknowledged":true}`))
 	case strings.HasSuffix(r.URL.Path, "/_bulk"):
 		f.bulks++
 		if f.failBulk {
@@ -43,15 +54,20 @@ func (f *fakeCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func TestEngineReindexesAfterFailedIndex(t *testing.T) {
-	f := &fakeCluster{}
+func newFakeClient(t *testing.T, f *fakeCluster) *Client {
+	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{srv.URL}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := (&Client{es: es, url: srv.URL, version: "8.19.7"}).NewEngine("t1")
+	return &Client{es: es, url: srv.URL, version: "8.19.7"}
+}
+
+func TestEngineReindexesAfterFailedIndex(t *testing.T) {
+	f := &fakeCluster{}
+	e := newFakeClient(t, f).NewEngine("t1")
 	t.Cleanup(func() { e.Close(context.Background()) })
 	ctx := context.Background()
 	req := eql.Request{Query: "any where true"}
@@ -80,5 +96,30 @@ func TestEngineReindexesAfterFailedIndex(t *testing.T) {
 	defer f.mu.Unlock()
 	if f.bulks == before {
 		t.Errorf("Search(a) after a failed Search(b) sent no _bulk: answered from the half-indexed backend of b")
+	}
+}
+
+func TestConformanceCloseRetries(t *testing.T) {
+	f := &fakeCluster{failDelete: true}
+	b := newFakeClient(t, f).NewConformance("t2")
+	ctx := context.Background()
+	ds := conformance.Dataset{Index: "endgame", Documents: []ecs.Document{{"serial_event_id": 1}}}
+	if err := b.Load(ctx, ds); err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if err := b.Close(ctx); err == nil {
+		t.Fatal("Close with a failing DELETE: no error")
+	}
+	f.mu.Lock()
+	f.failDelete = false
+	before := f.deletes
+	f.mu.Unlock()
+	if err := b.Close(ctx); err != nil {
+		t.Fatalf("Close again: %v", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.deletes == before {
+		t.Error("Close after a failed Close sent no DELETE: the indices were forgotten and are left on the cluster")
 	}
 }
