@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
-	if name == "help" || (len(args) == 0 && name == "run" && !hasCommand("run")) {
+	if name == "help" {
 		usage(stdout)
 		return exitOK
 	}
@@ -99,15 +99,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "validate: unknown command %q\n", name)
 	usage(stderr)
 	return exitUsage
-}
-
-func hasCommand(name string) bool {
-	for _, c := range commands() {
-		if c.name == name {
-			return true
-		}
-	}
-	return false
 }
 
 func usage(w io.Writer) {
