@@ -250,3 +250,54 @@ func TestIMAPIdleSeesSMTPDelivery(t *testing.T) {
 		t.Fatalf("IDLE: %v", err)
 	}
 }
+
+// TestIMAPIdleSeesMailDeliveredBeforeIdle: mail delivered between SELECT
+// and IDLE is announced once IDLE starts. imapserver only reports pending
+// changes after a command, and the tracker's Idle only wakes for changes
+// made after it starts listening, so such a message went unannounced until
+// the next change (and TestIMAPIdleSeesSMTPDelivery failed when the
+// delivery beat the IDLE goroutine).
+func TestIMAPIdleSeesMailDeliveredBeforeIdle(t *testing.T) {
+	s := startTest(t, nil)
+	exists := make(chan uint32, 4)
+	c, err := imapclient.DialInsecure(s.Addr(IMAP), &imapclient.Options{
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					exists <- *d.NumMessages
+				}
+			},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(DefaultLogin, DefaultPassword).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select(Inbox, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Store().Deliver(DefaultAddress, []byte("Subject: task 2\r\n\r\nwhoami\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	idle, err := c.Idle()
+	if err != nil {
+		t.Fatalf("Idle: %v", err)
+	}
+	select {
+	case n := <-exists:
+		if n != 2 {
+			t.Errorf("EXISTS %d, want 2", n)
+		}
+	case <-time.After(3 * time.Second):
+		t.Error("no EXISTS during IDLE for the mail delivered before it")
+	}
+	if err := idle.Close(); err != nil {
+		t.Fatalf("IDLE done: %v", err)
+	}
+	if err := idle.Wait(); err != nil {
+		t.Fatalf("IDLE: %v", err)
+	}
+}

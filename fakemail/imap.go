@@ -338,6 +338,14 @@ func (s *imapSession) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) err
 		<-stop
 		return nil
 	}
+	// The tracker's Idle wakes only for changes queued after it starts
+	// listening, and imapserver reports pending changes only after a
+	// command: mail delivered between the last command and IDLE would go
+	// unannounced until the next change. RFC 2177 IDLE is how a client
+	// waits for exactly that mail, so send what is pending first.
+	if err := s.tracker.Poll(w, true); err != nil {
+		return err
+	}
 	return s.tracker.Idle(w, stop)
 }
 
