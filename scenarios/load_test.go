@@ -206,3 +206,12 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadEndless: a file that reports no size and never ends (a device,
+// a pipe) is cut at the limit, not read into memory without end.
+func TestLoadEndless(t *testing.T) {
+	_, err := Load("/dev/zero")
+	if want := "/dev/zero:1:1: file is more than the 4194304 bytes a suite may have"; err == nil || err.Error() != want {
+		t.Errorf("Load(/dev/zero) = %v, want %s", err, want)
+	}
+}
