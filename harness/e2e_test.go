@@ -216,6 +216,7 @@ func TestE2EBadInputExits2(t *testing.T) {
 		{"flag", []string{"run", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
 		{"profile", []string{"run", "--profile", "splunk"}, "unknown profile \"splunk\""},
 		{"scenario filter", []string{"run", "--scenario", "no-such-scenario"}, "no scenario named \"no-such-scenario\""},
+		{"scenario filter with a space", []string{"run", "--scenario", "single-poll, no-such-scenario"}, "no scenario named \"no-such-scenario\""},
 		{"live without a cluster", []string{"run", "--live", "--es-url", ""}, "--live needs --es-url"},
 	}
 	for _, tc := range tests {

@@ -101,8 +101,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	default:
 		return usageError(fmt.Errorf("run: --servers %q: want container, in-process or auto", *servers))
 	}
-	if *only != "" {
-		cfg.Only = strings.Split(*only, ",")
+	// "a, b" names a and b, as a user writes a list.
+	for _, name := range strings.Split(*only, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			cfg.Only = append(cfg.Only, name)
+		}
 	}
 	if needsAtomics(suites) {
 		cat, err := atomics.LoadDir(*atomicsDir)
