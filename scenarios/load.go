@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -110,7 +111,12 @@ var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // Parse decodes a suite from data; file names it in positions.
 func Parse(file string, data []byte) (*Suite, error) {
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	if err := decodeOne(data, &doc); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.Pos.File = file
+			return nil, Errors{e}
+		}
 		msg := err.Error()
 		line := 1
 		if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
@@ -127,6 +133,33 @@ func Parse(file string, data []byte) (*Suite, error) {
 		return nil, d.errs
 	}
 	return s, nil
+}
+
+// decodeOne decodes the file's YAML document into doc. A further document
+// (after "---") is an error rather than silently ignored, as yaml.Unmarshal
+// would: its scenarios would never run. Empty ones are harmless.
+func decodeOne(data []byte, doc *yaml.Node) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // an empty file: suite() says so
+		}
+		return err
+	}
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if len(next.Content) > 0 && next.Content[0].Tag != "!!null" {
+			n := next.Content[0]
+			return &Error{Pos{"", n.Line, n.Column}, "a second YAML document: a suite file holds one (put these scenarios in the first document or in a file of their own)"}
+		}
+	}
 }
 
 type decoder struct {

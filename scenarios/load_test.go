@@ -101,6 +101,8 @@ func TestParseErrors(t *testing.T) {
 		{"process_name slash", "scenarios:\n  - name: a\n    command: {argv: [curl], process_name: a/b}\n    expect: {x: fires}\n", "f.yaml:3:43: process_name \"a/b\" must be a file name, without '/'"},
 		{"bad name", "scenarios:\n  - name: a b\n    command: [true]\n    expect: {x: fires}\n", "f.yaml:2:11: scenario name \"a b\": use letters, digits, '.', '_' and '-' (it names files and test cases)"},
 		{"empty expect", "scenarios:\n  - name: a\n    command: [true]\n    expect: {}\n", "f.yaml:4:13: expect is empty: say per rule (or \"*\") whether it fires or stays silent"},
+		{"second document", "scenarios:\n  - name: a\n    command: [true]\n    expect: {x: fires}\n---\nscenarios:\n  - name: b\n", "f.yaml:6:1: a second YAML document: a suite file holds one (put these scenarios in the first document or in a file of their own)"},
+		{"second document bad", "scenarios: []\n---\nscenarios: [\n", "f.yaml:3:1: did not find expected node content"},
 		{"argv not strings", "scenarios:\n  - name: a\n    command: {argv: [[x]]}\n    expect: {x: fires}\n", "f.yaml:3:22: argv element must be a string, got a list\nf.yaml:3:22: argv[0] must name a program"},
 	}
 	for _, tc := range tests {
@@ -213,5 +215,14 @@ func TestLoadEndless(t *testing.T) {
 	_, err := Load("/dev/zero")
 	if want := "/dev/zero:1:1: file is more than the 4194304 bytes a suite may have"; err == nil || err.Error() != want {
 		t.Errorf("Load(/dev/zero) = %v, want %s", err, want)
+	}
+}
+
+// TestParseTrailingEmptyDocument: an empty document after "---" (a
+// trailing separator) is harmless.
+func TestParseTrailingEmptyDocument(t *testing.T) {
+	s, err := Parse("f.yaml", []byte("scenarios:\n  - name: a\n    command: [true]\n    expect: {x: fires}\n---\n# nothing\n"))
+	if err != nil || len(s.Scenarios) != 1 {
+		t.Fatalf("Parse = %v, %v; want 1 scenario", s, err)
 	}
 }
