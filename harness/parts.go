@@ -158,6 +158,8 @@ type AuditSensor struct {
 	// reported (e.g. Elastic Defend does not report a connect that never
 	// queued a SYN).
 	NotEmitted atomic.Int64
+	// RenderErrs counts observations that could not be rendered: lost to
+	// the rules as surely as a kernel drop, so Lost counts them too.
 	RenderErrs atomic.Int64
 }
 
@@ -195,13 +197,16 @@ func agentID(machineID string) string {
 
 func (a *AuditSensor) Name() string                   { return "kernel audit" }
 func (a *AuditSensor) Sync(ctx context.Context) error { return a.S.Sync(ctx) }
-func (a *AuditSensor) Lost() uint64                   { return a.S.Stats().Lost() }
+func (a *AuditSensor) Lost() uint64                   { return a.S.Stats().Lost() + uint64(a.RenderErrs.Load()) }
 func (a *AuditSensor) Close() error                   { return a.S.Close() }
 
 // Documents renders what the sensor recorded since the previous call,
 // after joining the connection attempts with the servers' accepts.
 func (a *AuditSensor) Documents(peers []Peer) []ecs.Document {
-	obs := a.S.Drain()
+	return a.render(a.S.Drain(), peers)
+}
+
+func (a *AuditSensor) render(obs []sensor.Observation, peers []Peer) []ecs.Document {
 	var conns []*ecs.Connect
 	for _, o := range obs {
 		if o.Connect != nil {

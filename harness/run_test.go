@@ -170,3 +170,27 @@ func TestCheckQueryErrorPosition(t *testing.T) {
 		t.Errorf("Check problem = %q, want %q", ie.Problems[0], want)
 	}
 }
+
+// TestRenderErrorsAreLost: an observation the renderer rejects never
+// reaches the rules, so the sensor counts it as lost and the report says so.
+func TestRenderErrorsAreLost(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the audit sensor")
+	}
+	a, err := StartAuditSensor(context.Background(), ecs.Endpoint)
+	if errors.Is(err, sensor.ErrNotRoot) || errors.Is(err, sensor.ErrNoAudit) {
+		t.Skipf("needs kernel audit: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	before := a.Lost()
+	// A connect without a destination address cannot be rendered.
+	if docs := a.render([]sensor.Observation{{Connect: &ecs.Connect{Serial: 1}}}, nil); len(docs) != 0 {
+		t.Errorf("render = %d documents, want none", len(docs))
+	}
+	if got := a.Lost(); got != before+1 {
+		t.Errorf("Lost = %d after a render error, want %d", got, before+1)
+	}
+}

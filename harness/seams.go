@@ -95,7 +95,8 @@ type Sensor interface {
 	// fill source.* (profiles such as Sysmon report only established ones).
 	Documents(peers []Peer) []ecs.Document
 	// Lost is how many events the capture lost so far (kernel lost counter
-	// plus sequence gaps). A report with lost events says so.
+	// plus sequence gaps, and events that could not be rendered). A report
+	// with lost events says so.
 	Lost() uint64
 	Close() error
 }
