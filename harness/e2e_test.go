@@ -458,4 +458,16 @@ func TestE2EInterruptRunsCleanup(t *testing.T) {
 	if ps, _ := exec.Command("pgrep", "-f", exfil).Output(); len(bytes.TrimSpace(ps)) > 0 {
 		t.Errorf("atomic processes still running: %s", ps)
 	}
+	// The partial reports say the run did not pass.
+	data, err := os.ReadFile(filepath.Join(dir, "out", "report.json"))
+	if err != nil {
+		t.Fatalf("no report.json after the interrupt: %v", err)
+	}
+	var rep struct {
+		Passed     bool   `json:"passed"`
+		Incomplete string `json:"incomplete"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil || rep.Passed || rep.Incomplete != "interrupted" {
+		t.Errorf("report.json after the interrupt: passed=%v incomplete=%q (%v), want false and \"interrupted\"", rep.Passed, rep.Incomplete, err)
+	}
 }

@@ -70,6 +70,10 @@ type Result struct {
 	// Disagreements lists rules on which the two engines of --backend both
 	// returned different detections; any fails the run.
 	Disagreements []string `json:"engine_disagreements,omitempty"`
+	// Incomplete, when set, says why the run stopped before every rule was
+	// judged (interrupted, the sensor or the engine failed): the cells are
+	// missing or partial, and the run fails.
+	Incomplete string `json:"incomplete,omitempty"`
 
 	// Documents is every telemetry document of the run, in arrival order
 	// (written as NDJSON); Evidence the mail servers' sessions.
@@ -81,7 +85,7 @@ type Result struct {
 
 // Failed reports whether any cell fails the run.
 func (r *Result) Failed() bool {
-	if len(r.Disagreements) > 0 {
+	if len(r.Disagreements) > 0 || r.Incomplete != "" {
 		return true
 	}
 	for _, c := range r.Cells {

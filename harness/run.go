@@ -221,6 +221,17 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			err = fmt.Errorf("close sensor: %w", cerr)
 		}
 	}()
+	// A result returned with an error is a partial one; it must not read
+	// as a pass (registered last, so it runs before the teardown above).
+	defer func() {
+		switch {
+		case err == nil || res == nil:
+		case errors.Is(err, context.Canceled):
+			res.Incomplete = "interrupted"
+		default:
+			res.Incomplete = err.Error()
+		}
+	}()
 	sensorName := "kernel audit"
 	if n, ok := sensor.(interface{ Name() string }); ok {
 		sensorName = n.Name()

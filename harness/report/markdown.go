@@ -17,6 +17,9 @@ func Markdown(w io.Writer, r *harness.Result) error {
 	}
 	fmt.Fprintf(w, "## %s purpleharness run `%s`\n\n", icon, r.RunID)
 	fmt.Fprintf(w, "%s\n\n", Headline(r))
+	if r.Incomplete != "" {
+		fmt.Fprintf(w, "**The run stopped early: %s.** The verdicts below are partial.\n\n", md(r.Incomplete))
+	}
 	fmt.Fprintf(w, "Engine: %s · mail servers: %s · telemetry profile: %s · host: %s · %s – %s",
 		r.Engine, r.Servers, r.Profile, r.Host, r.Start.Format("2006-01-02 15:04:05Z"), r.End.Format("15:04:05Z"))
 	if r.Lost > 0 {

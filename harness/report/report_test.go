@@ -160,3 +160,36 @@ func TestRulesOfOneFile(t *testing.T) {
 		t.Errorf("junit tests=%d failures=%d, want 2 and 1", got.Tests, got.Failures)
 	}
 }
+
+// TestIncompleteFails: a run that stopped early (no cells, or some) is a
+// failure in every report a CI job reads, not an empty pass.
+func TestIncompleteFails(t *testing.T) {
+	r := &harness.Result{RunID: "x", Incomplete: "interrupted",
+		Scenarios: []*harness.ScenarioResult{{Name: "a", Exec: harness.Execution{Status: harness.StatusOK}}}}
+	var js bytes.Buffer
+	if err := JSON(&js, r); err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Passed     bool   `json:"passed"`
+		Incomplete string `json:"incomplete"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &rep); err != nil || rep.Passed || rep.Incomplete != "interrupted" {
+		t.Errorf("report.json passed=%v incomplete=%q (%v), want false and \"interrupted\"", rep.Passed, rep.Incomplete, err)
+	}
+	var ju bytes.Buffer
+	if err := JUnit(&ju, r); err != nil {
+		t.Fatal(err)
+	}
+	var suites junitSuites
+	if err := xml.Unmarshal(ju.Bytes(), &suites); err != nil || suites.Failures != 1 {
+		t.Errorf("junit failures = %d (%v), want 1:\n%s", suites.Failures, err, ju.String())
+	}
+	var md bytes.Buffer
+	if err := Markdown(&md, r); err != nil {
+		t.Fatal(err)
+	}
+	if want := "## ❌ purpleharness run `x`\n\nFAILED: 1 scenarios × 0 rules: \n\n**The run stopped early: interrupted.**"; !strings.HasPrefix(md.String(), want) {
+		t.Errorf("summary.md starts:\n%s\nwant:\n%s", md.String(), want)
+	}
+}
