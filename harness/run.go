@@ -25,6 +25,7 @@ type Config struct {
 	// Only, when not empty, restricts the run to these scenario names.
 	Only []string
 
+	// Engine and Explainer default to the embedded EQL engine.
 	Engine    Engine
 	Explainer Explainer
 	Atomics   Atomics // may be nil when no scenario runs an atomic
@@ -72,10 +73,11 @@ func (e *InputError) Error() string { return strings.Join(e.Problems, "\n") }
 // Check validates the configuration without running anything: every rule
 // parses, every expectation names a rule, every atomic resolves.
 func Check(cfg Config) error {
+	cfg.defaults()
 	var probs []string
 	for i := range cfg.Rules {
 		r := &cfg.Rules[i]
-		if r.Skipped() != "" || cfg.Explainer == nil {
+		if r.Skipped() != "" {
 			continue
 		}
 		if _, err := cfg.Explainer.Shape(r.Query); err != nil {
@@ -132,6 +134,15 @@ func Check(cfg Config) error {
 	return nil
 }
 
+func (cfg *Config) defaults() {
+	if cfg.Engine == nil {
+		cfg.Engine = Embedded{}
+	}
+	if cfg.Explainer == nil {
+		cfg.Explainer = Embedded{}
+	}
+}
+
 // ruleError renders a query error at its position in the rule file, from
 // the error's byte offset in the query, as validate lint and query do.
 func ruleError(r *rules.Rule, err error) string {
@@ -175,6 +186,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if err := Check(cfg); err != nil {
 		return nil, err
 	}
+	cfg.defaults()
 	progress := cfg.Progress
 	if progress == nil {
 		progress = func(Progress) {}

@@ -161,7 +161,7 @@ func TestCheckQueryErrorPosition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = Check(Config{Rules: rs, Explainer: Embedded{}})
+	err = Check(Config{Rules: rs}) // the embedded engine explains by default
 	var ie *InputError
 	if !errors.As(err, &ie) || len(ie.Problems) != 1 {
 		t.Fatalf("Check = %v, want 1 input problem", err)
