@@ -55,14 +55,14 @@ type esFlags struct {
 // share them (see elasticFlagsUsage).
 func addElasticFlags(fs *flag.FlagSet) *esFlags {
 	f := &esFlags{o: elastic.OptionsFromEnv()}
-	fs.StringVar(&f.o.URL, "es-url", f.o.URL, "")
-	fs.StringVar(&f.o.APIKey, "es-api-key", f.o.APIKey, "")
-	fs.StringVar(&f.o.User, "es-user", f.o.User, "")
-	fs.StringVar(&f.o.Password, "es-password", f.o.Password, "")
-	fs.StringVar(&f.o.CAFile, "es-ca", f.o.CAFile, "")
-	fs.BoolVar(&f.o.Insecure, "es-insecure", f.o.Insecure, "")
-	fs.StringVar(&f.o.Image, "es-image", f.o.Image, "")
-	fs.BoolVar(&f.noSecurity, "es-no-security", false, "")
+	fs.StringVar(&f.o.URL, "es-url", f.o.URL, "existing Elasticsearch cluster URL (else a container from --es-image)")
+	fs.StringVar(&f.o.APIKey, "es-api-key", f.o.APIKey, "Elasticsearch API key (base64 id:key)")
+	fs.StringVar(&f.o.User, "es-user", f.o.User, "Elasticsearch user")
+	fs.StringVar(&f.o.Password, "es-password", f.o.Password, "Elasticsearch password")
+	fs.StringVar(&f.o.CAFile, "es-ca", f.o.CAFile, "PEM CA certificate of the cluster")
+	fs.BoolVar(&f.o.Insecure, "es-insecure", f.o.Insecure, "skip TLS verification of the cluster")
+	fs.StringVar(&f.o.Image, "es-image", f.o.Image, "Elasticsearch image for the container (never pulled; default "+elastic.DefaultImage+")")
+	fs.BoolVar(&f.noSecurity, "es-no-security", false, "start the container with security off (plain HTTP, no password)")
 	return f
 }
 

@@ -46,14 +46,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	backend := fs.String("backend", "auto", "rule engine: embedded, elasticsearch, both (report any difference), auto (Elasticsearch when --es-url is given or its image is present locally)")
 	live := fs.Bool("live", false, "live purple-team mode: a real agent on this host ships telemetry to --es-url, and the cluster (not our sensor) answers")
 	liveDelay := fs.Duration("live-delay", 15*time.Second, "live mode: how long to wait after each scenario for the agent to ship its events")
-	es := elastic.OptionsFromEnv()
-	fs.StringVar(&es.URL, "es-url", es.URL, "existing Elasticsearch cluster URL (else a container from --es-image)")
-	fs.StringVar(&es.APIKey, "es-api-key", es.APIKey, "Elasticsearch API key (base64 id:key)")
-	fs.StringVar(&es.User, "es-user", es.User, "Elasticsearch user")
-	fs.StringVar(&es.Password, "es-password", es.Password, "Elasticsearch password")
-	fs.StringVar(&es.CAFile, "es-ca", es.CAFile, "PEM CA certificate of the cluster")
-	fs.BoolVar(&es.Insecure, "es-insecure", es.Insecure, "skip TLS verification of the cluster")
-	fs.StringVar(&es.Image, "es-image", es.Image, "Elasticsearch image for the container (never pulled; default "+elastic.DefaultImage+")")
+	esFlags := addElasticFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -63,6 +56,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if fs.NArg() > 0 {
 		return usageError(fmt.Errorf("run: unexpected argument %q", fs.Arg(0)))
 	}
+	es := esFlags.options()
 	// testcontainers reads its configuration once, at first use (which may
 	// be the Elasticsearch image check): no registry is reachable, so the
 	// Ryuk reaper image cannot be pulled, and /.dockerenv must not send it
