@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -408,5 +409,48 @@ func TestIMAPDeleteFreesQuota(t *testing.T) {
 	}
 	if _, err := store.Deliver(DefaultAddress, []byte(body)); err != nil {
 		t.Errorf("Deliver after the loop: %v", err)
+	}
+}
+
+// TestIMAPCreateLimit: a client looping on CREATE gets NO [LIMIT] once its
+// account holds maxMailboxes, instead of growing the server's memory.
+func TestIMAPCreateLimit(t *testing.T) {
+	s := startTest(t, func(c *Config) { c.Services = []Service{IMAP} })
+	c, err := net.Dial("tcp", s.Addr(IMAP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	r.ReadString('\n')
+	// Pipelined: LOGIN, then one CREATE more than the account may hold
+	// (INBOX counts), then LOGOUT.
+	var cmds strings.Builder
+	cmds.WriteString("a LOGIN c2 atomic-red\r\n")
+	for i := range maxMailboxes {
+		fmt.Fprintf(&cmds, "c%d CREATE box%d\r\n", i, i)
+	}
+	cmds.WriteString("z LOGOUT\r\n")
+	go io.WriteString(c, cmds.String())
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	replies := map[string]string{}
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("read: %v (after %d tagged replies)", err, len(replies))
+		}
+		tag, rest, _ := strings.Cut(strings.TrimRight(line, "\r\n"), " ")
+		if tag != "*" {
+			replies[tag] = rest
+		}
+		if tag == "z" {
+			break
+		}
+	}
+	if got := replies[fmt.Sprintf("c%d", maxMailboxes-2)]; !strings.HasPrefix(got, "OK") {
+		t.Errorf("CREATE of mailbox %d (with INBOX: the last allowed) = %q, want OK", maxMailboxes-1, got)
+	}
+	if got := replies[fmt.Sprintf("c%d", maxMailboxes-1)]; !strings.HasPrefix(got, "NO [LIMIT]") {
+		t.Errorf("CREATE beyond %d mailboxes = %q, want NO [LIMIT]", maxMailboxes, got)
 	}
 }

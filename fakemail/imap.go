@@ -142,6 +142,9 @@ func (s *imapSession) Unselect() error {
 	return nil
 }
 
+// maxMailboxes bounds the mailboxes of one account, INBOX included.
+const maxMailboxes = 1000
+
 func (s *imapSession) Create(name string, _ *imap.CreateOptions) (err error) {
 	defer s.guard(&err)
 	name = strings.TrimSuffix(name, string(imapDelim))
@@ -153,6 +156,12 @@ func (s *imapSession) Create(name string, _ *imap.CreateOptions) (err error) {
 	if _, err := s.account.mailbox(name); err == nil {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlreadyExists,
 			Text: "mailbox already exists"}
+	}
+	// An empty mailbox costs memory but no store bytes, so MaxStoreBytes
+	// does not bound a client looping on CREATE: this does (RFC 5530 LIMIT).
+	if len(s.account.mailboxes) >= maxMailboxes {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeLimit,
+			Text: fmt.Sprintf("at most %d mailboxes per account", maxMailboxes)}
 	}
 	s.account.mailboxes[canonicalMailbox(name)] = newMailbox(canonicalMailbox(name), &s.store.used)
 	return nil
