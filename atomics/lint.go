@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -460,4 +461,39 @@ func joinQuoted[T ~string](list []T) string {
 		parts[i] = string(v)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// blocking are the rules whose findings mean a test cannot run as written:
+// no or an unknown executor, an executor without a command, an argument of
+// an unknown type, a placeholder no argument declares, an unknown
+// dependency executor.
+var blocking = []Rule{RuleExecutor, RuleMissingField, RuleArgumentType, RuleUndeclared, RuleDependencyExecutor}
+
+// Problems returns the findings that keep t from running as written, by
+// position: the blocking lint findings of t, and each default that does not
+// fit its argument's type unless overrides gives that argument a value
+// (which Resolve checks). A runner checks these before it starts anything.
+func (t *Test) Problems(overrides map[string]string) []Finding {
+	l := &linter{tech: t.tech}
+	l.executor(t)
+	l.arguments(t)
+	if p, ok := t.keys["dependency_executor_name"]; ok && t.DependencyExecutor != "" && !t.DependencyExecutor.Valid() {
+		l.add(p, RuleDependencyExecutor, "%s: unknown dependency_executor_name %q (want one of %s)", t.ID(), t.DependencyExecutor, joinQuoted(ExecutorNames))
+	}
+	var out []Finding
+	for _, f := range l.findings {
+		if slices.Contains(blocking, f.Rule) {
+			out = append(out, f)
+		}
+	}
+	for _, a := range t.InputArguments {
+		if _, set := overrides[a.Name]; set || a.Default == "" || !a.Type.Valid() {
+			continue
+		}
+		if err := a.Type.Check(a.Default); err != nil {
+			out = append(out, Finding{a.DefaultPos, RuleArgumentDefault, fmt.Sprintf("%s: input argument %q: default %v", t.ID(), a.Name, err)})
+		}
+	}
+	sortFindings(out)
+	return out
 }

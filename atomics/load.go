@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/purpleharness/purpleharness/yamlerr"
 )
 
 // MaxFileSize bounds a technique file. Upstream's largest are a few hundred
@@ -52,7 +54,7 @@ func Parse(file string, data []byte) (*Technique, error) {
 	t := &Technique{File: file, src: strings.Split(string(data), "\n")}
 	var doc yaml.Node
 	if err := unmarshal(data, &doc); err != nil {
-		return nil, ErrorList{yamlError(file, err, t.src)}
+		return nil, ErrorList{yamlError(file, data, err)}
 	}
 	d := &decoder{file: file}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -77,22 +79,11 @@ func unmarshal(data []byte, n *yaml.Node) (err error) {
 	return yaml.Unmarshal(data, n)
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// yamlError positions a syntax error from the YAML library, which reports
-// "yaml: line N: msg" (and no column).
-func yamlError(file string, err error, src []string) *Error {
-	msg := err.Error()
-	line := 1
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	// The library may point one past the last line at end of input.
-	line = max(1, min(line, len(src)))
-	return &Error{Pos{file, line, 1}, "invalid YAML: " + msg}
+// yamlError positions a syntax error from the YAML library at its line and
+// column (see yamlerr).
+func yamlError(file string, data []byte, err error) *Error {
+	line, col, msg := yamlerr.Locate(data, err)
+	return &Error{Pos{file, line, col}, "invalid YAML: " + msg}
 }
 
 type decoder struct {

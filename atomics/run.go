@@ -84,6 +84,11 @@ type RunOptions struct {
 	// AtomicsDir replaces PathToAtomicsFolder (and PathToPayloads) in
 	// commands; by default the folder holding the test's technique folder.
 	AtomicsDir string
+	// Start, if set, starts each command instead of exec.Cmd.Start: a
+	// harness puts the processes into its network namespace and cgroup
+	// there. It is called on the goroutine (and locked thread) that waits
+	// for the command.
+	Start func(*exec.Cmd) error
 }
 
 // Result is the evidence of one run.
@@ -546,7 +551,11 @@ func (r *runner) exec(ctx context.Context, name ExecutorName, script string, tim
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	p.Start = time.Now()
-	if err := cmd.Start(); err != nil {
+	start := cmd.Start
+	if r.opts.Start != nil {
+		start = func() error { return r.opts.Start(cmd) }
+	}
+	if err := start(); err != nil {
 		p.End = time.Now()
 		switch {
 		case ctx.Err() != nil:

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/purpleharness/purpleharness/prereq"
 )
 
 // parseTest decodes a one-test technique written inline.
@@ -48,9 +50,7 @@ func indent(s, prefix string) string {
 
 func needShell(t *testing.T, name string) {
 	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s not found", name)
-	}
+	prereq.LookPath(t, name)
 }
 
 // alive reports whether pid is a live (non-zombie) process.
@@ -127,9 +127,7 @@ func TestRunEvidence(t *testing.T) {
 // and cleanup must still run.
 func TestRunTimeoutKillsTree(t *testing.T) {
 	needShell(t, "sh")
-	if _, err := exec.LookPath("setsid"); err != nil {
-		t.Skip("setsid not found")
-	}
+	prereq.LookPath(t, "setsid")
 	dir := t.TempDir()
 	pids, marker := filepath.Join(dir, "pids"), filepath.Join(dir, "cleaned")
 	test := shTest(t, `

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/purpleharness/purpleharness/atomics"
 	"github.com/purpleharness/purpleharness/fakemail"
+	"github.com/purpleharness/purpleharness/prereq"
 )
 
 // startMail starts the fake mail servers on ephemeral loopback ports.
@@ -105,8 +105,12 @@ func TestShippedAtomicsAgainstFakemail(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := exec.LookPath(tt.needs); err != nil {
-				t.Skipf("%s not found", tt.needs)
+			if tt.needs == "pwsh" {
+				if _, err := atomics.Shell(atomics.PowerShell); err != nil {
+					prereq.Skip(t, prereq.Pwsh, err.Error())
+				}
+			} else {
+				prereq.LookPath(t, tt.needs)
 			}
 			test := cat.Find("T1071.003", tt.name)
 			if test == nil {

@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/purpleharness/purpleharness/prereq"
 )
 
 // TestLoadUpstreamCheckout loads a whole Atomic Red Team checkout, as users
@@ -13,7 +15,10 @@ import (
 func TestLoadUpstreamCheckout(t *testing.T) {
 	dir := os.Getenv("ART_ATOMICS_DIR")
 	if dir == "" {
-		t.Skip("ART_ATOMICS_DIR not set (point it at an atomic-red-team checkout's atomics folder)")
+		prereq.Skip(t, prereq.Upstream, "ART_ATOMICS_DIR not set (point it at an atomic-red-team checkout's atomics folder)")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("ART_ATOMICS_DIR=%s: %v", dir, err) // named but not there: a configuration error, not a skip
 	}
 	c, err := LoadDir(dir)
 	if err != nil {

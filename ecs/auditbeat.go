@@ -48,7 +48,7 @@ func (r Renderer) auditbeatCommon(d Document, a auditContext) {
 	}
 	setIf(d, "auditd.data.syscall", a.syscall)
 	setIf(d, "auditd.data.arch", a.arch)
-	d.Set("auditd.data.exit", a.exit)
+	setIf(d, "auditd.data.exit", a.exit)
 	setIf(d, "auditd.data.tty", p.TTY)
 
 	// Summary: actor is auid (primary) and uid (secondary), resolved to
@@ -192,6 +192,55 @@ func (r Renderer) auditbeatConnect(c Connect) Document {
 	d.Set("destination.port", port)
 	d.Set("network.direction", "egress")
 	return d
+}
+
+// auditbeatAccept renders accept(2)/accept4(2) as aucoalesce normalises it
+// ("accepted-connection-from", network/[connection,start]; the SOCKADDR
+// record holds the peer, which setSocketAddress puts in source.* with
+// direction ingress). It needs an audit rule on accept/accept4, as Auditbeat
+// would.
+func (r Renderer) auditbeatAccept(x Accept) Document {
+	d := Document{}
+	a := auditContext{
+		t: x.Time, p: &x.Process, sequence: x.Serial,
+		syscall: x.Audit.Syscall, arch: x.Audit.Arch, key: x.Audit.Key, success: true,
+	}
+	if x.Audit.Sequence != 0 {
+		a.sequence = x.Audit.Sequence
+	}
+	if x.Audit.Syscall != "" {
+		a.success, a.exit = x.Audit.Success, auditExit(x.Audit.Exit)
+	}
+	r.auditbeatCommon(d, a)
+	d.Set("event.action", "accepted-connection-from")
+	d.Set("event.category", []any{"network"})
+	d.Set("event.type", []any{"connection", "start"})
+
+	ip := x.Remote.Addr().String()
+	port := strconv.Itoa(int(x.Remote.Port()))
+	d.Set("auditd.data.socket.addr", ip)
+	d.Set("auditd.data.socket.port", port)
+	d.Set("auditd.data.socket.family", networkType(x.Remote.Addr()))
+	d.Set("auditd.summary.object.type", "socket")
+	d.Set("auditd.summary.object.primary", ip)
+	d.Set("auditd.summary.object.secondary", port)
+	d.Set("source.ip", ip)
+	d.Set("source.port", port)
+	d.Set("network.direction", "ingress")
+	return d
+}
+
+// auditbeatExit: aucoalesce normalises exit_group as action "end"
+// (process/end), but exit_group never returns, and what its audit record
+// carries for result and exit is not established here; a signal death has
+// no exit_group at all.
+func (r Renderer) auditbeatExit(x Exit) (Document, error) {
+	if x.Signal != 0 {
+		return nil, &NotEmittedError{Auditbeat, ProcessKind,
+			"the process was killed by a signal and never called exit_group(2), the only exit Auditbeat's auditd module can report"}
+	}
+	return nil, &NotRenderedError{Auditbeat, ProcessKind, "end",
+		"Auditbeat reports exit_group(2) as \"end\" under an audit rule on it, but the result and exit fields of a syscall that never returns are not established from public sources"}
 }
 
 func (r Renderer) auditbeatExec(e Exec) Document {

@@ -46,6 +46,15 @@ func lookup(m map[string]any, path string) (any, bool) {
 		if !ok {
 			continue
 		}
+		if arr, isArr := v.([]any); isArr {
+			// An array of objects: Elasticsearch indexes each object's
+			// leaves under the same path, so the field holds every
+			// element's value ("process.previous.executable").
+			if got, ok := lookupArray(arr, path[i+1:]); ok {
+				return got, true
+			}
+			continue
+		}
 		child, isObj := asObject(v)
 		if !isObj {
 			continue
@@ -55,6 +64,33 @@ func lookup(m map[string]any, path string) (any, bool) {
 		}
 	}
 	return nil, false
+}
+
+// lookupArray collects rest from every object in arr, flattening array
+// values; ok is false when no element has it.
+func lookupArray(arr []any, rest string) (any, bool) {
+	var out []any
+	found := false
+	for _, el := range arr {
+		obj, isObj := asObject(el)
+		if !isObj {
+			continue
+		}
+		got, ok := lookup(obj, rest)
+		if !ok {
+			continue
+		}
+		found = true
+		if a, isArr := got.([]any); isArr {
+			out = append(out, a...)
+		} else {
+			out = append(out, got)
+		}
+	}
+	if !found {
+		return nil, false
+	}
+	return out, true
 }
 
 func asObject(v any) (map[string]any, bool) {

@@ -14,6 +14,13 @@ func TestLookup(t *testing.T) {
 		"destination":  map[string]any{"port": json.Number("25")},
 		"user":         nil,
 		"a.b":          map[string]any{"c": "dotted-then-nested"},
+		// An array of objects, as process.previous: Elasticsearch indexes
+		// every element's leaves under one path.
+		"prev": []any{
+			map[string]any{"executable": "/usr/bin/bash", "args": []any{"bash", "-c"}},
+			map[string]any{"executable": "/usr/bin/sh"},
+			"not an object",
+		},
 	}
 	tests := []struct {
 		path   string
@@ -29,6 +36,9 @@ func TestLookup(t *testing.T) {
 		{"user.name", nil, false},
 		{"a.b.c", "dotted-then-nested", true},
 		{"process.missing", nil, false},
+		{"prev.executable", []any{"/usr/bin/bash", "/usr/bin/sh"}, true},
+		{"prev.args", []any{"bash", "-c"}, true},
+		{"prev.missing", nil, false},
 		{"missing", nil, false},
 	}
 	for _, tt := range tests {

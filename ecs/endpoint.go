@@ -1,6 +1,9 @@
 package ecs
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // Profile Endpoint: Elastic Defend on Linux, as the endpoint package
 // documents its events (elastic/endpoint-package,
@@ -162,32 +165,65 @@ func (r Renderer) endpointConnect(c Connect) (Document, error) {
 		return nil, err
 	}
 	d := Document{}
-	r.endpointCommon(d, NetworkKind, c.Time, c.Serial)
-	d.Set("event.action", "connection_attempted")
+	r.endpointNetwork(d, "connection_attempted", "start", c.Time, c.Serial, &c.Process)
 	// The probe fires when tcp_v4_connect returns, before the handshake:
 	// Defend cannot know how the attempt ends, and its Linux events say
 	// "unknown" (as its exec events do). Claiming success for an accepted
 	// connection would be a value the real source never sends.
 	d.Set("event.outcome", "unknown")
-	d.Set("message", "Endpoint network event")
+	d.Set("network.direction", string(Egress))
+	// source.* is the local end tcp_v4_connect bound (the probe reads it
+	// from the socket); a sensor that could not see it leaves it zero and
+	// the fields stay out.
+	endpointEnds(d, c.Source, c.Dest, c.Transport)
+	return d, nil
+}
 
-	dst := c.Dest.Addr().String()
-	d.Set("destination.address", dst)
-	d.Set("destination.ip", dst)
-	d.Set("destination.port", int(c.Dest.Port()))
-	if c.Source.IsValid() {
-		src := c.Source.Addr().String()
-		d.Set("source.address", src)
-		d.Set("source.ip", src)
-		d.Set("source.port", int(c.Source.Port()))
+// endpointAccept renders an accepted inbound connection. Defend's probe
+// (elastic/ebpf GPL/Events/Network/Probe.bpf.c, inet_csk_accept) fills the
+// same socket record as for an attempt: saddr/sport are the socket's own
+// (local) end, daddr/dport the peer's; the documents keep that order.
+func (r Renderer) endpointAccept(a Accept) (Document, error) {
+	if a.Transport == UDP {
+		return nil, &NotEmittedError{Endpoint, NetworkKind, "Elastic Defend on Linux reports accepted TCP connections (inet_csk_accept); UDP has no accept"}
 	}
-	setIf(d, "network.transport", string(c.Transport))
-	d.Set("network.type", networkType(c.Dest.Addr()))
+	d := Document{}
+	r.endpointNetwork(d, "connection_accepted", "start", a.Time, a.Serial, &a.Process)
+	d.Set("event.outcome", "unknown")
+	d.Set("network.direction", string(Ingress))
+	endpointEnds(d, a.Local, a.Remote, a.Transport)
+	return d, nil
+}
 
-	// The network event carries the process's identity and, in current
-	// endpoint-package docs (linux_network_connection_attempt.md), its
-	// command line — but no process.args.
-	p := &c.Process
+// endpointClose renders the close of a socket the probe saw connect or
+// accept (tcp_close; it reports only sockets it recorded then).
+func (r Renderer) endpointClose(c Close) (Document, error) {
+	if c.Transport == UDP {
+		return nil, &NotEmittedError{Endpoint, NetworkKind, "Elastic Defend on Linux reports the close of TCP sockets it saw connect or accept (tcp_close)"}
+	}
+	d := Document{}
+	r.endpointNetwork(d, "disconnect_received", "end", c.Time, c.Serial, &c.Process)
+	d.Set("event.outcome", "unknown")
+	setIf(d, "network.direction", string(c.Direction))
+	endpointEnds(d, c.Local, c.Remote, c.Transport)
+	// The close probe reads the socket's byte counters: what this end
+	// sent is source.bytes, what it received destination.bytes.
+	if c.BytesSent > 0 || c.BytesReceived > 0 {
+		d.Set("source.bytes", c.BytesSent)
+		d.Set("destination.bytes", c.BytesReceived)
+	}
+	return d, nil
+}
+
+// endpointNetwork writes what every Linux network event carries: the
+// common fields, the action and type, and the process's identity. The
+// network events carry the process's command line but no process.args
+// (linux_network_attempted_accepted_and_disconnect.md).
+func (r Renderer) endpointNetwork(d Document, action, typ string, t time.Time, serial uint64, p *Process) {
+	r.endpointCommon(d, NetworkKind, t, serial)
+	d.Set("event.action", action)
+	d.Set("event.type", []any{typ})
+	d.Set("message", "Endpoint network event")
 	d.Set("process.entity_id", EndpointEntityID(r.Agent.ID, p))
 	d.Set("process.pid", p.PID)
 	setIf(d, "process.executable", p.Executable)
@@ -201,18 +237,86 @@ func (r Renderer) endpointConnect(c Connect) (Document, error) {
 	r.endpointAncestry(d, p)
 	r.endpointLeaders(d, p, false)
 	endpointEventUser(d, p)
-	return d, nil
+}
+
+// endpointEnds writes source.* (src) and destination.* (dst) for the ends
+// that are known, and network.transport/type.
+func endpointEnds(d Document, src, dst netip.AddrPort, tr Transport) {
+	for _, e := range []struct {
+		prefix string
+		ap     netip.AddrPort
+	}{{"source.", src}, {"destination.", dst}} {
+		if !e.ap.IsValid() {
+			continue
+		}
+		a := e.ap.Addr().String()
+		d.Set(e.prefix+"address", a)
+		d.Set(e.prefix+"ip", a)
+		d.Set(e.prefix+"port", int(e.ap.Port()))
+	}
+	if tr == "" {
+		tr = TCP // the probes only report IPPROTO_TCP sockets
+	}
+	d.Set("network.transport", string(tr))
+	switch {
+	case dst.IsValid():
+		d.Set("network.type", networkType(dst.Addr()))
+	case src.IsValid():
+		d.Set("network.type", networkType(src.Addr()))
+	}
 }
 
 func (r Renderer) endpointExec(e Exec) Document {
+	d := r.endpointProcessEvent("exec", "start", e.Time, e.Serial, &e.Process)
+	// The images this instance ran before: process.previous, an array
+	// (RFC 0030's exec example; args, args_count and executable are the
+	// sub-fields linux_process_fork_exec_exit.md lists).
+	var prev []any
+	for _, im := range e.Process.Previous {
+		m := map[string]any{}
+		if im.Args != nil {
+			m["args"] = strs(im.Args)
+			m["args_count"] = len(im.Args)
+		}
+		if im.Executable != "" {
+			m["executable"] = im.Executable
+		}
+		if len(m) > 0 {
+			prev = append(prev, m)
+		}
+	}
+	if len(prev) > 0 {
+		d.Set("process.previous", prev)
+	}
+	return d
+}
+
+func (r Renderer) endpointFork(f Fork) Document {
+	return r.endpointProcessEvent("fork", "start", f.Time, f.Serial, &f.Process)
+}
+
+func (r Renderer) endpointExit(x Exit) Document {
+	d := r.endpointProcessEvent("end", "end", x.Time, x.Serial, &x.Process)
+	// The exit probe reports (task->exit_code >> 8) & 0xff: the exit
+	// status, 0 for a process killed by a signal (elastic/ebpf
+	// GPL/Events/Process/Probe.bpf.c, sched_process_exit).
+	d.Set("process.exit_code", x.ExitCode)
+	d.Set("process.end", ts(x.Time, layout100ns))
+	return d
+}
+
+// endpointProcessEvent writes a Linux process event (fork, exec, end:
+// linux_process_fork_exec_exit.md): the process, its parent, leaders and
+// ancestry, and the event's user.
+func (r Renderer) endpointProcessEvent(action, typ string, t time.Time, serial uint64, p *Process) Document {
 	d := Document{}
-	r.endpointCommon(d, ProcessKind, e.Time, e.Serial)
-	d.Set("event.action", "exec")
-	// Real Linux exec events carry event.outcome "unknown".
+	r.endpointCommon(d, ProcessKind, t, serial)
+	d.Set("event.action", action)
+	d.Set("event.type", []any{typ})
+	// Real Linux process events carry event.outcome "unknown".
 	d.Set("event.outcome", "unknown")
 	d.Set("message", "Endpoint process event")
 
-	p := &e.Process
 	r.endpointProcess(d, "process.", p)
 	r.endpointAncestry(d, p)
 	r.endpointLeaders(d, p, true)
@@ -246,6 +350,12 @@ func (r Renderer) endpointLeaders(d Document, p *Process, full bool) {
 		}
 		r.endpointProcess(d, prefix, l.leader)
 		d.Set(prefix+"same_as_process", l.leader.PID == p.PID && l.leader.Start.Equal(p.Start))
+		if l.name == "entry_leader" && l.leader.EntryMeta.Type != "" {
+			d.Set(prefix+"entry_meta.type", string(l.leader.EntryMeta.Type))
+			if l.leader.EntryMeta.SourceIP.IsValid() {
+				d.Set(prefix+"entry_meta.source.ip", l.leader.EntryMeta.SourceIP.String())
+			}
+		}
 		if l.name == "entry_leader" && l.leader.Parent != nil {
 			d.Set(prefix+"parent.pid", l.leader.Parent.PID)
 			if !l.leader.Parent.Start.IsZero() {

@@ -95,6 +95,16 @@ user.Ext.real.id keyword
 user.Ext.real.name keyword
 user.id keyword
 user.name keyword
+network.direction keyword
+source.bytes long
+destination.bytes long
+process.exit_code long
+process.end date
+process.previous.args keyword
+process.previous.args_count long
+process.previous.executable keyword
+process.entry_leader.entry_meta.type keyword
+process.entry_leader.entry_meta.source.ip ip
 process.entry_leader.parent.entity_id keyword
 process.entry_leader.parent.pid long
 process.entry_leader.parent.start date
@@ -149,6 +159,8 @@ process.pid long
 process.title keyword
 process.working_directory keyword
 service.type keyword
+source.ip ip
+source.port long
 tags keyword
 user.audit.id keyword
 user.audit.name keyword

@@ -26,16 +26,19 @@ type Process struct {
 	PID  int // tgid, "pid=" in the SYSCALL record
 	PPID int // "ppid=" in the SYSCALL record
 
-	// Start is when this process instance began, as wall-clock time. The
-	// sensor derives it from /proc/<pid>/stat starttime (clock ticks since
-	// boot) plus the boot time, or from the execve time for processes it saw
-	// start. Entity ids are derived from it, so it must be the same value
-	// for every event of one instance: use the kernel start time, not the
-	// time the sensor first noticed the process. Elastic Defend ids use
-	// whole seconds of it (an exec without a fork keeps its id, as in
-	// Defend); the Sysmon-style GUID hashes the nanoseconds. Zero means
-	// unknown (the renderer then omits process.start and derives ids from
-	// the PID alone: stable, but not proof against PID reuse).
+	// Start is when this process instance began, as wall-clock time: the
+	// fork that created it (the kernel's task start_time of the thread
+	// group leader, /proc/<pid>/stat starttime). An execve does not change
+	// it: the process after an exec is the same instance, with the same
+	// PID, Start and entity id, and the image it replaced goes to Previous
+	// (Elastic Defend's probes read task->group_leader->start_time, and
+	// ECS RFC 0030's exec example keeps the fork's entity_id and start).
+	// Entity ids are derived from it, so it must be the same value for
+	// every event of one instance: use the kernel start time, not the time
+	// the sensor first noticed the process. Elastic Defend ids use whole
+	// seconds of it; the Sysmon-style GUID hashes the nanoseconds. Zero
+	// means unknown (the renderer then omits process.start and derives ids
+	// from the PID alone: stable, but not proof against PID reuse).
 	Start time.Time
 
 	Executable       string   // "exe=" — absolute path of the image
@@ -70,6 +73,49 @@ type Process struct {
 	// rules correlate on them ("sequence by process.entry_leader.entity_id").
 	// Nil leaves the fields out. A leader may be the process itself.
 	GroupLeader, SessionLeader, EntryLeader *Process
+
+	// EntryMeta describes how the session was entered; meaningful on the
+	// instance that is some process's EntryLeader. Zero when unknown.
+	EntryMeta EntryMeta
+
+	// Previous lists the images this instance ran before the current one,
+	// oldest first: for a fork that then exec'd once, the one image it
+	// inherited from its parent. ECS process.previous (RFC 0030: "an
+	// array of previous executions for the process, including the initial
+	// fork"). Nil when the process never exec'd since the sensor saw it
+	// start, or when unknown.
+	Previous []Image
+}
+
+// Image is one program a process ran: what an execve loaded.
+type Image struct {
+	Executable string   // absolute path of the image; "" if unknown
+	Args       []string // argv, argv[0] first; nil if unknown
+}
+
+// EntryType is how a session was entered, in the words of ECS
+// process.entry_leader.entry_meta.type.
+type EntryType string
+
+// Entry types ECS lists for process.entry_leader.entry_meta.type.
+const (
+	EntryInit      EntryType = "init"
+	EntrySSHD      EntryType = "sshd"
+	EntrySSM       EntryType = "ssm"
+	EntryKubelet   EntryType = "kubelet"
+	EntryTeleport  EntryType = "teleport"
+	EntryTerminal  EntryType = "terminal"
+	EntryConsole   EntryType = "console"
+	EntryContainer EntryType = "container"
+	EntryUnknown   EntryType = "unknown"
+)
+
+// EntryMeta is the entry into the system that started a session.
+type EntryMeta struct {
+	Type EntryType // "" when unknown (the renderer then omits entry_meta)
+	// SourceIP is the remote address of the entry (an sshd session's
+	// client); the zero Addr when none or unknown.
+	SourceIP netip.Addr
 }
 
 // Name is the process name as Elastic Defend reports it: the basename of
@@ -124,12 +170,49 @@ type Audit struct {
 	// Argc etc. are not kept: Args carries argv.
 }
 
-// Exec is a process start: a successful execve(2)/execveat(2).
+// Observations. Each carries the kernel time of the event, a Serial that
+// orders the sensor's events (the audit serial for the audit sensor, a
+// per-run counter for others; profiles use it for event.sequence), the
+// process as it was at that moment, and, for the audit sensor, its record
+// context. A sensor leaves every field it cannot observe at its zero value;
+// the renderer then omits the matching ECS fields instead of inventing them.
+
+// Fork is a new process: a fork(2), vfork(2) or clone(2) that created a new
+// thread group (not a thread).
+type Fork struct {
+	Time   time.Time
+	Serial uint64
+	// Process is the child. It has its own PID and Start (the fork time)
+	// and, until it execs, the parent's image: Executable, Args, Comm and
+	// WorkingDirectory as inherited, credentials as the child has them.
+	// Process.Parent is the process that forked.
+	Process Process
+	Audit   Audit
+}
+
+// Exec is a successful execve(2)/execveat(2): the same process instance
+// (same PID and Start) now runs a new image.
 type Exec struct {
 	Time    time.Time // kernel timestamp of the syscall exit
 	Serial  uint64    // audit serial; used for event.sequence where the profile has one
-	Process Process   // the process after the exec (new image, new Args)
+	Process Process   // the process after the exec (new image, new Args; Previous holds the old ones)
 	Audit   Audit
+}
+
+// Exit is the end of a process: its last thread exited.
+type Exit struct {
+	Time    time.Time
+	Serial  uint64
+	Process Process // the process as it ended (its last image)
+	// ExitCode is the status the process passed to exit(2)/exit_group(2),
+	// 0..255 (WEXITSTATUS of the wait status). For a process killed by a
+	// signal it is 0 and Signal says which; a sensor that cannot tell
+	// leaves both 0.
+	ExitCode int
+	// Signal is the number of the signal that killed the process (the low
+	// 7 bits of the wait status), 0 if it exited or is unknown.
+	Signal int
+	Audit  Audit
 }
 
 // Connect is one connection attempt: a connect(2) to an AF_INET or AF_INET6
@@ -139,8 +222,14 @@ type Connect struct {
 	Serial  uint64
 	Process Process
 
-	Dest   netip.AddrPort // from the SOCKADDR record
-	Source netip.AddrPort // zero unless known (e.g. joined from the fake server's accept)
+	Dest netip.AddrPort // the peer's address and port
+	// Source is the local address and port of the connecting socket. A
+	// sensor that reads the socket when the kernel has bound it (at
+	// tcp_v4_connect/tcp_v6_connect, as Elastic Defend's probe does) fills
+	// it on every attempt; one that sees only the syscall arguments (the
+	// audit sensor) knows it only when the peer's accept was joined (one
+	// of our fake servers logged it) and leaves it zero otherwise.
+	Source netip.AddrPort
 
 	// Result is the errno name of a failed connect(2) ("ECONNREFUSED",
 	// "EINPROGRESS", "ENETUNREACH") or "" for a return of 0.
@@ -155,6 +244,55 @@ type Connect struct {
 	Transport Transport // tcp or udp; "" if unknown
 	Audit     Audit
 }
+
+// Accept is an inbound connection accepted by a local process: accept(2)
+// or accept4(2) returned a connected socket (inet_csk_accept).
+type Accept struct {
+	Time    time.Time
+	Serial  uint64
+	Process Process // the process that accepted
+
+	Local  netip.AddrPort // this host's end: the listening address and port
+	Remote netip.AddrPort // the peer that connected
+
+	Transport Transport // tcp; "" if unknown
+	Audit     Audit
+}
+
+// Close is the end of a connection a process had attempted or accepted:
+// the socket was closed (tcp_close). A sensor that cannot see closes (the
+// audit sensor) never produces one, and says so in its run report.
+type Close struct {
+	Time    time.Time
+	Serial  uint64
+	Process Process // the process that closed the socket
+
+	Local  netip.AddrPort // this host's end of the connection
+	Remote netip.AddrPort // the peer's end
+
+	// Direction is how the connection began, from this host's point of
+	// view: Egress for a socket that connected out (a Connect), Ingress
+	// for one that was accepted (an Accept); "" when the sensor does not
+	// know.
+	Direction Direction
+
+	// BytesSent and BytesReceived count the payload bytes this socket sent
+	// and received over its life (tcp_sock bytes_acked / bytes_received);
+	// zero when unknown.
+	BytesSent, BytesReceived uint64
+
+	Transport Transport // tcp; "" if unknown
+	Audit     Audit
+}
+
+// Direction is the direction of a connection from the host's point of view,
+// in the words of ECS network.direction for host-based monitoring.
+type Direction string
+
+const (
+	Egress  Direction = "egress"  // initiated by this host (connect)
+	Ingress Direction = "ingress" // initiated by the peer (accept)
+)
 
 // Transport is the IANA protocol name, as ECS network.transport carries it.
 type Transport string

@@ -51,6 +51,7 @@ var (
 		PID: 4000, PPID: 3950, Start: t0.Add(-10 * time.Minute), Executable: "/usr/bin/bash", Comm: "bash",
 		Args: []string{"-bash"}, WorkingDirectory: "/home/runner", UID: 1000, EUID: 1000, GID: 1000, EGID: 1000,
 		User: "runner", Group: "runner", AUID: 1000, Session: 3, TTY: "pts0", Parent: sshd,
+		EntryMeta: EntryMeta{Type: EntrySSHD, SourceIP: netip.MustParseAddr("10.20.30.1")},
 	}
 	nc = Process{
 		PID: 4242, PPID: 4100, Start: t0.Add(10 * time.Millisecond),
@@ -72,6 +73,31 @@ var (
 		Executable: "/usr/bin/python3.11", Comm: "python3", Args: []string{"python3", "-c", "import socket"},
 		UID: 1000, EUID: 0, GID: 1000, EGID: 0, User: "runner", Group: "runner", EUser: "root", EGroup: "root",
 		AUID: 1000, Session: 3, TTY: "pts0",
+	}
+
+	// subshell is bash forked (same image, new pid and start); curlAfterExec
+	// is the same instance after it exec'd curl: same pid and start, the
+	// bash image under Previous.
+	subshell = Process{
+		PID: 4400, PPID: 4100, Start: t0.Add(7*time.Second + 500*time.Millisecond),
+		GroupLeader: bash, SessionLeader: loginShell, EntryLeader: loginShell,
+		Executable: "/usr/bin/bash", Comm: "bash", WorkingDirectory: "/work",
+		Args: []string{"bash", "-c", "sleep 1; exec curl -s pop3://127.0.0.1:110/"}, UID: 1000, EUID: 1000, GID: 1000, EGID: 1000,
+		User: "runner", Group: "runner", EUser: "runner", EGroup: "runner",
+		AUID: 1000, AUser: "runner", Session: 3, TTY: "pts0", Parent: bash,
+	}
+	curlAfterExec = func() Process {
+		p := subshell
+		p.Executable, p.Comm = "/usr/bin/curl", "curl"
+		p.Args = []string{"curl", "-s", "pop3://127.0.0.1:110/"}
+		p.Previous = []Image{{Executable: subshell.Executable, Args: subshell.Args}}
+		return p
+	}()
+	server = Process{
+		PID: 4500, PPID: 4100, Start: t0.Add(9 * time.Second),
+		Executable: "/usr/bin/python3.11", Comm: "python3", WorkingDirectory: "/work",
+		Args: []string{"python3", "-m", "http.server", "8080"}, UID: 1000, EUID: 1000, GID: 1000, EGID: 1000,
+		User: "runner", Group: "runner", AUID: 1000, Session: 3, TTY: "pts0", Parent: bash,
 	}
 
 	fixtures = []struct {
@@ -99,6 +125,21 @@ var (
 			Dest: netip.MustParseAddrPort("203.0.113.7:25"), Result: "ENETUNREACH", Transport: TCP}},
 		{"udp connect", Connect{Time: t0.Add(6 * time.Second), Serial: 1050, Process: setuidProc,
 			Dest: netip.MustParseAddrPort("127.0.0.53:53"), Transport: UDP}},
+		{"fork of a subshell", Fork{Time: t0.Add(7*time.Second + 500*time.Millisecond), Serial: 1060, Process: subshell}},
+		{"exec after fork keeps the instance", Exec{Time: t0.Add(8*time.Second + 520*time.Millisecond), Serial: 1061, Process: curlAfterExec}},
+		{"attempt with source read from the socket", Connect{Time: t0.Add(8*time.Second + 530*time.Millisecond), Serial: 1062,
+			Process: curlAfterExec, Dest: netip.MustParseAddrPort("127.0.0.1:110"), Source: netip.MustParseAddrPort("127.0.0.1:43110"),
+			Result: "EINPROGRESS", Transport: TCP}},
+		{"close of the attempted connection", Close{Time: t0.Add(8*time.Second + 600*time.Millisecond), Serial: 1063,
+			Process: curlAfterExec, Local: netip.MustParseAddrPort("127.0.0.1:43110"), Remote: netip.MustParseAddrPort("127.0.0.1:110"),
+			Direction: Egress, BytesSent: 31, BytesReceived: 120, Transport: TCP}},
+		{"end with exit code", Exit{Time: t0.Add(8*time.Second + 610*time.Millisecond), Serial: 1064, Process: curlAfterExec, ExitCode: 7}},
+		{"end by a signal", Exit{Time: t0.Add(8*time.Second + 700*time.Millisecond), Serial: 1065, Process: nc, Signal: 9}},
+		{"accepted inbound connection", Accept{Time: t0.Add(9*time.Second + 100*time.Millisecond), Serial: 1070, Process: server,
+			Local: netip.MustParseAddrPort("127.0.0.1:8080"), Remote: netip.MustParseAddrPort("127.0.0.1:51990"), Transport: TCP}},
+		{"close of the accepted connection", Close{Time: t0.Add(9*time.Second + 200*time.Millisecond), Serial: 1071, Process: server,
+			Local: netip.MustParseAddrPort("127.0.0.1:8080"), Remote: netip.MustParseAddrPort("127.0.0.1:51990"),
+			Direction: Ingress, Transport: TCP}},
 	}
 )
 
@@ -107,10 +148,11 @@ func fixtureRenderer(p Profile) Renderer {
 }
 
 type goldenEntry struct {
-	Name       string   `json:"name"`
-	Index      string   `json:"index,omitempty"`
-	Document   Document `json:"document,omitempty"`
-	NotEmitted string   `json:"not_emitted,omitempty"`
+	Name        string   `json:"name"`
+	Index       string   `json:"index,omitempty"`
+	Document    Document `json:"document,omitempty"`
+	NotEmitted  string   `json:"not_emitted,omitempty"`
+	NotRendered string   `json:"not_rendered,omitempty"`
 }
 
 func renderFixtures(t *testing.T, p Profile) []goldenEntry {
@@ -126,6 +168,8 @@ func renderFixtures(t *testing.T, p Profile) []goldenEntry {
 				t.Errorf("%s/%s: error %v does not match ErrNotEmitted for %s", p, f.name, err, p)
 			}
 			out = append(out, goldenEntry{Name: f.name, NotEmitted: err.Error()})
+		case errors.Is(err, ErrNotRendered):
+			out = append(out, goldenEntry{Name: f.name, NotRendered: err.Error()})
 		case err != nil:
 			t.Fatalf("%s/%s: Render: %v", p, f.name, err)
 		default:
@@ -186,6 +230,16 @@ func leaves(prefix string, m map[string]any, out map[string]bool) {
 		if obj, ok := asObject(v); ok {
 			leaves(path+".", obj, out)
 			continue
+		}
+		if arr, ok := v.([]any); ok && len(arr) > 0 {
+			if _, isObj := asObject(arr[0]); isObj {
+				for _, el := range arr {
+					if obj, ok := asObject(el); ok {
+						leaves(path+".", obj, out)
+					}
+				}
+				continue
+			}
 		}
 		out[path] = true
 	}
@@ -809,5 +863,44 @@ func TestEndpointLeaders(t *testing.T) {
 	}
 	if _, ok := c.Lookup("process.session_leader.pid"); ok {
 		t.Error("network event carries session_leader.pid; the Linux field list has only the entity id")
+	}
+}
+
+// A forked shell that sleeps, then execs curl, is one instance from fork to
+// end: every Defend document of it carries one process.entity_id and one
+// process.start (the fork's), as the probes' group_leader start_time and
+// RFC 0030's exec example have it; the exec lists the shell under
+// process.previous, and Sysmon's ProcessGuid stays the same too.
+func TestLifecycleKeepsIdentity(t *testing.T) {
+	names := map[string]bool{
+		"fork of a subshell": true, "exec after fork keeps the instance": true,
+		"attempt with source read from the socket": true, "close of the attempted connection": true,
+		"end with exit code": true,
+	}
+	for _, p := range []Profile{Endpoint, SysmonLinux} {
+		ids, starts := map[string]bool{}, map[string]bool{}
+		for _, e := range renderFixtures(t, p) {
+			if !names[e.Name] || e.Document == nil {
+				continue
+			}
+			id, _ := e.Document.Lookup("process.entity_id")
+			ids[fmt.Sprint(id)] = true
+			if s, ok := e.Document.Lookup("process.start"); ok {
+				starts[fmt.Sprint(s)] = true
+			}
+		}
+		if len(ids) != 1 {
+			t.Errorf("%s: lifecycle of one process has entity ids %v, want one", p, ids)
+		}
+		if p == Endpoint && (len(starts) != 1 || !starts["2026-11-26T10:00:07.50Z"]) {
+			t.Errorf("%s: process.start values %v, want only the fork's 2026-11-26T10:00:07.50Z", p, starts)
+		}
+	}
+	d, err := fixtureRenderer(Endpoint).Render(fixtures[10].obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := d.Lookup("process.previous.executable"); !reflect.DeepEqual(got, []any{"/usr/bin/bash"}) {
+		t.Errorf("exec after fork: process.previous.executable = %v, want [/usr/bin/bash]", got)
 	}
 }

@@ -36,7 +36,11 @@ const (
 )
 
 func (r Renderer) sysmonCommon(d Document, code string, version int, serial uint64, t time.Time) {
-	d.Set("@timestamp", ts(t, layoutMilli))
+	// @timestamp is the syslog header's time, parsed by Filebeat's syslog
+	// processor (filestream.yml.hbs); the header (RFC 3164, "Dec  4
+	// 17:33:15") has whole seconds, and the pipeline's date processor on
+	// UtcTime writes back into UtcTime, not @timestamp.
+	d.Set("@timestamp", ts(t.Truncate(time.Second), layoutMilli))
 	setIf(d, "agent.id", r.Agent.ID)
 	setIf(d, "agent.name", r.agentName())
 	d.Set("agent.type", "filebeat")
@@ -143,6 +147,21 @@ func (r Renderer) sysmonExec(e Exec) Document {
 	}
 	// Sysmon for Linux has no integrity levels; it writes this literal.
 	d.Set("winlog.event_data.IntegrityLevel", "no level")
+	return d
+}
+
+// sysmonExit renders ProcessTerminate (event 5, version 3): UtcTime,
+// ProcessGuid, ProcessId, Image, User; the pipeline maps code 5 to
+// process/end. Sysmon reports no exit code.
+func (r Renderer) sysmonExit(x Exit) Document {
+	d := Document{}
+	r.sysmonCommon(d, "5", 3, x.Serial, x.Time)
+	d.Set("event.category", []any{"process"})
+	d.Set("event.type", []any{"end"})
+	p := &x.Process
+	d.Set("process.entity_id", SysmonProcessGUID(r.Host.ID, p))
+	d.Set("process.pid", p.PID)
+	setIf(d, "process.executable", p.Executable)
 	return d
 }
 

@@ -1,7 +1,9 @@
 package eql
 
 import (
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -176,6 +178,21 @@ func (c *compiler) program() (*Program, *Error) {
 		}
 		p.until = s
 	}
+	if len(c.errs) == 0 {
+		// the verifier's concrete checks run once everything resolved
+		// (VerifierChecks.checkFilterConditionType)
+		terms := q.terms
+		if q.until != nil {
+			terms = append(terms[:len(terms):len(terms)], q.until)
+		}
+		for _, t := range terms {
+			if dt := c.dataType(t.cond); dt != "" && dt != "BOOLEAN" {
+				if _, err := c.fail(c.err(t.cond, "Condition expression needs to be boolean, found [%s]", dt)); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
 	return p, nil
 }
 
@@ -194,8 +211,19 @@ func (c *compiler) keyField(k *FieldRef) (*fieldNode, *Error) {
 		// an optional field unknown to the mapping: always null
 		return &fieldNode{name: "\x00unknown:" + k.Name}, nil
 	}
-	if fn.ft == ftText {
-		if _, err := c.fail(c.err(k, "Cannot use field [%s] with unsupported type [text] as a join key", k.Name)); err != nil {
+	if fn.ft == ftText || fn.inexact {
+		// Elasticsearch extracts and filters join keys through the exact
+		// field (FieldExtractorRegistry: exactAttribute()), which fails
+		// for a text field without one keyword sub-field
+		msg := noExact(k.Name[strings.LastIndexByte(k.Name, '.')+1:])
+		if c.m != nil {
+			if name, _, ok := c.m.resolve(k.Name); ok {
+				if ix, ok := c.m.inexact[name]; ok {
+					msg = ix.msg
+				}
+			}
+		}
+		if _, err := c.fail(c.err(k, "%s", msg)); err != nil {
 			return nil, err
 		}
 		return fn, nil
@@ -214,10 +242,34 @@ func (c *compiler) field(f *FieldRef) (cnode, *Error) {
 		}
 		return c.fail(c.err(f, "Unknown column [%s]%s", f.Name, c.suggest(f.Name)))
 	}
+	if anc, ok := c.m.nested[name]; ok {
+		// Elasticsearch's EQL reads no field under a nested mapping
+		// (VerifierTests.testNested, testMultiField)
+		if anc == name {
+			return c.fail(c.err(f, "Cannot use field [%s] type [nested] due to nested fields not being supported yet", f.Name))
+		}
+		return c.fail(c.err(f, "Cannot use field [%s] type [%s] with unsupported nested type in hierarchy (field [%s])", f.Name, dataTypeName(c.m.declared[name]), anc))
+	}
 	if ft == ftObject {
 		return c.fail(c.err(f, "Cannot use field [%s] type [object] only its subfields", f.Name))
 	}
 	fn := &fieldNode{name: name, ft: ft, runtime: ft == ftRuntime}
+	if ex, ok := c.m.exact[name]; ok {
+		// a text field is compared through its keyword sub-field
+		// (FieldAttribute.exactAttribute): same _source value, the
+		// sub-field's ignore_above
+		fn.ft = c.m.fields[ex]
+		fn.ignoreAbove = c.m.ignoreAbove[ex]
+	} else {
+		fn.ignoreAbove = c.m.ignoreAbove[name]
+	}
+	if _, ok := c.m.inexact[name]; ok {
+		fn.inexact = true
+	}
+	if src, ok := c.m.source[name]; ok {
+		// a multi-field sub-field indexes its parent's _source value
+		fn.name = src
+	}
 	if nv, ok := c.m.nullVal[name]; ok {
 		fn.nullVal, fn.hasNull = nv, true
 	}
@@ -230,6 +282,101 @@ func (c *compiler) field(f *FieldRef) (cnode, *Error) {
 		fn.constant, fn.hasConst = v, true
 	}
 	return fn, nil
+}
+
+// dataType is the QL data type (upper case, as DataType prints) of a
+// condition, "" when this engine does not know it for certain.
+func (c *compiler) dataType(e Expr) string {
+	switch x := e.(type) {
+	case *Literal:
+		switch v := x.Val.(type) {
+		case bool:
+			return "BOOLEAN"
+		case string:
+			return "KEYWORD"
+		case float64:
+			return "DOUBLE"
+		case int64:
+			if v == int64(int32(v)) {
+				return "INTEGER"
+			}
+			return "LONG"
+		}
+	case *FieldRef:
+		if c.m == nil {
+			return ""
+		}
+		name, ft, ok := c.m.resolve(x.Name)
+		if !ok || ft == ftObject || ft == ftRuntime {
+			return ""
+		}
+		if ft == ftBool {
+			return "BOOLEAN"
+		}
+		if ex, ok := c.m.exact[name]; ok && ex != "" {
+			return "TEXT"
+		}
+		if d := c.m.declared[name]; d != "" {
+			return strings.ToUpper(dataTypeName(d))
+		}
+	case *Call:
+		switch x.Name {
+		case "length", "indexOf":
+			return "INTEGER"
+		case "concat", "string", "substring", "between":
+			return "KEYWORD"
+		case "startsWith", "endsWith", "stringContains", "cidrMatch":
+			return "BOOLEAN"
+		}
+	case *Not, *In, *Match:
+		return "BOOLEAN"
+	case *Binary:
+		if comparisonOps[x.Op] || x.Op == "and" || x.Op == "or" {
+			return "BOOLEAN"
+		}
+	}
+	return ""
+}
+
+// dataTypeName is the name Elasticsearch's QL data types give a mapped type.
+func dataTypeName(t string) string {
+	if t == "date" {
+		return "datetime"
+	}
+	return t
+}
+
+// Argument positions in Elasticsearch's type-resolution messages.
+const (
+	ordDefault = ""
+	ordFirst   = "first argument "
+	ordSecond  = "second argument "
+)
+
+// checkExact rejects a field with no exact form (a text field without
+// one keyword sub-field, a normalized keyword) where Elasticsearch needs
+// one: comparisons, in, like/regex, string functions
+// (TypeResolutions.isExact; VerifierTests.testMultiField,
+// testStringFunctionWithText).
+func (c *compiler) checkExact(arg, in Expr, ord string) *Error {
+	return c.checkExactAs(arg, in, c.q.source(in), ord)
+}
+
+// checkExactAs is checkExact with the operation's name in the message.
+func (c *compiler) checkExactAs(arg, in Expr, op, ord string) *Error {
+	f, ok := arg.(*FieldRef)
+	if !ok || c.m == nil {
+		return nil
+	}
+	name, _, ok := c.m.resolve(f.Name)
+	if !ok {
+		return nil
+	}
+	ix, ok := c.m.inexact[name]
+	if !ok {
+		return nil
+	}
+	return c.err(in, "[%s] cannot operate on %sfield of data type [%s]: %s", op, ord, ix.typeName, ix.msg)
 }
 
 // suggest proposes close field names, as Elasticsearch's "did you mean".
@@ -286,14 +433,87 @@ func isNullLit(e Expr) bool {
 }
 
 func (c *compiler) expr(e Expr) (cnode, *Error) {
+	e = eliminateBooleanEquals(e)
 	inQuery := c.inQuery
 	defer func() { c.inQuery = inQuery }()
-	if b, ok := e.(*Binary); ok && (b.Op == "and" || b.Op == "or") {
+	if isLogic(e) {
 		// keep the query context
-	} else if _, ok := e.(*Not); !ok {
-		c.inQuery = false
+		return c.node(e, false)
 	}
-	dsl := inQuery && dslOperand(e)
+	c.inQuery = false
+	if !inQuery {
+		return c.node(e, false)
+	}
+	// A predicate of the filter: Elasticsearch turns it into one query of
+	// the bool query (term, range, wildcard... or a script), which matches
+	// a document or does not. Its null is "no match", and a "not" above it
+	// is must_not: the negation matches what the predicate did not.
+	dsl := dslOperand(e)
+	n, err := c.node(e, dsl)
+	if err != nil {
+		return nil, err
+	}
+	return newLeaf(n, dsl), nil
+}
+
+// isLogic reports the boolean skeleton of a filter: and, or, not.
+func isLogic(e Expr) bool {
+	switch x := e.(type) {
+	case *Binary:
+		return x.Op == "and" || x.Op == "or"
+	case *Not:
+		return true
+	}
+	return false
+}
+
+// eliminateBooleanEquals rewrites "p == true" to p and "p == false" to
+// "not p" (and != the other way round) when p is a boolean function, a
+// comparison or a predicate, as Elasticsearch's optimizer does
+// (OptimizerRules.BooleanFunctionEqualsElimination after
+// LiteralsOnTheRight; querytranslator_tests.txt functionEqualsFalse:
+// cidrMatch(...) == false becomes must_not terms).
+func eliminateBooleanEquals(e Expr) Expr {
+	b, ok := e.(*Binary)
+	if !ok || (b.Op != "==" && b.Op != "!=") {
+		return e
+	}
+	fn, lit := b.L, b.R
+	if _, ok := fn.(*Literal); ok {
+		fn, lit = b.R, b.L
+	}
+	l, ok := lit.(*Literal)
+	if !ok {
+		return e
+	}
+	v, ok := l.Val.(bool)
+	if !ok || !booleanFunction(fn) {
+		return e
+	}
+	if v == (b.Op == "==") {
+		return fn
+	}
+	return &Not{span: b.span, X: fn}
+}
+
+// booleanFunction reports an expression that is a function (in
+// Elasticsearch's sense: not a field, not a literal) returning a boolean.
+func booleanFunction(e Expr) bool {
+	switch x := e.(type) {
+	case *Not, *In, *Match:
+		return true
+	case *Binary:
+		return comparisonOps[x.Op] || x.Op == "and" || x.Op == "or"
+	case *Call:
+		switch x.Name {
+		case "startsWith", "endsWith", "stringContains", "cidrMatch":
+			return true
+		}
+	}
+	return false
+}
+
+func (c *compiler) node(e Expr, dsl bool) (cnode, *Error) {
 	switch x := e.(type) {
 	case *Literal:
 		return &litNode{literalVal(x.Val)}, nil
@@ -353,11 +573,30 @@ func (c *compiler) expr(e Expr) (cnode, *Error) {
 		case "+", "-", "*", "/", "%":
 			return &arithNode{x.Op, l, r}, nil
 		}
-		if err := c.checkTypes(x); err != nil {
-			return c.fail(err)
+		for i, side := range []Expr{x.L, x.R} {
+			if err := c.checkExact(side, x, []string{ordFirst, ordSecond}[i]); err != nil {
+				return c.fail(err)
+			}
+		}
+		if dsl {
+			l, r = c.queryValues(x, l, r)
 		}
 		return &cmpNode{op: x.Op, l: l, r: r, dsl: dsl}, nil
 	case *In:
+		if x.Insensitive {
+			// in~ is an InsensitiveEquals per element (ExpressionBuilder,
+			// IN_INSENSITIVE), with its type resolution
+			for _, it := range x.List {
+				if err := c.checkInsensitiveCmp(x.X, it); err != nil {
+					return c.fail(err)
+				}
+			}
+		} else if err := c.checkExactAs(x.X, x, "IN", ordDefault); err != nil {
+			// In.resolveType names the operation by its class, IN
+			return c.fail(err)
+		} else if err := c.checkInTypes(x); err != nil {
+			return c.fail(err)
+		}
 		n, err := c.expr(x.X)
 		if err != nil {
 			return nil, err
@@ -387,6 +626,9 @@ func (c *compiler) expr(e Expr) (cnode, *Error) {
 		in.index()
 		return in, nil
 	case *Match:
+		if err := c.checkMatchTypes(x); err != nil {
+			return c.fail(err)
+		}
 		n, err := c.expr(x.X)
 		if err != nil {
 			return nil, err
@@ -397,6 +639,23 @@ func (c *compiler) expr(e Expr) (cnode, *Error) {
 		}
 		return mn, nil
 	case *Call:
+		for i, a := range x.Args {
+			if k := functionArgs[x.Name]; i < len(k) && k[i] != argStr {
+				continue // a numeric, boolean or ip argument: checkArgs
+			}
+			ord := ordDefault
+			switch {
+			case x.Name == "concat" || len(functionArgs[x.Name]) == 1 || x.Name == "string":
+			case i < len(ordinals):
+				ord = ordinals[i] + " argument "
+			}
+			if err := c.checkExact(a, x, ord); err != nil {
+				if _, err := c.fail(err); err != nil {
+					return nil, err
+				}
+				break
+			}
+		}
 		if err := c.checkArgs(x); err != nil {
 			if _, err := c.fail(err); err != nil {
 				return nil, err
@@ -415,45 +674,199 @@ func (c *compiler) expr(e Expr) (cnode, *Error) {
 	return nil, c.err(e, "unsupported expression")
 }
 
-// checkTypes reports a comparison between a mapped field and a literal of
-// an incompatible type, as Elasticsearch's verifier does.
-func (c *compiler) checkTypes(b *Binary) *Error {
-	if c.m == nil {
+// checkMatchTypes rejects a string operator on a value that is not a
+// string, or not exact, as Elasticsearch's type resolution does. Each
+// operator is a different class there (x-pack/plugin/eql ExpressionBuilder
+// visitOperatorExpressionDefault), and each words its error its own way:
+//
+//   - ":" is an InsensitiveWildcardEquals per pattern:
+//     InsensitiveBinaryComparison.resolveInputType checks both sides with
+//     isString then isExact, naming the operation by its symbol, and adds
+//     "; consider using [==] instead" to a type error (VerifierTests
+//     testIncorrectUsageOfStringEquals);
+//   - like, like~ are ql's Like: RegexMatch.resolveType,
+//     isStringAndExact(field, sourceText, DEFAULT);
+//   - regex, regex~ are EQL's Match function: isStringAndExact(field,
+//     sourceText, FIRST), then each pattern by its position.
+func (c *compiler) checkMatchTypes(x *Match) *Error {
+	switch x.Op {
+	case ":":
+		for _, p := range x.Patterns {
+			if err := c.checkInsensitiveCmp(x.X, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "like", "like~":
+		return c.checkStringAndExact(x.X, x, ordDefault)
+	}
+	return c.checkStringAndExact(x.X, x, ordFirst)
+}
+
+// checkInsensitiveCmp is InsensitiveBinaryComparison.resolveInputType on
+// both sides of one "field : value" comparison.
+func (c *compiler) checkInsensitiveCmp(l, r Expr) *Error {
+	for i, side := range []Expr{l, r} {
+		ord := []string{ordFirst, ordSecond}[i]
+		if name, got, bad := c.notString(side); bad {
+			return c.err(l, "%sof [:] must be [string], found value [%s] type [%s]; consider using [==] instead", ord, name, got)
+		}
+		if err := c.checkExactAs(side, l, ":", ord); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// notString reports an operand of a known type that is not a string (ql's
+// TypeResolutions.isString fails), with the name and type its message
+// gives: the field's name, or the literal as written.
+func (c *compiler) notString(e Expr) (name, typ string, bad bool) {
+	typ, name = c.argKind(e)
+	if typ == "" || typ == "null" || isStringType(typ) {
+		return "", "", false
+	}
+	if name == "" {
+		name = c.q.source(e)
+	}
+	return name, typ, true
+}
+
+// checkStringAndExact is TypeResolutions.isStringAndExact on arg of in,
+// the operation named by in's source text.
+func (c *compiler) checkStringAndExact(arg, in Expr, ord string) *Error {
+	if name, got, bad := c.notString(arg); bad {
+		prefix := ord
+		if prefix == ordDefault {
+			prefix = "argument "
+		}
+		return c.err(in, "%sof [%s] must be [string], found value [%s] type [%s]", prefix, c.q.source(in), name, got)
+	}
+	return c.checkExact(arg, in, ord)
+}
+
+// checkInTypes is In.resolveType's check that every listed value is of a
+// type compatible with the field's (VerifierTests.testMixedSet:
+// "2nd argument of [long_field in (1, "string")] must be [long], found
+// value ["string"] type [keyword]"). Only the mismatches that test pins
+// are reported: a string among the values of a numeric field, a number or
+// boolean among those of a string field.
+func (c *compiler) checkInTypes(x *In) *Error {
+	f, ok := x.X.(*FieldRef)
+	if !ok || c.m == nil || f.Optional {
 		return nil
 	}
-	f, fok := b.L.(*FieldRef)
-	l, lok := b.R.(*Literal)
-	if !fok || !lok {
-		f, fok = b.R.(*FieldRef)
-		l, lok = b.L.(*Literal)
-	}
-	if !fok || !lok || l.Val == nil || f.Optional {
-		return nil
-	}
-	_, ft, ok := c.m.resolve(f.Name)
+	ft, ok := c.m.Type(f.Name)
 	if !ok {
 		return nil
 	}
-	_, isStr := l.Val.(string)
-	_, isBool := l.Val.(bool)
-	isNum := !isStr && !isBool
-	bad := false
-	switch ft {
-	case ftLong, ftDouble:
-		bad = !isNum
-	case ftKeyword, ftText, ftIP, ftVersion:
-		bad = !isStr
-	case ftBool:
-		bad = !isBool
-	case ftDate, ftDateNanos:
-		bad = isBool
-	}
-	if bad {
-		tn, _ := c.m.Type(f.Name)
-		return c.err(b, "first argument of [%s] is [%s] so second argument must also be [%s] but was [%s]",
-			c.q.source(b), tn, tn, literalTypeName(l.Val))
+	numeric := slices.Contains([]string{"long", "integer", "short", "byte", "double", "float", "half_float", "scaled_float", "unsigned_long"}, ft)
+	for i, it := range x.List {
+		lit, ok := it.(*Literal)
+		if !ok || lit.Val == nil {
+			continue
+		}
+		_, isStr := lit.Val.(string)
+		if (numeric && isStr) || (isStringType(ft) && !isStr) {
+			return c.err(x, "%s argument of [%s] must be [%s], found value [%s] type [%s]",
+				ordinalSuffix(i+1), c.q.source(x), ft, c.q.source(it), literalTypeName(lit.Val))
+		}
 	}
 	return nil
+}
+
+// ordinalSuffix is 1st, 2nd, 3rd, 4th, ... (ql's StringUtils.ordinal).
+func ordinalSuffix(n int) string {
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return strconv.Itoa(n) + suffix
+}
+
+// isStringType is ql's DataTypes.isString over mapped type names: keyword
+// and text, with the types Elasticsearch resolves to them (constant_keyword,
+// wildcard, match_only_text).
+func isStringType(t string) bool {
+	switch t {
+	case "keyword", "text", "constant_keyword", "wildcard", "match_only_text":
+		return true
+	}
+	return false
+}
+
+// queryValues gives a pushed-down comparison's literal the value the
+// field's term or range query searches for. Elasticsearch accepts a
+// literal of any type against any field (VerifierTests.testQueryOk:
+// "Mismatched type, still ok", serial_event_id == "abcdef"; testBoolean,
+// testIP), and the field type converts it: a keyword field searches for
+// the number's string form (KeywordFieldMapper's indexedValueForSearch,
+// so zone_identifier > 1 is a string range), a numeric field parses a
+// string. With no mapping, values compare as their JSON kinds.
+func (c *compiler) queryValues(b *Binary, l, r cnode) (cnode, cnode) {
+	if c.m == nil {
+		return l, r
+	}
+	f, fok := b.L.(*FieldRef)
+	lit, lok := r.(*litNode)
+	swap := false
+	if !fok || !lok {
+		f, fok = b.R.(*FieldRef)
+		lit, lok = l.(*litNode)
+		swap = true
+	}
+	if !fok || !lok {
+		return l, r
+	}
+	_, ft, ok := c.m.resolve(f.Name)
+	if !ok {
+		return l, r
+	}
+	v := lit.v
+	switch {
+	case ft == ftKeyword && v.isNum():
+		if v.k == vInt {
+			v = strVal(strconv.FormatInt(v.i, 10))
+		} else {
+			v = strVal(javaDouble(v.num()))
+		}
+	case (ft == ftLong || ft == ftDouble) && v.k == vStr:
+		if i, err := strconv.ParseInt(strings.TrimSpace(v.s), 10, 64); err == nil {
+			v = intVal(i)
+		} else if d, err := strconv.ParseFloat(strings.TrimSpace(v.s), 64); err == nil {
+			v = floatVal(d)
+		}
+	default:
+		return l, r
+	}
+	if swap {
+		return &litNode{v}, r
+	}
+	return l, &litNode{v}
+}
+
+// javaDouble is Double.toString for the values a query literal takes:
+// "1.5", "100.0", and scientific notation outside [1e-3, 1e7).
+func javaDouble(d float64) string {
+	if a := math.Abs(d); a != 0 && (a < 1e-3 || a >= 1e7) {
+		s := strconv.FormatFloat(d, 'E', -1, 64)
+		mant, exp, _ := strings.Cut(s, "E")
+		if !strings.Contains(mant, ".") {
+			mant += ".0"
+		}
+		return mant + "E" + strings.TrimPrefix(exp, "+")
+	}
+	s := strconv.FormatFloat(d, 'f', -1, 64)
+	if !strings.Contains(s, ".") {
+		s += ".0"
+	}
+	return s
 }
 
 func literalTypeName(v any) string {

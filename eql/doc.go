@@ -13,6 +13,8 @@
 //
 //   - ==, in, like, regex are case-sensitive; :, in~, like~, regex~ and the
 //     ~ functions are not. ":" and like expand * and ?; in~ does not.
+//   - regex and regex~ take Lucene's RegExp language (package eql/lucene),
+//     as Elasticsearch's regexp query does, anchored on the whole value.
 //   - A predicate on a field (comparison, in, :, like, regex) is what
 //     Elasticsearch pushes down as Query DSL: an event without the field
 //     does not match it, and therefore matches its negation.

@@ -62,3 +62,11 @@ func (p Pos) String() string { return fmt.Sprintf("%d:%d", p.Line, p.Col) }
 func errAt(src string, p Pos, format string, args ...any) *Error {
 	return &Error{Line: p.Line, Col: p.Col, Offset: p.Offset, Msg: fmt.Sprintf(format, args...), Query: src}
 }
+
+// posAt is the position of byte offset off in src.
+func posAt(src string, off int) Pos {
+	off = min(max(off, 0), len(src))
+	line := 1 + strings.Count(src[:off], "\n")
+	col := off - (strings.LastIndexByte(src[:off], '\n') + 1) + 1
+	return Pos{Offset: off, Line: line, Col: col}
+}

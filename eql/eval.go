@@ -1,12 +1,18 @@
 package eql
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/purpleharness/purpleharness/eql/javaregex"
+	"github.com/purpleharness/purpleharness/eql/lucene"
 )
 
 // evalCtx is one event under evaluation.
@@ -14,6 +20,16 @@ type evalCtx struct {
 	doc    Fields
 	failed bool // a field could not be evaluated (Elasticsearch: shard failure)
 	bad    func(field string) bool
+	// binds fixes fields to one of their values while a predicate is
+	// evaluated once per combination of values (see leafNode).
+	binds []binding
+	// failure says why the event could not be evaluated (failed).
+	failure string
+}
+
+type binding struct {
+	name string
+	v    val
 }
 
 // cnode is a compiled expression.
@@ -34,12 +50,54 @@ type fieldNode struct {
 	layouts  []string // Go layouts of a date field's custom format
 	constant any      // constant_keyword value
 	hasConst bool
+	// ignoreAbove drops string values longer than it (a keyword's
+	// ignore_above: such values are not indexed); 0 keeps all.
+	ignoreAbove int
+	inexact     bool // text without an exact sub-field
+}
+
+// dropIgnored removes the strings a keyword's ignore_above left out of the
+// index; ok=false when nothing remains.
+func dropIgnored(raw any, limit int) (any, bool) {
+	long := func(s string) bool { return utf8.RuneCountInString(s) > limit }
+	switch v := raw.(type) {
+	case string:
+		return v, !long(v)
+	case []any:
+		out := make([]any, 0, len(v))
+		for _, e := range v {
+			if s, ok := e.(string); ok && long(s) {
+				continue
+			}
+			out = append(out, e)
+		}
+		return out, len(out) > 0
+	case []string:
+		out := make([]any, 0, len(v))
+		for _, s := range v {
+			if !long(s) {
+				out = append(out, s)
+			}
+		}
+		return out, len(out) > 0
+	}
+	return raw, true
 }
 
 func (n *fieldNode) eval(c *evalCtx) val {
-	if n.runtime && c.bad != nil && c.bad(n.name) {
+	if n.runtime && (c.bad == nil || c.bad(n.name)) {
+		// Elasticsearch runs the field's Painless script; the embedded
+		// engine has none, so the event's index fails as a shard whose
+		// script throws does, and the response says why (is_partial,
+		// shard_failures) instead of answering as if nothing matched.
 		c.failed = true
+		c.failure = "runtime field [" + n.name + "] is computed by a script, which the embedded engine cannot run"
 		return nullVal
+	}
+	for _, b := range c.binds {
+		if b.name == n.name {
+			return b.v
+		}
 	}
 	if n.hasConst {
 		return fromRaw(n.constant, n.ft)
@@ -47,6 +105,11 @@ func (n *fieldNode) eval(c *evalCtx) val {
 	raw, ok := c.doc.Lookup(n.name)
 	if !ok {
 		return nullVal
+	}
+	if n.ignoreAbove > 0 {
+		if raw, ok = dropIgnored(raw, n.ignoreAbove); !ok {
+			return nullVal
+		}
 	}
 	if raw == nil {
 		if n.hasNull {
@@ -64,6 +127,134 @@ func (n *fieldNode) eval(c *evalCtx) val {
 		}
 	}
 	return fromRaw(raw, n.ft)
+}
+
+// leafNode is one predicate of a filter (a comparison, in, match, function
+// or field between the and/or/not of the filter), evaluated as the query
+// Elasticsearch builds for it: it matches or it does not, never null.
+//
+// A predicate that compares a field with constants becomes a term, terms,
+// range or wildcard query, which the compiled node already answers (dsl).
+// Any other predicate becomes a script run once per value of each field it
+// reads, matching when one combination of values makes it true; a missing
+// field is one null value, and a null result does not match
+// (InternalEqlScriptUtils.multiValueDocValues with
+// InternalQlScriptUtils.nullSafeFilter; querytranslator_tests.txt
+// lengthFunctionWithExactField, disjunctionOfFunctionAndNegatedFunction).
+type leafNode struct {
+	x      cnode
+	dsl    bool
+	fields []*fieldNode // distinct fields the predicate reads
+}
+
+// maxCombinations bounds the values a script predicate is tried with on
+// one event; beyond it the event counts as failed (a partial result).
+const maxCombinations = 1 << 16
+
+func newLeaf(x cnode, dsl bool) *leafNode {
+	n := &leafNode{x: x, dsl: dsl}
+	if !dsl {
+		seen := map[string]bool{}
+		walkFields(x, func(f *fieldNode) {
+			if !seen[f.name] {
+				seen[f.name] = true
+				n.fields = append(n.fields, f)
+			}
+		})
+	}
+	return n
+}
+
+func (n *leafNode) eval(c *evalCtx) val {
+	if n.dsl || len(n.fields) == 0 {
+		return boolVal(truth(n.x.eval(c)) == True)
+	}
+	var vals [][]val
+	combos := 1
+	for i, f := range n.fields {
+		v := f.eval(c)
+		if v.k != vList {
+			continue
+		}
+		if vals == nil {
+			vals = make([][]val, len(n.fields))
+		}
+		vals[i] = v.l
+		combos *= len(v.l)
+		if combos > maxCombinations {
+			c.failed = true
+			c.failure = "a predicate reads more than 65536 combinations of field values"
+			return boolVal(false)
+		}
+	}
+	if vals == nil {
+		return boolVal(truth(n.x.eval(c)) == True)
+	}
+	saved := c.binds
+	defer func() { c.binds = saved }()
+	c.binds = append(c.binds[:len(c.binds):len(c.binds)], make([]binding, 0, len(n.fields))...)
+	var try func(i int) bool
+	try = func(i int) bool {
+		if i == len(n.fields) {
+			return truth(n.x.eval(c)) == True
+		}
+		f := n.fields[i]
+		if vals[i] == nil {
+			c.binds = append(c.binds, binding{f.name, f.eval(c)})
+			ok := try(i + 1)
+			c.binds = c.binds[:len(c.binds)-1]
+			return ok
+		}
+		for _, v := range vals[i] {
+			c.binds = append(c.binds, binding{f.name, v})
+			ok := try(i + 1)
+			c.binds = c.binds[:len(c.binds)-1]
+			if ok {
+				return true
+			}
+		}
+		return false
+	}
+	return boolVal(try(0))
+}
+
+// walkFields calls f for every field a compiled expression reads.
+func walkFields(n cnode, f func(*fieldNode)) {
+	switch x := n.(type) {
+	case *fieldNode:
+		f(x)
+	case *leafNode:
+		walkFields(x.x, f)
+	case *notNode:
+		walkFields(x.x, f)
+	case *negNode:
+		walkFields(x.x, f)
+	case *andNode:
+		walkFields(x.l, f)
+		walkFields(x.r, f)
+	case *orNode:
+		walkFields(x.l, f)
+		walkFields(x.r, f)
+	case *isNullNode:
+		walkFields(x.x, f)
+	case *cmpNode:
+		walkFields(x.l, f)
+		walkFields(x.r, f)
+	case *arithNode:
+		walkFields(x.l, f)
+		walkFields(x.r, f)
+	case *inNode:
+		walkFields(x.x, f)
+		for _, e := range x.list {
+			walkFields(e, f)
+		}
+	case *matchNode:
+		walkFields(x.x, f)
+	case *callNode:
+		for _, a := range x.args {
+			walkFields(a, f)
+		}
+	}
 }
 
 type notNode struct{ x cnode }
@@ -435,49 +626,107 @@ func newWildcard(p string, fold bool) *wildcard {
 	return w
 }
 
-type regexMatcher struct{ re *regexp.Regexp }
+type regexMatcher struct{ re *lucene.Regexp }
 
-func (r *regexMatcher) match(s string) bool { return r.re.MatchString(s) }
+func (r regexMatcher) match(s string) bool { return r.re.MatchString(s) }
 
-// luceneToRE2 translates a Lucene regular expression (the syntax of
-// Elasticsearch's regexp query, always anchored at both ends) into RE2.
-// Lucene has no predefined classes: "\s" is a literal "s".
-func luceneToRE2(p string, fold bool) (*regexp.Regexp, error) {
-	var b strings.Builder
+// compileRegex compiles a regex / regex~ pattern as Elasticsearch's regexp
+// query does: Lucene's RegExp syntax with RegexpFlag.ALL, and for regex~
+// RegExp.ASCII_CASE_INSENSITIVE (QL's RegexQuery sets case_insensitive).
+func compileRegex(p string, fold bool) (*lucene.Regexp, error) {
+	flags := lucene.All
 	if fold {
-		b.WriteString("(?i)")
+		flags |= lucene.ASCIICaseInsensitive
 	}
-	b.WriteString("^(?s:")
-	inClass := false
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		switch {
-		case c == '\\' && i+1 < len(p):
-			i++
-			b.WriteString(regexp.QuoteMeta(string(p[i])))
-		case inClass:
-			if c == ']' {
-				inClass = false
-			}
-			b.WriteByte(c)
-		case c == '[':
-			inClass = true
-			b.WriteByte(c)
-		case c == '"':
-			end := strings.IndexByte(p[i+1:], '"')
-			if end < 0 {
-				b.WriteString(regexp.QuoteMeta(p[i:]))
-				i = len(p)
-				continue
-			}
-			b.WriteString(regexp.QuoteMeta(p[i+1 : i+1+end]))
-			i += end + 1
-		default:
-			b.WriteByte(c)
+	return lucene.Compile(p, flags)
+}
+
+// computedRegex is regex on a computed value (a function result), which
+// Elasticsearch cannot push down. Its optimizer (ReplaceRegexMatch) first
+// reads the pattern as Lucene's RegExp without case folding
+// (RLikePattern): a pattern matching every string becomes "x != null", one
+// matching a single string "x == s" (InsensitiveEquals for regex~). What
+// remains runs in a script as java.util.regex with Matcher.matches()
+// (QL's RegexProcessor), CASE_INSENSITIVE for regex~.
+func computedRegex(p string, fold bool) (matcher, error) {
+	opt, err := compileRegex(p, false)
+	if err != nil {
+		return nil, err
+	}
+	if opt.MatchesAll() {
+		return anyString{}, nil
+	}
+	if lit, ok := opt.Literal(); ok {
+		return literalMatcher{lit, fold}, nil
+	}
+	jre, err := javaregex.Compile(p, fold)
+	if err != nil {
+		return nil, fmt.Errorf("regex on a computed value runs java.util.regex in Elasticsearch: %w", err)
+	}
+	return javaMatcher{jre}, nil
+}
+
+type javaMatcher struct{ re *javaregex.Regexp }
+
+func (j javaMatcher) match(s string) bool { return j.re.MatchString(s) }
+
+// firstChars shortens a long pattern for a message.
+func firstChars(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "..."
+	}
+	return s
+}
+
+// anyString is what the optimizer makes of a pattern that matches every
+// string: IsNotNull.
+type anyString struct{}
+
+func (anyString) match(string) bool { return true }
+
+// allTotal reports whether every pattern became IsNotNull (x regex ".*"
+// on a computed value): null then gives false. With one other pattern the
+// disjunction is false OR null, which is null.
+func (m *Match) allTotal() bool {
+	if len(m.compiled) == 0 {
+		return false
+	}
+	for _, mt := range m.compiled {
+		if _, ok := mt.(anyString); !ok {
+			return false
 		}
 	}
-	b.WriteString(")$")
-	return regexp.Compile(b.String())
+	return true
+}
+
+type literalMatcher struct {
+	s    string
+	fold bool
+}
+
+func (l literalMatcher) match(s string) bool {
+	if l.fold {
+		return strings.EqualFold(s, l.s)
+	}
+	return s == l.s
+}
+
+// patternPos locates byte off of a string literal's value in the query: a
+// raw string holds its value verbatim; so does a quoted one without
+// escapes. Otherwise the literal's start is the best position there is.
+func patternPos(src string, lit *Literal, value string, off int) Pos {
+	st, end := lit.Span()
+	text := ""
+	if st.Offset >= 0 && end <= len(src) && st.Offset <= end {
+		text = src[st.Offset:end]
+	}
+	switch {
+	case strings.HasPrefix(text, `"""`) && strings.HasPrefix(text[3:], value):
+		return posAt(src, st.Offset+3+off)
+	case len(text) >= 2 && text[1:len(text)-1] == value:
+		return posAt(src, st.Offset+1+off)
+	}
+	return st
 }
 
 func (m *Match) compile(src string) *Error {
@@ -499,12 +748,33 @@ func (m *Match) compile(src string) *Error {
 		case "like", "like~":
 			m.compiled = append(m.compiled, newWildcard(s, m.Op == "like~"))
 		case "regex", "regex~":
-			re, err := luceneToRE2(s, m.Op == "regex~")
+			re, err := compileRegex(s, m.Op == "regex~")
 			if err != nil {
-				st, _ := lit.Span()
-				return errAt(src, st, "invalid regular expression [%s]: %v", s, err)
+				pos, _ := lit.Span()
+				var le *lucene.Error
+				if errors.As(err, &le) {
+					pos = patternPos(src, lit, s, le.Offset)
+				}
+				return errAt(src, pos, "invalid regular expression [%s]: %v", s, err)
 			}
-			m.compiled = append(m.compiled, &regexMatcher{re})
+			if isField(m.X) {
+				if err := lucene.CheckLength(s); err != nil {
+					pos, _ := lit.Span()
+					return errAt(src, pos, "invalid regular expression [%s]: %v", firstChars(s, 40), err)
+				}
+				m.compiled = append(m.compiled, regexMatcher{re})
+				continue
+			}
+			mt, err := computedRegex(s, m.Op == "regex~")
+			if err != nil {
+				pos, _ := lit.Span()
+				var je *javaregex.Error
+				if errors.As(err, &je) {
+					pos = patternPos(src, lit, s, je.Offset)
+				}
+				return errAt(src, pos, "invalid regular expression [%s]: %v", s, err)
+			}
+			m.compiled = append(m.compiled, mt)
 		}
 	}
 	return nil
@@ -520,7 +790,9 @@ type matchNode struct {
 func (n *matchNode) eval(c *evalCtx) val {
 	x := n.x.eval(c)
 	if x.k == vNull {
-		if n.dsl {
+		if n.dsl || n.m.allTotal() {
+			// Pushed down, or every pattern became IsNotNull, which is
+			// false, not null, for a null value.
 			return boolVal(false)
 		}
 		return nullVal

@@ -112,16 +112,43 @@ func (l *lexer) skipSpace() {
 				l.advance(1)
 			}
 		case strings.HasPrefix(l.src[l.off:], "/*"):
-			end := strings.Index(l.src[l.off+2:], "*/")
-			if end < 0 {
-				l.advance(len(l.src) - l.off)
-			} else {
-				l.advance(end + 4)
+			n := bracketedComment(l.src[l.off:])
+			if n < 0 {
+				return // not a comment: "/" and "*" are operators, as in ANTLR
 			}
+			l.advance(n)
 		default:
 			return
 		}
 	}
+}
+
+// bracketedComment returns the length of the comment that opens s, or -1
+// when it is not closed. Balanced comments nest, as EqlBase.g4's BRACKETED_COMMENT
+// ('/*' (BRACKETED_COMMENT|.)*? '*/') does.
+func bracketedComment(s string) int {
+	depth := 0
+	for i := 0; i+1 < len(s); {
+		switch {
+		case s[i] == '/' && s[i+1] == '*':
+			depth++
+			i += 2
+		case s[i] == '*' && s[i+1] == '/':
+			depth--
+			i += 2
+			if depth == 0 {
+				return i
+			}
+		default:
+			i++
+		}
+	}
+	// An unbalanced inner "/*" is matched by the rule's "." alternative:
+	// the comment ends at the first "*/".
+	if end := strings.Index(s[2:], "*/"); end >= 0 {
+		return end + 4
+	}
+	return -1
 }
 
 func (l *lexer) emit(kind tokKind, text string, p Pos) {
@@ -238,7 +265,16 @@ func (l *lexer) next() *Error {
 		}
 		return nil
 	}
-	for _, op := range []string{"==", "!=", "<=", ">=", "<", ">", "=", ":", "+", "-", "*", "/", "%", "(", ")", "[", "]", ",", ".", "|", "!", "?", "~"} {
+	// "![" (MISSING_EVENT_OPEN) is one token: no whitespace inside, and a
+	// "!" that starts neither it nor "!=" is no token at all.
+	if c == '!' && !strings.HasPrefix(s, "![") && !strings.HasPrefix(s, "!=") {
+		text := "!"
+		if r, _ := utf8.DecodeRuneInString(s[1:]); len(s) > 1 {
+			text += errorDisplay(r)
+		}
+		return errAt(l.src, p, "token recognition error at: '%s'", text)
+	}
+	for _, op := range []string{"==", "!=", "![", "<=", ">=", "<", ">", "=", ":", "+", "-", "*", "/", "%", "(", ")", "[", "]", ",", ".", "|", "?", "~"} {
 		if strings.HasPrefix(s, op) {
 			l.advance(len(op))
 			l.emit(tPunct, op, p)
@@ -247,6 +283,19 @@ func (l *lexer) next() *Error {
 	}
 	r, _ := utf8.DecodeRuneInString(s)
 	return errAt(l.src, p, "token recognition error at: '%c'", r)
+}
+
+// errorDisplay is ANTLR's Lexer.getErrorDisplay for one character.
+func errorDisplay(r rune) string {
+	switch r {
+	case '\n':
+		return `\n`
+	case '\t':
+		return `\t`
+	case '\r':
+		return `\r`
+	}
+	return string(r)
 }
 
 // afterIdent reports whether the previous token ends right here and is an

@@ -249,7 +249,7 @@ func (p *parser) sequence(q *Query, seqTok token) *Error {
 			return p.errf(p.peek(), "Please specify sequence [by] before [with] not after")
 		}
 	}
-	for p.isPunct("[") || (p.isPunct("!") && p.peekAt(1).kind == tPunct && p.peekAt(1).text == "[") {
+	for p.isPunct("[") || p.isPunct("![") {
 		tm, err := p.seqTerm(true)
 		if err != nil {
 			return err
@@ -261,7 +261,7 @@ func (p *parser) sequence(q *Query, seqTok token) *Error {
 	}
 	if p.isKw("until") {
 		p.next()
-		if p.isPunct("!") {
+		if p.isPunct("![") {
 			return p.errf(p.peek(), "A missing event query cannot be used in [until]")
 		}
 		tm, err := p.seqTerm(false)
@@ -389,7 +389,7 @@ func (p *parser) sample(q *Query, sampleTok token) *Error {
 		}
 		q.terms = append(q.terms, tm)
 	}
-	if p.isPunct("!") {
+	if p.isPunct("![") {
 		return p.errf(p.peek(), "A missing event query is not supported in samples")
 	}
 	if len(q.terms) < 2 {
@@ -405,11 +405,10 @@ func (p *parser) sample(q *Query, sampleTok token) *Error {
 func (p *parser) seqTerm(allowRuns bool) (*term, *Error) {
 	start := p.peek()
 	missing := false
-	if p.isPunct("!") {
+	if p.isPunct("![") {
 		p.next()
 		missing = true
-	}
-	if err := p.expectPunct("["); err != nil {
+	} else if err := p.expectPunct("["); err != nil {
 		return nil, err
 	}
 	tm, err := p.eventFilter()
@@ -826,7 +825,9 @@ func (p *parser) primary() (Expr, *Error) {
 			return f, nil
 		}
 	case tIdent:
-		if p.peekAt(1).kind == tPunct && p.peekAt(1).text == "(" && p.peekAt(1).pos.Offset == t.end {
+		// Whitespace and comments are on ANTLR's hidden channel in
+		// EqlBase.g4, so "stringContains (a, b)" is a call as well.
+		if p.peekAt(1).kind == tPunct && p.peekAt(1).text == "(" {
 			return p.call()
 		}
 		return p.qualifiedName()
@@ -857,7 +858,7 @@ func (p *parser) qualifiedName() (*FieldRef, *Error) {
 			parts = append(parts, n.text)
 			continue
 		}
-		if p.isPunct("[") && p.peek().pos.Offset == p.lastEnd() && p.peekAt(1).kind == tInt {
+		if p.isPunct("[") && p.peekAt(1).kind == tInt {
 			return nil, p.errf(p.peek(), "Array indexes are not supported")
 		}
 		break

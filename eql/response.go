@@ -20,8 +20,14 @@ var _ Fields = ecs.Document(nil)
 // Elasticsearch's, so an Elasticsearch backend can send it as the body.
 // Zero values mean Elasticsearch's defaults (see Defaults).
 type Request struct {
-	Query                       string          `json:"query"`
-	Size                        int             `json:"size,omitempty"`
+	Query string `json:"query"`
+	Size  int    `json:"size,omitempty"`
+	// FetchSize is the page size of Elasticsearch's sequence searches
+	// (TumblingWindow asks each stage for FetchSize events at a time). It
+	// never changes the answer, only the number of round trips; the
+	// embedded engine reads every event once, in order, so it has nothing
+	// to page: it validates FetchSize as Elasticsearch does (at least 2)
+	// and otherwise ignores it.
 	FetchSize                   int             `json:"fetch_size,omitempty"`
 	ResultPosition              string          `json:"result_position,omitempty"`
 	TimestampField              string          `json:"timestamp_field,omitempty"`
@@ -94,6 +100,21 @@ type Response struct {
 	Took      int64 `json:"took"`
 	TimedOut  bool  `json:"timed_out"`
 	Hits      Hits  `json:"hits"`
+	// ShardFailures says why part of the data could not be searched
+	// when IsPartial is set (Elasticsearch's shard_failures).
+	ShardFailures []ShardFailure `json:"shard_failures,omitempty"`
+}
+
+// ShardFailure is one index (Elasticsearch: one shard) that failed.
+type ShardFailure struct {
+	Index  string        `json:"index,omitempty"`
+	Reason FailureReason `json:"reason"`
+}
+
+// FailureReason is the type and text of a failure.
+type FailureReason struct {
+	Type   string `json:"type"`
+	Reason string `json:"reason"`
 }
 
 // Hits holds either events (event queries) or sequences (sequence and sample

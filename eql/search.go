@@ -72,6 +72,9 @@ func searchSources(ctx context.Context, req Request, sources []Source, cfg confi
 	if cerr != nil {
 		return nil, cerr
 	}
+	if err := checkCategoryField(q, req.EventCategoryField, cfg.mapping); err != nil {
+		return nil, err
+	}
 	r := newRunner(ctx, prog, req, cfg, sources)
 	resp, err := r.run()
 	if err != nil {
@@ -90,6 +93,10 @@ func checkRequest(req Request) (Request, error) {
 	}
 	if req.Size < 0 {
 		req.Size = 0 // NoHits
+	}
+	if req.FetchSize < 2 {
+		// EqlSearchRequest.validate
+		return req, fmt.Errorf("fetch size must be greater than 1")
 	}
 	if req.MaxSamplesPerKey < 0 {
 		return req, fmt.Errorf("max_samples_per_key must be greater than 0, got [%d]", req.MaxSamplesPerKey)
@@ -177,18 +184,19 @@ func (a *event) cmp(b *event) int {
 }
 
 type runner struct {
-	ctx     context.Context
-	p       *Program
-	req     Request
-	cfg     config
-	sources []Source
-	tsField *fieldNode
-	tbField *fieldNode
-	catFld  *fieldNode
-	ord     int64
-	partial bool
-	failed  map[int]bool // stage index (len(stages) = until) whose search failed on some index
-	ectx    evalCtx
+	ctx      context.Context
+	p        *Program
+	req      Request
+	cfg      config
+	sources  []Source
+	tsField  *fieldNode
+	tbField  *fieldNode
+	catFld   *fieldNode
+	ord      int64
+	partial  bool
+	failures []ShardFailure
+	failed   map[int]bool // stage index (len(stages) = until) whose search failed on some index
+	ectx     evalCtx
 	// Streaming reuses one event struct; retain copies the current event
 	// when a sequence or result keeps it (most events are dropped).
 	scratch event
@@ -221,6 +229,14 @@ func newRunner(ctx context.Context, p *Program, req Request, cfg config, sources
 		n, ft, _ := cfg.mapping.resolve(name)
 		fn := &fieldNode{name: n, ft: ft}
 		if cfg.mapping != nil {
+			if ex, ok := cfg.mapping.exact[n]; ok {
+				fn.ft, fn.ignoreAbove = cfg.mapping.fields[ex], cfg.mapping.ignoreAbove[ex]
+			} else {
+				fn.ignoreAbove = cfg.mapping.ignoreAbove[n]
+			}
+			if src, ok := cfg.mapping.source[n]; ok {
+				fn.name = src
+			}
 			if f, ok := cfg.mapping.formats[n]; ok {
 				fn.layouts = javaDateLayouts(f)
 			}
@@ -381,9 +397,20 @@ func (r *runner) matches(s *stage, e *event) (ok, failed bool) {
 	}
 	v := s.cond.eval(c)
 	if c.failed {
+		r.noteFailure(e.index, c.failure)
 		return false, true
 	}
 	return v.k == vBool && v.b, false
+}
+
+// noteFailure records why an index could not be searched, once.
+func (r *runner) noteFailure(index, reason string) {
+	for _, f := range r.failures {
+		if f.Index == index && f.Reason.Reason == reason {
+			return
+		}
+	}
+	r.failures = append(r.failures, ShardFailure{Index: index, Reason: FailureReason{Type: "embedded_engine_exception", Reason: reason}})
 }
 
 // hit renders a result event. _id and _index come from the document when
@@ -477,7 +504,7 @@ func (r *runner) runEvents() (*Response, error) {
 	}
 	evs := keep.items()
 	lo, hi := r.window(len(evs))
-	resp := &Response{IsPartial: r.partial}
+	resp := &Response{IsPartial: r.partial, ShardFailures: r.failures}
 	resp.Hits.Events = make([]Hit, 0, hi-lo)
 	for _, e := range evs[lo:hi] {
 		resp.Hits.Events = append(resp.Hits.Events, r.hit(e))
@@ -527,4 +554,40 @@ func (b *bounded[T]) items() []T {
 	}
 	i := b.n % b.k
 	return append(append([]T{}, b.buf[i:]...), b.buf[:i]...)
+}
+
+// checkCategoryField rejects a query whose stages name an event category
+// when the mapping has no category field: Elasticsearch resolves the field
+// at the query's start (x-pack/plugin/eql/src/test/java/org/elasticsearch/
+// xpack/eql/analysis/VerifierTests.java testMissingEventCategory:
+// "1:1: Unknown column [event.category]" for "foo where true" on
+// mapping-missing-event-category.json). Without a mapping nothing is known.
+func checkCategoryField(q *Query, field string, m *Mapping) error {
+	if m == nil {
+		return nil
+	}
+	if field == "" {
+		field = DefaultEventCategoryField
+	}
+	if _, _, ok := m.resolve(field); ok {
+		return nil
+	}
+	for _, st := range q.Stages() {
+		if st.Category != "" && st.Category != "any" {
+			return &Error{Line: 1, Col: 1, Msg: fmt.Sprintf("Unknown column [%s]", field), Query: q.Src}
+		}
+	}
+	return nil
+}
+
+// CheckCategoryField is Search's check that the mapping given in opts
+// (none: nothing to check) has the field holding event categories
+// (field; "" is event.category) when the query names a category, for a
+// linter that compiles rules without searching.
+func CheckCategoryField(q *Query, field string, opts ...Option) error {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return checkCategoryField(q, field, cfg.mapping)
 }

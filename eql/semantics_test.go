@@ -74,13 +74,35 @@ func TestEventSemantics(t *testing.T) {
 		{"== null tests absence", `process where process.name == null`, []int{3}},
 		{"!= null tests presence", `process where process.name != null`, []int{1, 2, 4, 5}},
 		{"functions propagate null", `process where length(process.name) != 2`, []int{1, 4, 5}},
-		{"not over a function stays null", `process where not (length(process.name) == 2)`, []int{1, 4, 5}},
-		{"range on missing field is false", `process where not (process.pid > 15)`, []int{1, 5}},
+		// Elasticsearch runs a function predicate as a script over each
+		// value (a missing field is one null value) and a null result does
+		// not match; "not" is must_not around it, so it selects events
+		// without the field (x-pack/plugin/eql/src/test/resources/
+		// querytranslator_tests.txt disjunctionOfFunctionAndNegatedFunction,
+		// InternalEqlScriptUtils.multiValueDocValues).
+		{"not over a function selects events without the field", `process where not (length(process.name) == 2)`, []int{1, 3, 4, 5}},
+		{"not over a case-sensitive prefix", `process where not startsWith(process.name, "thunder")`, []int{1, 2, 3, 5}},
+		// cidrMatch(...) == false is "not cidrMatch(...)", must_not terms
+		// (querytranslator_tests.txt functionEqualsFalse)
+		{"function == false is its negation", `process where cidrMatch(source.ip, "10.0.0.0/8") == false`, []int{1, 2, 3, 4, 5}},
+		{"function != true is its negation", `process where startsWith(process.name, "n") != true`, []int{1, 3, 4, 5}},
+		{"function == true is the function", `process where true == startsWith(process.name, "n")`, []int{2}},
+		// a script sees every value of a multi-valued field
+		{"function over each array value", `process where substring(tags, 0) == "b"`, []int{1}},
+		{"function over combinations of values", `process where concat(tags, process.pid) == "b10"`, []int{1}},
+		{"negated function over an array", `process where not (substring(tags, 0) == "b")`, []int{2, 3, 4, 5}},
+		// Elasticsearch (since 7.15) keeps "not" as must_not and does not
+		// rewrite not (x > 15) into x <= 15: events without x match
+		// (querytranslator_tests.txt notFilter, notFieldsConjunction;
+		// Optimizer.EqlBooleanSimplification disables the negation pushdown).
+		{"not range selects events without the field", `process where not (process.pid > 15)`, []int{1, 5}},
+		{"not of a conjunction is must_not of it", `process where not (process.pid > 15 and process.name == "nc")`, []int{1, 3, 4, 5}},
+		{"not of a disjunction is no pair of ranges", `process where not (process.pid < 15 or process.pid > 35)`, []int{2, 3, 5}},
 		{"array matches any value", `process where tags == "b"`, []int{1}},
 		{"array != needs no value equal", `process where tags != "b"`, []int{2, 3, 4, 5}},
 		{"array with in", `process where process.args in ("/bin/sh")`, []int{4}},
 		{"flattened keys resolve", `process where process.name == "flat.exe"`, []int{5}},
-		{"unknown escapes pass through", `process where process.name regex "n\c"`, []int{2}},
+		{"unknown escapes pass through to Lucene", `process where process.name regex "n\[?c"`, []int{2}},
 		{"regex is anchored", `process where process.name regex "nc|flat"`, []int{2}},
 		{"regex~ folds case", `process where process.name regex~ "thunderbird\\.exe"`, []int{1}},
 		{"arithmetic", `process where process.pid * 2 + 1 == 41`, []int{2}},
@@ -403,6 +425,22 @@ func TestJoinKeysDoNotCollide(t *testing.T) {
 			}
 		}
 	}
+	// Positive control: the same two events with equal join keys,
+	// separator bytes included, do join (one sequence or sample of both);
+	// without it, an engine that joined nothing would pass the above.
+	same := docs(
+		ev(1, "2026-01-01T00:00:01Z", "event.category", "a", "host.name", "a\x1fsb", "user.name", "c"),
+		ev(2, "2026-01-01T00:00:02Z", "event.category", "b", "host.name", "a\x1fsb", "user.name", "c"),
+	)
+	for _, q := range queries {
+		resp, err := Search(context.Background(), Request{Query: q}, same)
+		if err != nil {
+			t.Fatalf("equal keys: Search(%q): %v", q, err)
+		}
+		if got := selected(t, resp); !slices.Equal(got, []int{1, 2}) {
+			t.Errorf("equal keys: Search(%q) = %v, want [1 2]", q, got)
+		}
+	}
 }
 
 func TestParseMappingErrors(t *testing.T) {
@@ -421,5 +459,118 @@ func TestParseMappingErrors(t *testing.T) {
 				t.Errorf("ParseMapping(%q) error = %v\nwant %s", tt.data, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestRequestValidation pins the request errors Elasticsearch's
+// EqlSearchRequest.validate gives, and that a valid fetch_size, which only
+// pages Elasticsearch's sequence searches, never changes the answer.
+func TestRequestValidation(t *testing.T) {
+	bad := []struct {
+		req  Request
+		want string
+	}{
+		{Request{Query: "process where true", FetchSize: 1}, "fetch size must be greater than 1"},
+		{Request{Query: "process where true", FetchSize: -5}, "fetch size must be greater than 1"},
+		{Request{Query: "process where true", ResultPosition: "middle"}, "invalid result_position [middle], expecting [head] or [tail]"},
+	}
+	for _, tc := range bad {
+		_, err := Search(context.Background(), tc.req, docs(semanticEvents...))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("Search(%+v) error = %v, want %q", tc.req, err, tc.want)
+		}
+	}
+	q := `sequence [process where process.pid < 25] [process where true]`
+	var first []int
+	for _, fs := range []int{0, 2, 3, 1000} {
+		resp, err := Search(context.Background(), Request{Query: q, FetchSize: fs}, docs(semanticEvents...))
+		if err != nil {
+			t.Fatalf("Search(fetch_size %d): %v", fs, err)
+		}
+		got := selected(t, resp)
+		if fs == 0 {
+			if len(got) == 0 {
+				t.Fatalf("Search(%q) found no sequence", q)
+			}
+			first = got
+			continue
+		}
+		if !slices.Equal(got, first) {
+			t.Errorf("fetch_size %d: %v, want %v as with the default", fs, got, first)
+		}
+	}
+}
+
+// TestArraysOfObjects: Elasticsearch indexes an array of objects as one
+// object whose leaves hold every element's values ("How arrays of objects
+// are flattened", the nested field type reference), so event.category of
+// {"event": [{"category": "process"}]} is "process", and a condition or a
+// join key on such a path sees all the values.
+func TestArraysOfObjects(t *testing.T) {
+	stream := []ecs.Document{
+		{"n": 1, "@timestamp": "2026-01-01T00:00:01Z", "event": []any{map[string]any{"category": "process"}},
+			"host": []any{map[string]any{"name": "h1"}}},
+		{"n": 2, "@timestamp": "2026-01-01T00:00:02Z", "event": []any{map[string]any{"category": "network"}, map[string]any{"category": "process"}},
+			"host": map[string]any{"name": "h1"}, "process": []any{map[string]any{"name": "nc"}, map[string]any{"name": "bash"}}},
+		{"n": 3, "@timestamp": "2026-01-01T00:00:03Z", "event": map[string]any{"category": "network"}, "host": map[string]any{"name": "h2"}},
+	}
+	dyn := NewMapping()
+	for _, d := range stream {
+		dyn.AddDynamic(d)
+	}
+	tests := []struct {
+		query string
+		want  []int
+	}{
+		{`process where true`, []int{1, 2}},
+		{`network where true`, []int{2, 3}},
+		{`any where process.name == "bash"`, []int{2}},
+		{`any where process.name != "bash"`, []int{1, 3}},
+		{`sequence by host.name [process where true] [network where true]`, []int{1, 2}},
+	}
+	for _, tc := range tests {
+		for _, m := range []*Mapping{nil, dyn} {
+			resp, err := Search(context.Background(), Request{Query: tc.query}, docs(stream...), WithMapping(m))
+			if err != nil {
+				t.Fatalf("Search(%q): %v", tc.query, err)
+			}
+			if got := selected(t, resp); !slices.Equal(got, tc.want) {
+				t.Errorf("Search(%q, mapping %v) = %v, want %v", tc.query, m != nil, got, tc.want)
+			}
+		}
+	}
+	// strings map as text with a keyword sub-field, through which the
+	// category filter and the conditions compare
+	for f, want := range map[string]string{"event.category": "text", "event.category.keyword": "keyword", "host.name": "text"} {
+		if tn, _ := dyn.Type(f); tn != want {
+			t.Errorf("dynamic type of %s = %q, want %s", f, tn, want)
+		}
+	}
+}
+
+// TestNegatedRangeInRuns: "not (destination.port < 1024)" is must_not of
+// the range in Elasticsearch, so an event without destination.port counts
+// towards "with runs=N" (querytranslator_tests.txt notFilter).
+func TestNegatedRangeInRuns(t *testing.T) {
+	net := func(n int, ts string, kv ...any) ecs.Document {
+		d := ev(n, ts, kv...)
+		d.Set("event.category", "network")
+		d.Set("host.name", "h1")
+		return d
+	}
+	stream := []ecs.Document{
+		net(1, "2026-01-01T00:00:01Z", "destination.port", 25),
+		net(2, "2026-01-01T00:00:02Z", "destination.port", 40000),
+		net(3, "2026-01-01T00:00:03Z"), // no destination.port
+		net(4, "2026-01-01T00:00:04Z", "destination.port", 443),
+		net(5, "2026-01-01T00:00:05Z", "destination.port", 50000),
+	}
+	q := `sequence by host.name [network where not (destination.port < 1024)] with runs=2`
+	resp, err := Search(context.Background(), Request{Query: q, ResultPosition: "head"}, docs(stream...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := selected(t, resp), []int{2, 3, 3, 5}; !slices.Equal(got, want) {
+		t.Errorf("Search(%q) = %v, want %v", q, got, want)
 	}
 }

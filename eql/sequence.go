@@ -383,7 +383,7 @@ func (r *runner) runSequence() (*Response, error) {
 	}
 	lo, hi := r.window(len(done))
 	done = done[lo:hi]
-	resp := &Response{IsPartial: r.partial}
+	resp := &Response{IsPartial: r.partial, ShardFailures: r.failures}
 	resp.Hits.Sequences = make([]Sequence, 0, len(done))
 	for _, d := range done {
 		sq := Sequence{Events: make([]Hit, 0, len(d.events))}

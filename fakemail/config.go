@@ -2,14 +2,18 @@ package fakemail
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log"
+	"net"
 	"os"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/purpleharness/purpleharness/yamlerr"
 )
 
 // Protocol is a mail protocol as it appears in evidence.
@@ -80,6 +84,10 @@ type Config struct {
 	Host string
 	// Ports overrides canonical ports per service; 0 picks a free port.
 	Ports map[Service]int
+	// Listen, if set, opens each service's listener instead of
+	// net.ListenConfig.Listen: a caller that owns a network namespace opens
+	// it there, or hands over a listener it was given (socket activation).
+	Listen func(ctx context.Context, network, addr string) (net.Listener, error)
 	// Services to start; nil starts all of them.
 	Services []Service
 	// Domain names the server in greetings and in the certificate.
@@ -155,7 +163,16 @@ type Limits struct {
 	MaxMessageBytes int64
 	// IdleTimeout closes a connection that sent nothing for this long.
 	IdleTimeout time.Duration
-	// MaxConnections bounds concurrent connections per service.
+	// PreAuthIdleTimeout is IdleTimeout for a connection that has not
+	// logged in: a client that connects and says nothing holds a slot for
+	// this long only. Capped at IdleTimeout.
+	PreAuthIdleTimeout time.Duration
+	// MaxConnections bounds concurrent connections per service. When a
+	// service is full, a new client takes the slot of the connection that
+	// has not logged in and has been quiet longest (it is closed, ended
+	// "evicted"); only when every connection is logged in is the new one
+	// refused (421 / -ERR [SYS/TEMP] / * BYE). Idle clients therefore
+	// cannot lock a login out.
 	MaxConnections int
 	// MaxAuthFailures closes a connection after this many failed logins.
 	MaxAuthFailures int
@@ -166,12 +183,13 @@ type Limits struct {
 
 // DefaultLimits are the limits used for zero fields.
 var DefaultLimits = Limits{
-	MaxLineLength:   4096,
-	MaxMessageBytes: 10 << 20,
-	IdleTimeout:     5 * time.Minute,
-	MaxConnections:  64,
-	MaxAuthFailures: 3,
-	MaxStoreBytes:   512 << 20,
+	MaxLineLength:      4096,
+	MaxMessageBytes:    10 << 20,
+	IdleTimeout:        5 * time.Minute,
+	PreAuthIdleTimeout: 30 * time.Second,
+	MaxConnections:     256,
+	MaxAuthFailures:    3,
+	MaxStoreBytes:      512 << 20,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -184,6 +202,10 @@ func (l Limits) withDefaults() Limits {
 	if l.IdleTimeout <= 0 {
 		l.IdleTimeout = DefaultLimits.IdleTimeout
 	}
+	if l.PreAuthIdleTimeout <= 0 {
+		l.PreAuthIdleTimeout = DefaultLimits.PreAuthIdleTimeout
+	}
+	l.PreAuthIdleTimeout = min(l.PreAuthIdleTimeout, l.IdleTimeout)
 	if l.MaxConnections <= 0 {
 		l.MaxConnections = DefaultLimits.MaxConnections
 	}
@@ -252,7 +274,7 @@ func ParseConfig(name string, data []byte) (Config, error) {
 	p := &configParser{file: name}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return Config{}, p.yamlError(err)
+		return Config{}, p.yamlError(data, err)
 	}
 	var cfg Config
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -278,17 +300,11 @@ func (p *configParser) errorf(n *yaml.Node, format string, args ...any) {
 		Msg: fmt.Sprintf(format, args...)})
 }
 
-// yamlError positions a syntax error from the yaml package, whose messages
-// read "yaml: line N: ...".
-func (p *configParser) yamlError(err error) error {
-	msg := err.Error()
-	var line int
-	if _, scanErr := fmt.Sscanf(msg, "yaml: line %d:", &line); scanErr == nil {
-		rest := msg[strings.Index(msg, ":")+1:]
-		rest = strings.TrimSpace(rest[strings.Index(rest, ":")+1:])
-		return &ConfigError{File: p.file, Line: line, Col: 1, Msg: rest}
-	}
-	return &ConfigError{File: p.file, Line: 1, Col: 1, Msg: strings.TrimPrefix(msg, "yaml: ")}
+// yamlError positions a syntax error from the yaml package at its line and
+// column (see yamlerr).
+func (p *configParser) yamlError(data []byte, err error) error {
+	line, col, msg := yamlerr.Locate(data, err)
+	return &ConfigError{File: p.file, Line: line, Col: col, Msg: msg}
 }
 
 // mapping calls f for each key of a mapping node, reporting duplicates.
@@ -392,16 +408,20 @@ func (p *configParser) limits(n *yaml.Node, l *Limits) {
 			p.scalar(v, key, &l.MaxAuthFailures)
 		case "max_store_bytes":
 			p.scalar(v, key, &l.MaxStoreBytes)
-		case "idle_timeout":
+		case "idle_timeout", "preauth_idle_timeout":
 			var s string
 			p.scalar(v, key, &s)
 			d, err := time.ParseDuration(s)
 			if err != nil || d <= 0 {
-				p.errorf(v, "idle_timeout: want a positive duration like 60s, got %q", s)
+				p.errorf(v, "%s: want a positive duration like 60s, got %q", key, s)
 			}
-			l.IdleTimeout = d
+			if key == "idle_timeout" {
+				l.IdleTimeout = d
+			} else {
+				l.PreAuthIdleTimeout = d
+			}
 		default:
-			p.errorf(k, "unknown limit %q (want max_line_length, max_message_bytes, max_store_bytes, idle_timeout, max_connections or max_auth_failures)", key)
+			p.errorf(k, "unknown limit %q (want max_line_length, max_message_bytes, max_store_bytes, idle_timeout, preauth_idle_timeout, max_connections or max_auth_failures)", key)
 		}
 	})
 }

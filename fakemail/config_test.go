@@ -63,8 +63,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"duplicate user", "users:\n  - login: a\n  - login: a\n", `c.yaml:3:5: duplicate user "a"`},
 		{"message key", "users:\n  - login: a\n    messages:\n      - subjet: x\n", `c.yaml:4:9: unknown message key "subjet" (want mailbox, from, subject, body or raw)`},
 		{"not a mapping", "- a\n- b\n", `c.yaml:1:1: config must be a mapping`},
-		{"syntax", "users: [\n", `c.yaml:1:1: did not find expected node content`},
-		{"syntax line 2", "a: b\n  c: d\n", `c.yaml:2:1: mapping values are not allowed in this context`},
+		{"syntax", "users: [\n", `c.yaml:1:8: did not find expected node content`},
+		{"syntax line 2", "a: b\n  c: d\n", `c.yaml:2:4: mapping values are not allowed in this context`},
 		{"duplicate key", "host: a\nhost: b\n", `c.yaml:2:1: duplicate key "host" in config`},
 	}
 	for _, tc := range cases {

@@ -134,6 +134,7 @@ const (
 	EndLineTooLong  EndReason = "line-too-long"        // Limits.MaxLineLength
 	EndAuthFailures EndReason = "auth-failures"        // Limits.MaxAuthFailures
 	EndTooManyConns EndReason = "too-many-connections" // Limits.MaxConnections
+	EndEvicted      EndReason = "evicted"              // not logged in, quiet longest, when a new client came to a full service
 	EndTLSFailed    EndReason = "tls-handshake-failed" // implicit TLS or STARTTLS
 	EndShutdown     EndReason = "server-shutdown"      // Servers.Shutdown
 	EndNetworkError EndReason = "network-error"        // any other error

@@ -106,20 +106,45 @@ func TestCloseBeforeGreetingIsRecorded(t *testing.T) {
 	}
 }
 
+// smtpLogin is AUTH PLAIN for the default account (RFC 4616: NUL c2 NUL
+// atomic-red, base64).
+const smtpLogin = "AUTH PLAIN AGMyAGF0b21pYy1yZWQ=\r\n"
+
+// dialLogin connects to SMTP and logs in, leaving the connection open.
+func dialLogin(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	r := bufio.NewReader(c)
+	if _, err := r.ReadString('\n'); err != nil {
+		t.Fatalf("greeting: %v", err)
+	}
+	if _, err := io.WriteString(c, "EHLO implant.test\r\n"+smtpLogin); err != nil {
+		t.Fatal(err)
+	}
+	for { // EHLO's reply: 250-... lines, then "250 "
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("EHLO: %v", err)
+		}
+		if strings.HasPrefix(line, "250 ") {
+			break
+		}
+	}
+	if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "235 ") {
+		t.Fatalf("AUTH PLAIN: %q, %v; want 235", line, err)
+	}
+	return c
+}
+
+// TestMaxConnections: a full service refuses a new client only when every
+// connection has logged in.
 func TestMaxConnections(t *testing.T) {
 	s := startTest(t, func(c *Config) { c.Services = []Service{SMTP}; c.Limits.MaxConnections = 2 })
-	var held []net.Conn
-	for i := 0; i < 2; i++ {
-		c, err := net.Dial("tcp", s.Addr(SMTP))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
-			t.Fatalf("greeting %d: %v", i, err)
-		}
-		held = append(held, c)
-	}
+	held := []net.Conn{dialLogin(t, s.Addr(SMTP)), dialLogin(t, s.Addr(SMTP))}
 	got := dialRead(t, s.Addr(SMTP), "")
 	if !strings.HasPrefix(got, "421 ") {
 		t.Errorf("third connection read %q, want 421", got)
@@ -135,6 +160,71 @@ func TestMaxConnections(t *testing.T) {
 	waitSessions(t, s, 3)
 	if got := dialRead(t, s.Addr(SMTP), "QUIT\r\n"); !strings.HasPrefix(got, "220 ") {
 		t.Errorf("after closing, read %q, want a greeting", got)
+	}
+}
+
+// TestFullServiceEvictsQuietestUnauthenticated: when the service is full,
+// the connection that has not logged in and sent nothing longest makes
+// room; a logged-in one is never chosen.
+func TestFullServiceEvictsQuietestUnauthenticated(t *testing.T) {
+	s := startTest(t, func(c *Config) { c.Services = []Service{SMTP}; c.Limits.MaxConnections = 3 })
+	dialLogin(t, s.Addr(SMTP))
+	var idle []net.Conn
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", s.Addr(SMTP))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+			t.Fatalf("greeting %d: %v", i, err)
+		}
+		idle = append(idle, c)
+		time.Sleep(20 * time.Millisecond) // distinct last-read times
+	}
+	// The second idle client speaks, so the first is the quietest.
+	if _, err := io.WriteString(idle[1], "NOOP\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(idle[1]).ReadString('\n'); err != nil || !strings.HasPrefix(line, "250 ") {
+		t.Fatalf("NOOP: %q, %v", line, err)
+	}
+	if got := dialRead(t, s.Addr(SMTP), "QUIT\r\n"); !strings.HasPrefix(got, "220 ") {
+		t.Errorf("fourth connection read %q, want a greeting", got)
+	}
+	ev := waitSessions(t, s, 2)
+	var ended []string
+	for _, e := range ev {
+		ended = append(ended, fmt.Sprintf("%d:%s", e.ID, e.Ended))
+	}
+	if len(ev) != 2 || ev[0].ID != 2 || ev[0].Ended != EndEvicted || ev[1].Ended != EndQuit {
+		t.Errorf("sessions ended %v, want session 2 (the quietest, not logged in) evicted and the newcomer quit", ended)
+	}
+}
+
+// TestPreAuthIdleTimeout: a client that has not logged in is cut after
+// the short pre-login limit; after a login the long limit applies.
+func TestPreAuthIdleTimeout(t *testing.T) {
+	s := startTest(t, func(c *Config) {
+		c.Services = []Service{SMTP}
+		c.Limits.PreAuthIdleTimeout = 200 * time.Millisecond
+		c.Limits.IdleTimeout = time.Minute
+	})
+	got := dialRead(t, s.Addr(SMTP), "")
+	if !strings.HasPrefix(got, "220 ") {
+		t.Errorf("read %q, want the greeting, then the close", got)
+	}
+	if e := lastSession(t, s, 1); e.Ended != EndIdle {
+		t.Errorf("silent client: session ended %q, want %q", e.Ended, EndIdle)
+	}
+	c := dialLogin(t, s.Addr(SMTP))
+	time.Sleep(600 * time.Millisecond)
+	if _, err := io.WriteString(c, "NOOP\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.HasPrefix(line, "250 ") {
+		t.Errorf("logged-in client after 600ms quiet: NOOP read %q, %v; want 250 (the pre-login limit must not apply)", line, err)
 	}
 }
 

@@ -347,15 +347,25 @@ func (s *imapSession) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) err
 		<-stop
 		return nil
 	}
-	// The tracker's Idle wakes only for changes queued after it starts
-	// listening, and imapserver reports pending changes only after a
-	// command: mail delivered between the last command and IDLE would go
-	// unannounced until the next change. RFC 2177 IDLE is how a client
-	// waits for exactly that mail, so send what is pending first.
-	if err := s.tracker.Poll(w, true); err != nil {
-		return err
+	// imapserver reports pending changes only after a command, and the
+	// tracker's own Idle wakes only for changes queued once it listens: a
+	// change queued before that (mail delivered between the last command
+	// and IDLE, or between a poll and the listening) would go unannounced
+	// until the next one. RFC 2177 IDLE is how a client waits for exactly
+	// that mail, so the session listens on the mailbox first, then sends
+	// what is pending, and polls again on every wake-up.
+	changed, cancel := s.selected.changed.watch()
+	defer cancel()
+	for {
+		if err := s.tracker.Poll(w, true); err != nil {
+			return err
+		}
+		select {
+		case <-changed:
+		case <-stop:
+			return nil
+		}
 	}
-	return s.tracker.Idle(w, stop)
 }
 
 func (s *imapSession) Expunge(_ *imapserver.ExpungeWriter, uids *imap.UIDSet) (err error) {
@@ -490,6 +500,7 @@ func (s *imapSession) queueFlagsLocked(m *storedMessage) {
 	for i, x := range s.selected.msgs {
 		if x == m {
 			s.selected.tracker.QueueMessageFlags(uint32(i+1), m.uid, m.flagList(), s.tracker)
+			s.selected.changed.notify()
 			return
 		}
 	}

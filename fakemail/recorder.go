@@ -206,6 +206,13 @@ func (r *recorder) takeStartTLS() bool {
 	return ok
 }
 
+// loggedIn reports whether a login succeeded on the connection.
+func (r *recorder) loggedIn() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.s.User != ""
+}
+
 // wantClose returns a reason the tap should close the connection for.
 func (r *recorder) wantClose() EndReason {
 	r.mu.Lock()
@@ -755,6 +762,18 @@ func unquote(s string) string {
 }
 
 // server feeds bytes the server sent.
+// shortWrite corrects the record of a reply that was recorded whole but
+// only partly sent.
+func (r *recorder) shortWrite(sent, total int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished || r.broken {
+		return
+	}
+	r.s.BytesOut -= int64(total - sent)
+	r.note("server reply cut short: " + strconv.Itoa(sent) + " of " + strconv.Itoa(total) + " bytes sent")
+}
+
 func (r *recorder) server(b []byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -19,6 +19,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/purpleharness/purpleharness/fakemail/pop3"
+	"github.com/purpleharness/purpleharness/prereq"
 )
 
 // Handle is what the harness needs from running mail servers, in-process
@@ -109,11 +110,17 @@ func Start(ctx context.Context, cfg Config) (*Servers, error) {
 			port = p
 		}
 		addr := net.JoinHostPort(host, strconv.Itoa(port))
-		var lc net.ListenConfig
-		l, err := lc.Listen(ctx, "tcp", addr)
+		listen := cfg.Listen
+		if listen == nil {
+			var lc net.ListenConfig
+			listen = lc.Listen
+		}
+		l, err := listen(ctx, "tcp", addr)
 		if err != nil {
 			s.Shutdown(context.Background())
-			return nil, fmt.Errorf("fakemail: listen %s on %s: %w", svc, addr, err)
+			// A port held by another program is the machine's state (exit 3,
+			// a skip in tests); held by one of ours it is a leak, a bug.
+			return nil, fmt.Errorf("fakemail: listen %s on %s: %w", svc, addr, prereq.BindError(addr, err))
 		}
 		s.addrs[svc] = l.Addr().String()
 		s.serve(svc, &tapListener{Listener: l, svc: svc, srv: s}, cfg)
@@ -168,8 +175,10 @@ func (s *Servers) serve(svc Service, tl *tapListener, cfg Config) {
 			MaxLineLength:   s.limits.MaxLineLength,
 			IdleTimeout:     s.limits.IdleTimeout,
 			MaxAuthFailures: s.limits.MaxAuthFailures,
-			// The tap refuses excess connections first, with evidence.
-			MaxConnections: s.limits.MaxConnections + 1,
+			// The tap refuses excess connections first, with evidence;
+			// evicted ones may still be ending here when their
+			// successors arrive.
+			MaxConnections: 2*s.limits.MaxConnections + 1,
 			ErrorLog:       s.logger,
 		}
 		if svc.ImplicitTLS() {

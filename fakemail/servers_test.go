@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/purpleharness/purpleharness/prereq"
 )
 
 // startTest starts all services on ephemeral loopback ports with the
@@ -42,11 +44,7 @@ func startTest(t testing.TB, mod func(*Config)) *Servers {
 
 func needTool(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s not installed", name)
-	}
-	return p
+	return prereq.LookPath(t, name)
 }
 
 // runCurl runs curl with args and returns stdout; it fails the test on a

@@ -56,7 +56,45 @@ type mailbox struct {
 	uidNext    imap.UID
 	msgs       []*storedMessage
 	tracker    *imapserver.MailboxTracker
-	used       *int64 // the store's byte count
+	changed    notifier // wakes IMAP sessions in IDLE after a tracker update
+	used       *int64   // the store's byte count
+}
+
+// notifier wakes the IMAP sessions idling on a mailbox. A session
+// registers before it polls the tracker, so an update queued at any moment
+// is either in that poll or wakes it afterwards: none waits for the next
+// change, as one queued between a poll and the tracker's own Idle would.
+type notifier struct {
+	mu    sync.Mutex
+	chans map[chan struct{}]struct{}
+}
+
+// watch returns a channel that receives after each notify, and its
+// cancellation.
+func (n *notifier) watch() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	n.mu.Lock()
+	if n.chans == nil {
+		n.chans = map[chan struct{}]struct{}{}
+	}
+	n.chans[ch] = struct{}{}
+	n.mu.Unlock()
+	return ch, func() {
+		n.mu.Lock()
+		delete(n.chans, ch)
+		n.mu.Unlock()
+	}
+}
+
+func (n *notifier) notify() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for ch := range n.chans {
+		select {
+		case ch <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
 }
 
 type storedMessage struct {
@@ -142,6 +180,7 @@ func (mb *mailbox) add(body []byte, date time.Time, flags []imap.Flag) *storedMe
 	mb.msgs = append(mb.msgs, m)
 	*mb.used += int64(len(body))
 	mb.tracker.QueueNumMessages(uint32(len(mb.msgs)))
+	mb.changed.notify()
 	return m
 }
 
@@ -160,6 +199,7 @@ func (mb *mailbox) expunge(del func(*storedMessage) bool, w *imapserver.ExpungeW
 		mb.msgs = append(mb.msgs[:i], mb.msgs[i+1:]...)
 		seqs = append(seqs, seq)
 		mb.tracker.QueueExpunge(seq)
+		mb.changed.notify()
 	}
 	return seqs
 }

@@ -37,7 +37,7 @@ func (l *tapListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		c := l.srv.newTapConn(l, raw)
-		if l.active.Add(1) > int64(l.srv.limits.MaxConnections) {
+		if l.active.Add(1) > int64(l.srv.limits.MaxConnections) && !l.srv.evictFor(l, c) {
 			c.refuse()
 			continue
 		}
@@ -66,7 +66,11 @@ type tapConn struct {
 	l    *tapListener
 	srv  *Servers
 	rec  *recorder
-	idle time.Duration
+	idle time.Duration // after login
+	pre  time.Duration // before login
+
+	lastRead atomic.Int64 // unix nanoseconds of the last byte from the client (or of the accept)
+	evicted  atomic.Bool
 
 	mu           sync.Mutex
 	inner        net.Conn // server's end of the pipe once TLS is terminated here
@@ -80,10 +84,52 @@ type tapConn struct {
 func (s *Servers) newTapConn(l *tapListener, raw net.Conn) *tapConn {
 	id := s.nextID.Add(1)
 	rec := newRecorder(id, l.svc, endpoint(raw.LocalAddr()), endpoint(raw.RemoteAddr()), s.limits)
-	c := &tapConn{raw: raw, l: l, srv: s, rec: rec, idle: s.limits.IdleTimeout}
+	c := &tapConn{raw: raw, l: l, srv: s, rec: rec, idle: s.limits.IdleTimeout, pre: s.limits.PreAuthIdleTimeout}
+	c.lastRead.Store(time.Now().UnixNano())
 	c.refs.Store(1)
 	s.track(c)
 	return c
+}
+
+// idleLimit is how long the client may stay silent now: the shorter
+// pre-login limit until a login succeeds.
+func (c *tapConn) idleLimit() time.Duration {
+	if c.rec.loggedIn() {
+		return c.idle
+	}
+	return c.pre
+}
+
+// evictFor closes, to make room on l, the connection of l that has not
+// logged in and has been quiet longest, other than newcomer. It reports whether there was one.
+// The evicted connection's slot is released when its server side ends, so
+// l's count may exceed the limit for that moment; the protocol libraries'
+// own limits sit above it (see Servers.serve).
+func (s *Servers) evictFor(l *tapListener, newcomer *tapConn) bool {
+	s.mu.Lock()
+	var victim *tapConn
+	var oldest int64
+	for c := range s.conns {
+		if c.l != l || c == newcomer || c.evicted.Load() || c.rec.loggedIn() {
+			continue
+		}
+		if t := c.lastRead.Load(); victim == nil || t < oldest {
+			victim, oldest = c, t
+		}
+	}
+	if victim != nil {
+		victim.evicted.Store(true)
+	}
+	s.mu.Unlock()
+	if victim == nil {
+		return false
+	}
+	victim.rec.end(EndEvicted, nil)
+	victim.raw.Close()
+	if in := victim.current(); in != nil {
+		in.Close()
+	}
+	return true
 }
 
 // refuse answers a connection beyond MaxConnections and records it.
@@ -111,7 +157,7 @@ func (c *tapConn) Read(b []byte) (int, error) {
 	c.mu.Lock()
 	dl := c.readDeadline
 	c.mu.Unlock()
-	idleAt := time.Now().Add(c.idle)
+	idleAt := time.Now().Add(c.idleLimit())
 	ours := dl.IsZero() || idleAt.Before(dl)
 	if ours {
 		dl = idleAt
@@ -119,6 +165,7 @@ func (c *tapConn) Read(b []byte) (int, error) {
 	c.raw.SetReadDeadline(dl)
 	n, err := c.raw.Read(b)
 	if n > 0 {
+		c.lastRead.Store(time.Now().UnixNano())
 		if rerr := c.rec.client(b[:n]); rerr != nil {
 			c.raw.Close()
 			return 0, rerr
@@ -153,9 +200,13 @@ func (c *tapConn) Write(b []byte) (int, error) {
 	if in := c.current(); in != nil {
 		return in.Write(b)
 	}
+	// The reply is recorded before it goes out: a client that has read
+	// "235" or "+OK" must find the login already counted, or a client
+	// connecting right after could evict it as one not logged in.
+	c.rec.server(b)
 	n, err := c.raw.Write(b)
-	if n > 0 {
-		c.rec.server(b[:n])
+	if n < len(b) {
+		c.rec.shortWrite(n, len(b))
 	}
 	if c.rec.takeStartTLS() {
 		c.startMITM(TLSStartTLS)
@@ -185,7 +236,7 @@ func (c *tapConn) startMITM(mode TLSMode) {
 func (c *tapConn) mitm(mode TLSMode, tapEnd net.Conn) {
 	defer tapEnd.Close()
 	outer := tls.Server(c.raw, c.srv.tlsConfig)
-	outer.SetDeadline(time.Now().Add(min(c.idle, 30*time.Second)))
+	outer.SetDeadline(time.Now().Add(min(c.pre, 30*time.Second)))
 	if err := outer.Handshake(); err != nil {
 		c.rec.end(EndTLSFailed, err)
 		c.raw.Close()
@@ -229,9 +280,10 @@ func (c *tapConn) mitm(mode TLSMode, tapEnd net.Conn) {
 	}()
 	buf := make([]byte, 32<<10)
 	for { // client to server
-		outer.SetReadDeadline(time.Now().Add(c.idle))
+		outer.SetReadDeadline(time.Now().Add(c.idleLimit()))
 		n, err := outer.Read(buf)
 		if n > 0 {
+			c.lastRead.Store(time.Now().UnixNano())
 			if rerr := c.rec.client(buf[:n]); rerr != nil {
 				break
 			}

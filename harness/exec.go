@@ -24,8 +24,10 @@ const waitDelay = time.Second
 
 // runCommand runs a benign scenario's command in its own process group, so
 // that a timeout or Ctrl-C kills the whole tree it started, and reports its
-// root pid to onStart as soon as it exists.
-func runCommand(ctx context.Context, c scenarios.Command, timeout time.Duration, onStart func(int)) (Execution, error) {
+// root pid to onStart as soon as it exists. start, when set, starts the
+// process (in the run's sandbox); tempDir, when set, holds the renamed copy
+// of argv[0].
+func runCommand(ctx context.Context, c scenarios.Command, timeout time.Duration, onStart func(int), start func(*exec.Cmd) error, tempDir string) (Execution, error) {
 	ex := Execution{Command: c.String(), Start: time.Now().UTC()}
 	var argv []string
 	if c.Shell != "" {
@@ -41,7 +43,7 @@ func runCommand(ctx context.Context, c scenarios.Command, timeout time.Duration,
 		if c.ProcessName != "" {
 			// A copy, not a symlink: the kernel reports the resolved image
 			// path, so process.name would still be the target's name.
-			dir, err := os.MkdirTemp("", "purpleharness-proc-")
+			dir, err := os.MkdirTemp(tempDir, "purpleharness-proc-")
 			if err != nil {
 				return ex, fmt.Errorf("rename %s: %w", argv[0], err)
 			}
@@ -73,7 +75,10 @@ func runCommand(ctx context.Context, c scenarios.Command, timeout time.Duration,
 	var stdout, stderr capped
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Stdin = nil
-	if err := cmd.Start(); err != nil {
+	if start == nil {
+		start = func(cmd *exec.Cmd) error { return cmd.Start() }
+	}
+	if err := start(cmd); err != nil {
 		ex.Status, ex.Reason, ex.End = StatusFailed, err.Error(), time.Now().UTC()
 		return ex, nil
 	}

@@ -13,7 +13,7 @@ import (
 // child is killed with its group, and the scenario is not a timeout.
 func TestRunCommandBackgroundChild(t *testing.T) {
 	start := time.Now()
-	ex, err := runCommand(context.Background(), scenarios.Command{Shell: "sleep 30 & echo started"}, 10*time.Second, nil)
+	ex, err := runCommand(context.Background(), scenarios.Command{Shell: "sleep 30 & echo started"}, 10*time.Second, nil, nil, "")
 	if err != nil {
 		t.Fatalf("runCommand: %v", err)
 	}
@@ -29,7 +29,7 @@ func TestRunCommandBackgroundChild(t *testing.T) {
 // with its group and reported as timed out.
 func TestRunCommandTimeout(t *testing.T) {
 	start := time.Now()
-	ex, err := runCommand(context.Background(), scenarios.Command{Shell: "sleep 30"}, 200*time.Millisecond, nil)
+	ex, err := runCommand(context.Background(), scenarios.Command{Shell: "sleep 30"}, 200*time.Millisecond, nil, nil, "")
 	if err != nil {
 		t.Fatalf("runCommand: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/purpleharness/purpleharness/ecs"
+	"github.com/purpleharness/purpleharness/eql"
 	"github.com/purpleharness/purpleharness/scenarios"
 )
 
@@ -198,6 +199,10 @@ func plural(n int, one, many string) string {
 	return many
 }
 
+// String describes a detection in one line: its events' process, ends and
+// time span.
+func (d Detection) String() string { return describeDetection(d) }
+
 func describeDetection(d Detection) string {
 	if len(d.Events) == 0 {
 		return "a detection with no events"
@@ -247,7 +252,7 @@ func analyse(shape *Shape, docs []ecs.Document) Explanation {
 	}
 	var reasons []string
 	for si, st := range shape.Stages {
-		cands := byCategory(docs, st.Category)
+		cands := byCategory(docs, shape.CategoryField, st.Category)
 		rep := StageReport{Category: st.Category, Runs: max(st.Runs, 1), Events: len(cands)}
 		surviving := cands
 		blocked := false
@@ -300,13 +305,18 @@ func analyse(shape *Shape, docs []ecs.Document) Explanation {
 	return e
 }
 
-func byCategory(docs []ecs.Document, category string) []ecs.Document {
+// byCategory selects the documents whose field (event.category when
+// empty) holds category.
+func byCategory(docs []ecs.Document, field, category string) []ecs.Document {
 	if category == "" || category == "any" {
 		return docs
 	}
+	if field == "" {
+		field = eql.DefaultEventCategoryField
+	}
 	var out []ecs.Document
 	for _, d := range docs {
-		if docHas(d, "event.category", category) {
+		if docHas(d, field, category) {
 			out = append(out, d)
 		}
 	}

@@ -94,7 +94,8 @@ func (e *LiveEngine) Name() string { return "live: " + e.Client.String() }
 
 // Search ignores docs: the cluster's own data is the evidence.
 func (e *LiveEngine) Search(ctx context.Context, rule *rules.Rule, req eql.Request, _ []ecs.Document) (*eql.Response, error) {
-	resp, err := e.Client.SearchLive(ctx, rule.Index, req, elastic.Window{From: e.From, To: time.Now().UTC(), Hosts: []string{e.Host}})
+	w := elastic.Window{From: e.From, To: time.Now().UTC(), Hosts: []string{e.Host}}.ForRule(rule)
+	resp, err := e.Client.SearchLive(ctx, rule.Index, req, w)
 	if ee, ok := err.(*elastic.Error); ok {
 		return nil, ee.ForRule(rule)
 	}

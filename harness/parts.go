@@ -8,7 +8,10 @@ import (
 	"io"
 	"iter"
 	"log"
+	"net"
 	"net/netip"
+	"os"
+	"os/exec"
 	"path"
 	"sort"
 	"strings"
@@ -150,14 +153,18 @@ func (Embedded) Shape(query string) (*Shape, error) {
 	return s, nil
 }
 
-// AuditSensor is the kernel audit sensor with its renderer.
+// AuditSensor is a kernel sensor (eBPF or audit, see StartKernelSensor)
+// with its renderer.
 type AuditSensor struct {
-	S        *sensor.Sensor
+	S        KernelSensor
 	Renderer ecs.Renderer
 	// NotEmitted counts observations the profile's source would not have
 	// reported (e.g. Elastic Defend does not report a connect that never
 	// queued a SYN).
 	NotEmitted atomic.Int64
+	// NotRendered counts observations the profile's source would send
+	// but the profile does not render (ecs.ErrNotRendered).
+	NotRendered atomic.Int64
 	// RenderErrs counts observations that could not be rendered: lost to
 	// the rules as surely as a kernel drop, so Lost counts them too.
 	RenderErrs atomic.Int64
@@ -166,11 +173,17 @@ type AuditSensor struct {
 // StartAuditSensor starts the audit sensor recording this process's
 // descendants, rendering with profile.
 func StartAuditSensor(ctx context.Context, profile ecs.Profile) (*AuditSensor, error) {
+	return StartSensor(ctx, profile, SensorAudit)
+}
+
+// StartSensor starts the kernel sensor choice names, recording this
+// process's descendants, rendering with profile.
+func StartSensor(ctx context.Context, profile ecs.Profile, choice SensorChoice) (*AuditSensor, error) {
 	host, err := ecs.LocalHost()
 	if err != nil {
 		return nil, fmt.Errorf("describe host: %w", err)
 	}
-	s, err := sensor.Start(ctx, sensor.Config{})
+	s, err := StartKernelSensor(ctx, choice, sensor.Config{})
 	if err != nil {
 		return nil, err
 	}
@@ -195,9 +208,18 @@ func agentID(machineID string) string {
 	return m[:8] + "-" + m[8:12] + "-" + m[12:16] + "-" + m[16:20] + "-" + m[20:]
 }
 
-func (a *AuditSensor) Name() string                   { return "kernel audit" }
+// Unobserved is what the running kernel sensor cannot see (GapReporter).
+func (a *AuditSensor) Unobserved() []ecs.Observes {
+	if g, ok := a.S.(GapReporter); ok {
+		return g.Unobserved()
+	}
+	return nil
+}
+
+func (a *AuditSensor) Name() string                   { return a.S.Name() }
+func (a *AuditSensor) Notes() []string                { return a.S.Notes() }
 func (a *AuditSensor) Sync(ctx context.Context) error { return a.S.Sync(ctx) }
-func (a *AuditSensor) Lost() uint64                   { return a.S.Stats().Lost() + uint64(a.RenderErrs.Load()) }
+func (a *AuditSensor) Lost() uint64                   { return a.S.Lost() + uint64(a.RenderErrs.Load()) }
 func (a *AuditSensor) Close() error                   { return a.S.Close() }
 
 // Documents renders what the sensor recorded since the previous call,
@@ -224,18 +246,19 @@ func (a *AuditSensor) render(obs []sensor.Observation, peers []Peer) []ecs.Docum
 			d   ecs.Document
 			err error
 		)
-		switch {
-		case o.Exec != nil:
-			d, err = a.Renderer.Exec(*o.Exec)
-		case o.Connect != nil:
-			d, err = a.Renderer.Connect(*o.Connect)
-		default:
+		ev := o.Event()
+		if ev == nil {
 			continue
 		}
+		d, err = a.Renderer.Render(ev)
 		var ne *ecs.NotEmittedError
 		switch {
 		case errors.As(err, &ne):
 			a.NotEmitted.Add(1)
+		case errors.Is(err, ecs.ErrNotRendered):
+			// The source sends it, the profile does not model it: a gap
+			// of ours the verdicts account for, not a lost event.
+			a.NotRendered.Add(1)
 		case err != nil:
 			a.RenderErrs.Add(1)
 		default:
@@ -253,8 +276,9 @@ type InProcessServers struct {
 	S *fakemail.Servers
 	// Why, when set, says why the servers run in-process rather than in a
 	// container; Mode includes it.
-	Why string
-	log lockedBuffer
+	Why   string
+	where string
+	log   lockedBuffer
 }
 
 // Log returns what the servers logged.
@@ -283,11 +307,37 @@ func (l *lockedBuffer) String() string {
 // StartInProcessServers starts the default account on the canonical
 // loopback ports (ports overrides them; nil keeps them).
 func StartInProcessServers(ctx context.Context, ports map[fakemail.Service]int) (*InProcessServers, error) {
-	m := &InProcessServers{}
+	return StartInProcessServersWith(ctx, ServerOptions{Ports: ports})
+}
+
+// ServerOptions place the mail servers.
+type ServerOptions struct {
+	// Ports overrides the canonical ports; nil keeps them.
+	Ports map[fakemail.Service]int
+	// Host is the address to listen on, 127.0.0.1 when empty.
+	Host string
+	// Listen opens the listeners (in the run's network namespace); nil
+	// listens in this process's namespace. Container servers get the
+	// listeners it opens handed over.
+	Listen func(ctx context.Context, network, addr string) (net.Listener, error)
+	// Where names the place the servers listen, for Mode ("network
+	// namespace purpleharness-…").
+	Where string
+	// Log receives the container's build log and stderr; nil drops them.
+	Log io.Writer
+	// Progress, when set, hears of steps that take a while.
+	Progress func(string)
+}
+
+// StartInProcessServersWith starts the default account as opts ask.
+func StartInProcessServersWith(ctx context.Context, opts ServerOptions) (*InProcessServers, error) {
+	m := &InProcessServers{where: opts.Where}
 	cfg := fakemail.DefaultConfig()
-	if ports != nil {
-		cfg.Ports = ports
+	if opts.Ports != nil {
+		cfg.Ports = opts.Ports
 	}
+	cfg.Host = opts.Host
+	cfg.Listen = opts.Listen
 	cfg.ErrorLog = log.New(&m.log, "fakemail: ", log.LstdFlags|log.Lmicroseconds)
 	s, err := fakemail.Start(ctx, cfg)
 	if err != nil {
@@ -298,10 +348,14 @@ func StartInProcessServers(ctx context.Context, ports map[fakemail.Service]int) 
 }
 
 func (m *InProcessServers) Mode() string {
-	if m.Why != "" {
-		return "in-process (" + m.Why + ")"
+	mode := "in-process"
+	if m.where != "" {
+		mode += ", " + m.where
 	}
-	return "in-process"
+	if m.Why != "" {
+		mode += " (" + m.Why + ")"
+	}
+	return mode
 }
 
 func (m *InProcessServers) Addrs() map[string]string {
@@ -352,6 +406,14 @@ type Catalog struct {
 	C *atomics.Catalog
 	// GetPrereqs fetches unmet prerequisites (get_prereq_command).
 	GetPrereqs bool
+	// Start, if set, starts the atomics' processes (in the run's sandbox).
+	Start func(*exec.Cmd) error
+	// TempDir, if set, holds each test's working directory (a directory
+	// the run's reaper removes should the run die).
+	TempDir string
+	// C2, if set, is the mail servers' address: input arguments whose
+	// value (default or override) is DefaultC2 get it instead.
+	C2 string
 }
 
 func (c *Catalog) find(ref scenarios.AtomicRef) (*atomics.Test, error) {
@@ -374,11 +436,59 @@ func (c *Catalog) find(ref scenarios.AtomicRef) (*atomics.Test, error) {
 	return t, nil
 }
 
-// Check resolves the test and type-checks the input overrides.
+// DefaultC2 is where the fake mail servers listen unless the run says
+// otherwise (--c2-address); the atomics and the suite name it literally.
+const DefaultC2 = "127.0.0.1"
+
+// c2Inputs points the test's inputs that name DefaultC2 at c2.
+func c2Inputs(t *atomics.Test, inputs map[string]string, c2 string) map[string]string {
+	if c2 == "" || c2 == DefaultC2 {
+		return inputs
+	}
+	out := map[string]string{}
+	for k, v := range inputs {
+		out[k] = v
+	}
+	for _, a := range t.InputArguments {
+		v, set := out[a.Name]
+		if !set {
+			v = a.Default
+		}
+		if v == DefaultC2 {
+			out[a.Name] = c2
+		}
+	}
+	return out
+}
+
+// c2Command points a benign command's literal DefaultC2 at c2.
+func c2Command(c scenarios.Command, c2 string) scenarios.Command {
+	if c2 == "" || c2 == DefaultC2 {
+		return c
+	}
+	c.Shell = strings.ReplaceAll(c.Shell, DefaultC2, c2)
+	argv := make([]string, len(c.Argv))
+	for i, a := range c.Argv {
+		argv[i] = strings.ReplaceAll(a, DefaultC2, c2)
+	}
+	c.Argv = argv
+	return c
+}
+
+// Check finds the test, refuses one that cannot run as written (an
+// unknown executor or argument type, a default of the wrong type, ...;
+// see atomics.Test.Problems) and type-checks the input overrides.
 func (c *Catalog) Check(ref scenarios.AtomicRef, inputs map[string]string) error {
 	t, err := c.find(ref)
 	if err != nil {
 		return err
+	}
+	if probs := t.Problems(inputs); len(probs) > 0 {
+		lines := make([]string, len(probs))
+		for i, f := range probs {
+			lines[i] = f.String()
+		}
+		return fmt.Errorf("atomic %s cannot run as written:\n  %s", t.ID(), strings.Join(lines, "\n  "))
 	}
 	_, err = t.Resolve(inputs)
 	return err
@@ -390,7 +500,16 @@ func (c *Catalog) Run(ctx context.Context, ref scenarios.AtomicRef, inputs map[s
 	if err != nil {
 		return Execution{}, err
 	}
-	r, err := atomics.Run(ctx, t, atomics.RunOptions{Inputs: inputs, Timeout: timeout, OnStart: onStart, GetPrereqs: c.GetPrereqs})
+	opts := atomics.RunOptions{Inputs: c2Inputs(t, inputs, c.C2), Timeout: timeout, OnStart: onStart, GetPrereqs: c.GetPrereqs, Start: c.Start}
+	if c.TempDir != "" {
+		dir, err := os.MkdirTemp(c.TempDir, "atomic-")
+		if err != nil {
+			return Execution{}, err
+		}
+		defer os.RemoveAll(dir)
+		opts.Dir = dir
+	}
+	r, err := atomics.Run(ctx, t, opts)
 	ex := Execution{Test: r.Test, Start: r.Start.UTC(), End: r.End.UTC(), Reason: r.Reason}
 	if r.Exec != nil {
 		ex.Command, ex.PID, ex.ExitCode = r.Exec.Command, r.Exec.PID, r.Exec.ExitCode
@@ -419,24 +538,44 @@ func (c *Catalog) Run(ctx context.Context, ref scenarios.AtomicRef, inputs map[s
 }
 
 // ContainerServers are the fake mail servers in a container (package
-// fakemail/container): host networking, so clients connect straight to the
-// server process and no docker-proxy appears in the telemetry.
-type ContainerServers struct{ S *container.Servers }
+// fakemail/container): in the run's network namespace, or host networking
+// without one; either way clients connect straight to the server process
+// and no docker-proxy appears in the telemetry.
+type ContainerServers struct {
+	S     *container.Servers
+	where string
+}
 
 var _ MailServers = (*ContainerServers)(nil)
 
 // StartContainerServers builds the FROM-scratch image and starts it on the
 // canonical loopback ports. log receives the build log and container stderr.
 func StartContainerServers(ctx context.Context, log io.Writer) (*ContainerServers, error) {
-	s, err := container.Start(ctx, container.Options{Log: log})
+	return StartContainerServersWith(ctx, ServerOptions{Log: log})
+}
+
+// StartContainerServersWith starts the container as opts ask: with
+// opts.Listen, it serves listeners opened by Listen (in the run's network
+// namespace) and has no network of its own.
+func StartContainerServersWith(ctx context.Context, opts ServerOptions) (*ContainerServers, error) {
+	co := container.Options{Log: opts.Log, Listen: opts.Host, OpenListener: opts.Listen, Progress: opts.Progress}
+	if opts.Ports != nil {
+		// Only ephemeral ports are offered to a container.
+		co.Ephemeral = true
+	}
+	s, err := container.Start(ctx, co)
 	if err != nil {
 		return nil, err
 	}
-	return &ContainerServers{S: s}, nil
+	where := opts.Where
+	if where == "" {
+		where = "host network"
+	}
+	return &ContainerServers{S: s, where: where}, nil
 }
 
 func (m *ContainerServers) Mode() string {
-	return "container " + shortID(m.S.ContainerID()) + " (host network)"
+	return "container " + shortID(m.S.ContainerID()) + ", " + m.where
 }
 
 func shortID(id string) string {
@@ -465,3 +604,5 @@ func (m *ContainerServers) Evidence() []any {
 func (m *ContainerServers) Shutdown(ctx context.Context) error { return m.S.Shutdown(ctx) }
 
 func (m *ContainerServers) Peers() []Peer { return sessionPeers(m.S.Evidence()) }
+
+var _ GapReporter = (*AuditSensor)(nil)

@@ -38,11 +38,17 @@ const (
 	// NoExpectation: the scenario says nothing about this rule; the cell
 	// reports what the rule did and never fails the run.
 	NoExpectation Verdict = "NO_EXPECTATION"
+	// Unverifiable: the verdict would have been MISSED (or a silent PASS)
+	// but the rule tests a field or event.action value that the real data
+	// source sends and this run's sensor or profile does not render
+	// (Cell.Gaps names them). It is our gap, not the rule's: never a
+	// failure, never a pass.
+	Unverifiable Verdict = "UNVERIFIABLE"
 )
 
 // Verdicts lists every verdict, in the order reports count them.
 var Verdicts = []Verdict{Pass, Missed, FalsePositive, NoTelemetry, ExecFailed, Skipped,
-	KnownGapMissed, KnownGapFalsePositive, GapClosed, NoExpectation}
+	KnownGapMissed, KnownGapFalsePositive, GapClosed, NoExpectation, Unverifiable}
 
 // Failed reports whether the verdict fails the run (exit code 1).
 func (v Verdict) Failed() bool {
@@ -62,6 +68,10 @@ type Result struct {
 	Engine  string    `json:"engine"`
 	Servers string    `json:"servers"` // "in-process" or "container"
 	Profile string    `json:"profile"`
+	// Gaps is what the real source sends that this run's documents lack
+	// (the profile's unrendered fields and what the sensor cannot see); a
+	// rule testing one gets UNVERIFIABLE instead of MISSED or a silent PASS.
+	Gaps []ecs.Gap `json:"telemetry_gaps,omitempty"`
 	// Lost is how many telemetry events the sensor lost during the run.
 	Lost      uint64            `json:"lost_events"`
 	Scenarios []*ScenarioResult `json:"scenarios"`
@@ -74,6 +84,10 @@ type Result struct {
 	// judged (interrupted, the sensor or the engine failed): the cells are
 	// missing or partial, and the run fails.
 	Incomplete string `json:"incomplete,omitempty"`
+	// ReplayedFrom, when set, is the run directory whose telemetry and
+	// attribution this result was judged on (validate run --replay):
+	// nothing was executed.
+	ReplayedFrom string `json:"replayed_from,omitempty"`
 
 	// Documents is every telemetry document of the run, in arrival order
 	// (written as NDJSON); Evidence the mail servers' sessions.
@@ -142,6 +156,10 @@ type ScenarioResult struct {
 	NetworkEvents int `json:"network_events"`
 	// Processes are the pids attributed to the scenario (its tree).
 	Processes []int `json:"processes,omitempty"`
+	// Telemetry is the scenario's slice of the run's telemetry
+	// (telemetry.ndjson lines [first, last), 0-based): the documents its
+	// process tree was looked for in. Replay attributes from it.
+	Telemetry [2]int `json:"telemetry_range"`
 
 	docs []ecs.Document
 }
@@ -157,6 +175,9 @@ type Cell struct {
 	Verdict     Verdict          `json:"verdict"`
 	Explanation Explanation      `json:"explanation"`
 	Sequences   []Detection      `json:"sequences"`
+	// Gaps names what an UNVERIFIABLE verdict rests on (`event.action ==
+	// "disconnect_received"`, `source.port`).
+	Gaps []string `json:"gaps,omitempty"`
 }
 
 // Detection is one sequence (or event hit) the rule returned, attributed to

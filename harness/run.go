@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/purpleharness/purpleharness/ecs"
 	"github.com/purpleharness/purpleharness/eql"
+	"github.com/purpleharness/purpleharness/prereq"
 	"github.com/purpleharness/purpleharness/rules"
 	"github.com/purpleharness/purpleharness/scenarios"
 )
@@ -24,6 +26,15 @@ type Config struct {
 	Rules  []rules.Rule
 	// Only, when not empty, restricts the run to these scenario names.
 	Only []string
+	// AllTechniques judges every rule on every scenario. Otherwise a rule
+	// tagged with ATT&CK techniques ([[rule.threat]]) is judged only on
+	// the scenarios of a technique it covers (rules.Rule.Covers), as a
+	// repository of a thousand rules needs.
+	AllTechniques bool
+	// RulesSubset says Rules are some of the rules the suite was written
+	// for (one version of a rule under comparison): an expectation naming
+	// a rule not loaded is ignored instead of an error.
+	RulesSubset bool
 
 	// Engine and Explainer default to the embedded EQL engine.
 	Engine    Engine
@@ -33,6 +44,18 @@ type Config struct {
 	// environment errors (exit 3).
 	StartServers func(ctx context.Context) (MailServers, error)
 	StartSensor  func(ctx context.Context) (Sensor, error)
+
+	// StartProcess, when set, starts each benign command's process (the
+	// run's sandbox puts it in its network namespace and cgroup); atomics
+	// get theirs through Catalog.Start.
+	StartProcess func(*exec.Cmd) error
+	// TempDir, when set, holds the run's temporary files (copies of
+	// renamed executables), so the run's reaper can remove them.
+	TempDir string
+	// C2 is the mail servers' address when not DefaultC2: a benign
+	// command's literal DefaultC2 is replaced by it (atomics get it
+	// through Catalog.C2).
+	C2 string
 
 	Profile string
 	// RunID names the run (reports, Elasticsearch namespace); NewRunID
@@ -53,8 +76,12 @@ type Progress struct {
 	Message  string
 }
 
-// EnvError is an environment problem: a part could not start (not root, no
-// audit, ports in use, no Docker). cmd/validate maps it to exit 3.
+// EnvError is an environment problem: a part could not start because the
+// machine lacks something (not root, no audit, a port held by another
+// program, no Docker): its Err carries a *prereq.Missing. cmd/validate maps
+// it to exit 3. A part that fails for its own reasons (a certificate that
+// does not generate, an image that does not build, a rule the kernel
+// refuses) is a plain error, not an EnvError.
 type EnvError struct {
 	Part string
 	Err  error
@@ -62,6 +89,15 @@ type EnvError struct {
 
 func (e *EnvError) Error() string { return fmt.Sprintf("start %s: %v", e.Part, e.Err) }
 func (e *EnvError) Unwrap() error { return e.Err }
+
+// startError is an *EnvError when err names what the machine lacks, and a
+// plain error otherwise.
+func startError(part string, err error) error {
+	if _, ok := prereq.As(err); ok {
+		return &EnvError{part, err}
+	}
+	return fmt.Errorf("start %s: %w", part, err)
+}
 
 // InputError lists problems in the suite or rules found before anything
 // runs (unknown rule reference, unknown atomic, a query that does not
@@ -82,6 +118,21 @@ func Check(cfg Config) error {
 		}
 		if _, err := cfg.Explainer.Shape(r.Query); err != nil {
 			probs = append(probs, ruleError(r, err))
+			continue
+		}
+		// A field the profile's real index templates do not define can
+		// never match: the rule would end MISSED for a reason that is
+		// the rule's, not the scenario's.
+		if tmpl, ok := ecs.TemplateFields(ecs.Profile(cfg.Profile)); ok {
+			if q, err := eql.Parse(r.Query); err == nil {
+				for _, fp := range UnknownFields(q, tmpl) {
+					msg := fmt.Sprintf("%s: %s", r.PosAt(fp.Offset), fp.String(DefendSource))
+					if other := OtherIntegrations(r.Integrations); len(other) > 0 {
+						msg += fmt.Sprintf("; the rule declares the %s integration, whose fields the harness does not produce", strings.Join(other, ", "))
+					}
+					probs = append(probs, msg)
+				}
+			}
 		}
 	}
 	// An unknown rule is reported once, at its first reference, with the
@@ -92,7 +143,7 @@ func Check(cfg Config) error {
 	for _, s := range cfg.Suites {
 		for _, sc := range s.Scenarios {
 			for _, e := range sc.Expect {
-				if e.Rule == scenarios.AnyRule || findRule(cfg.Rules, e.Rule) != nil {
+				if e.Rule == scenarios.AnyRule || cfg.RulesSubset || findRule(cfg.Rules, e.Rule) != nil {
 					continue
 				}
 				if unknown[e.Rule]++; unknown[e.Rule] == 1 {
@@ -205,7 +256,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	progress(Progress{Step: "servers"})
 	servers, err := cfg.StartServers(ctx)
 	if err != nil {
-		return nil, &EnvError{"mail servers", err}
+		return nil, startError("mail servers", err)
 	}
 	res.Servers = servers.Mode()
 	defer func() {
@@ -226,7 +277,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	progress(Progress{Step: "sensor"})
 	sensor, err := cfg.StartSensor(ctx)
 	if err != nil {
-		return nil, &EnvError{"sensor", err}
+		return nil, startError("sensor", err)
 	}
 	defer func() {
 		if cerr := sensor.Close(); cerr != nil && err == nil {
@@ -248,6 +299,12 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if n, ok := sensor.(interface{ Name() string }); ok {
 		sensorName = n.Name()
 	}
+	if n, ok := sensor.(interface{ Notes() []string }); ok {
+		for _, note := range n.Notes() {
+			sensorName += "; " + note
+		}
+	}
+	res.Gaps = runGaps(cfg.Profile, sensor)
 	progress(Progress{Step: "sensor", Done: true, Message: sensorName})
 
 	var list []*scenarios.Scenario
@@ -272,15 +329,22 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		}
 		progress(Progress{Step: "scenario", Scenario: sc.Name, Index: i + 1, Total: len(list)})
 		sr := &ScenarioResult{Name: sc.Name, Description: sc.Description, Technique: sc.Technique, Tags: sc.Tags}
-		w := window{scenario: sr, pids: map[int]bool{}}
+		w := window{scenario: sr, pids: map[int]bool{}, all: sc.Recorded != ""}
 		onStart := func(pid int) { w.addRoot(pid) }
 		var ex Execution
-		if sc.Atomic != nil {
+		var recorded []ecs.Document
+		switch {
+		case sc.Recorded != "":
+			sr.Runs = recordedPrefix + sc.Recorded
+			now := time.Now().UTC()
+			ex = Execution{Status: StatusOK, Command: sr.Runs, Start: now, End: now}
+			recorded, err = ReadRecorded(sc.Recorded)
+		case sc.Atomic != nil:
 			sr.Runs = "atomic " + sc.Atomic.String()
 			ex, err = cfg.Atomics.Run(ctx, *sc.Atomic, sc.Inputs, sc.Timeout, onStart)
-		} else {
+		default:
 			sr.Runs = sc.Command.String()
-			ex, err = runCommand(ctx, *sc.Command, sc.Timeout, onStart)
+			ex, err = runCommand(ctx, c2Command(*sc.Command, cfg.C2), sc.Timeout, onStart, cfg.StartProcess, cfg.TempDir)
 		}
 		if err != nil {
 			ex.Status, ex.Reason = StatusFailed, err.Error()
@@ -294,6 +358,12 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		}
 		w.first = len(res.Documents)
 		res.Documents = append(res.Documents, sensor.Documents(servers.Peers())...)
+		if w.all {
+			// What the sensor saw meanwhile is no scenario's; the window
+			// is the recording.
+			w.first = len(res.Documents)
+			res.Documents = append(res.Documents, recorded...)
+		}
 		w.last = len(res.Documents)
 		res.Scenarios = append(res.Scenarios, sr)
 		windows = append(windows, w)
@@ -304,7 +374,24 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		res.End = time.Now().UTC()
 		return res, ctx.Err()
 	}
+	for _, w := range windows {
+		w.scenario.Telemetry = [2]int{w.first, w.last}
+	}
+	if err := evaluate(ctx, cfg, res, list, windows, progress); err != nil {
+		return res, err
+	}
+	res.End = time.Now().UTC()
+	return res, nil
+}
 
+// recordedPrefix starts ScenarioResult.Runs of a recorded scenario.
+const recordedPrefix = "recorded "
+
+// evaluate attributes each scenario's slice of the telemetry to its
+// process tree, runs every rule over the attributed documents and judges
+// each scenario × rule cell. Run calls it on what it just recorded, Replay
+// on what a run directory holds.
+func evaluate(ctx context.Context, cfg Config, res *Result, list []*scenarios.Scenario, windows []window, progress func(Progress)) error {
 	// Attribute telemetry to scenarios by process tree, within each
 	// scenario's slice of the stream.
 	var evaluated []ecs.Document
@@ -324,12 +411,26 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		info := RuleInfo{Name: r.Name, ID: r.ID, File: r.File, Severity: string(r.Severity), Techniques: r.TechniqueIDs(), Query: r.Query, Skipped: r.Skipped()}
 		res.Rules = append(res.Rules, info)
 		var shape *Shape
+		deps := dependsOn(ruleRefs(r.Query), res.Gaps)
 		perScenario := map[*ScenarioResult][]Detection{}
-		if info.Skipped == "" {
+		var inScope []*ScenarioResult
+		for _, sr := range res.Scenarios {
+			if cfg.AllTechniques || r.Covers(sr.Technique) {
+				inScope = append(inScope, sr)
+			}
+		}
+		if info.Skipped == "" && len(inScope) > 0 {
 			shape, _ = cfg.Explainer.Shape(r.Query)
-			resp, err := cfg.Engine.Search(ctx, r, eql.Request{Query: r.Query, Size: MaxResults}, evaluated)
+			if shape != nil {
+				shape.CategoryField = r.EventCategoryField()
+			}
+			// The rule's own event_category_override, timestamp_field and
+			// tiebreaker_field go into the request, as Kibana sends them.
+			req := r.Request()
+			req.Size = MaxResults
+			resp, err := cfg.Engine.Search(ctx, r, req, evaluated)
 			if err != nil {
-				return res, fmt.Errorf("evaluate %s: %w", r.File, err)
+				return fmt.Errorf("evaluate %s: %w", r.File, err)
 			}
 			for _, d := range detections(resp) {
 				d.Spans = spans(windows, d)
@@ -338,7 +439,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 				}
 			}
 		}
-		for _, sr := range res.Scenarios {
+		for _, sr := range inScope {
 			sc := findScenario(list, sr.Name)
 			exp, has := sc.ExpectationFor(RuleRefs(r)...)
 			cell := &Cell{Scenario: sr.Name, Rule: r.Name, RuleFile: r.File, Tags: sr.Tags, Sequences: perScenario[sr]}
@@ -354,6 +455,13 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			} else {
 				cell.Verdict = judge(sr, exp, has, cell.Sequences)
 				cell.Explanation = explain(cell.Verdict, sr, exp, shape, cell.Sequences)
+				if unverifiable(cell.Verdict, exp, deps) {
+					cell.Explanation = explainUnverifiable(cell.Verdict, cell.Explanation, deps, cfg.Profile)
+					cell.Verdict = Unverifiable
+					for _, g := range deps {
+						cell.Gaps = append(cell.Gaps, g.String())
+					}
+				}
 			}
 			res.Cells = append(res.Cells, cell)
 		}
@@ -361,8 +469,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if d, ok := cfg.Engine.(interface{ Disagreements() []string }); ok {
 		res.Disagreements = d.Disagreements()
 	}
-	res.End = time.Now().UTC()
-	return res, nil
+	return nil
 }
 
 func contains(list []string, s string) bool {
@@ -396,7 +503,8 @@ func NewRunID() string {
 type window struct {
 	scenario    *ScenarioResult
 	pids        map[int]bool
-	first, last int // indexes into Result.Documents
+	all         bool // a recorded scenario: every document of the window is its
+	first, last int  // indexes into Result.Documents
 	from, to    time.Time
 }
 
@@ -415,6 +523,11 @@ func (w *window) attribute(docs []ecs.Document) {
 			if !ok || w.pids[pid] {
 				continue
 			}
+			if w.all {
+				w.pids[pid] = true
+				changed = true
+				continue
+			}
 			if ppid, ok := docInt(d, "process.parent.pid"); ok && w.pids[ppid] {
 				w.pids[pid] = true
 				changed = true
@@ -423,7 +536,7 @@ func (w *window) attribute(docs []ecs.Document) {
 	}
 	for _, d := range docs {
 		pid, ok := docInt(d, "process.pid")
-		if !ok || !w.pids[pid] {
+		if !w.all && (!ok || !w.pids[pid]) {
 			continue
 		}
 		w.scenario.docs = append(w.scenario.docs, d)

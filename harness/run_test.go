@@ -12,6 +12,7 @@ import (
 	"github.com/purpleharness/purpleharness/ecs"
 	"github.com/purpleharness/purpleharness/fakemail"
 	"github.com/purpleharness/purpleharness/harness/sensor"
+	"github.com/purpleharness/purpleharness/prereq"
 	"github.com/purpleharness/purpleharness/rules"
 	"github.com/purpleharness/purpleharness/scenarios"
 )
@@ -21,9 +22,7 @@ import (
 // test when root, audit or the ports are not available.
 func realConfig(t *testing.T, suiteFile string) Config {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the audit sensor")
-	}
+	prereq.NeedRoot(t, "the audit sensor")
 	s, err := scenarios.Load(suiteFile)
 	if err != nil {
 		t.Fatal(err)
@@ -45,16 +44,13 @@ func realConfig(t *testing.T, suiteFile string) Config {
 	}
 }
 
+// skipOnEnv skips when a part could not start for what the machine lacks;
+// any other error is left to the test, which fails on it.
 func skipOnEnv(t *testing.T, err error) {
 	t.Helper()
 	var env *EnvError
 	if errors.As(err, &env) {
-		if errors.Is(err, sensor.ErrNotRoot) || errors.Is(err, sensor.ErrNoAudit) {
-			t.Skipf("needs kernel audit: %v", err)
-		}
-		if strings.Contains(err.Error(), "address already in use") {
-			t.Skipf("mail ports busy (another run?): %v", err)
-		}
+		prereq.SkipOrFail(t, err)
 	}
 }
 
@@ -174,16 +170,9 @@ func TestCheckQueryErrorPosition(t *testing.T) {
 // TestRenderErrorsAreLost: an observation the renderer rejects never
 // reaches the rules, so the sensor counts it as lost and the report says so.
 func TestRenderErrorsAreLost(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the audit sensor")
-	}
+	prereq.NeedRoot(t, "the audit sensor")
 	a, err := StartAuditSensor(context.Background(), ecs.Endpoint)
-	if errors.Is(err, sensor.ErrNotRoot) || errors.Is(err, sensor.ErrNoAudit) {
-		t.Skipf("needs kernel audit: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	prereq.SkipOrFail(t, err)
 	t.Cleanup(func() { a.Close() })
 	before := a.Lost()
 	// A connect without a destination address cannot be rendered.

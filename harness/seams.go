@@ -53,6 +53,9 @@ type Shape struct {
 	// MaxSpan is the sequence's maxspan; 0 when none.
 	MaxSpan time.Duration
 	Stages  []Stage
+	// CategoryField is the field a stage's category is read from: the
+	// rule's event_category_override; "" means event.category.
+	CategoryField string
 }
 
 // Stage is one query of a sequence (a runs=N stage counts once), or the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -23,6 +24,14 @@ type ndjsonRule struct {
 	Severity    string   `json:"severity"`
 	RiskScore   float64  `json:"risk_score"`
 	Threat      []Threat `json:"threat"`
+
+	RelatedIntegrations relatedIntegrations `json:"related_integrations"`
+
+	EventCategoryOverride             string `json:"event_category_override"`
+	TimestampField                    string `json:"timestamp_field"`
+	TiebreakerField                   string `json:"tiebreaker_field"`
+	TimestampOverride                 string `json:"timestamp_override"`
+	TimestampOverrideFallbackDisabled bool   `json:"timestamp_override_fallback_disabled"`
 }
 
 // ndjsonLine is any line of an export: a rule, a Kibana saved object of
@@ -45,8 +54,33 @@ type ndjsonLine struct {
 			Severity    string   `json:"severity"`
 			RiskScore   float64  `json:"riskScore"`
 			Threat      []Threat `json:"threat"`
+
+			RelatedIntegrations relatedIntegrations `json:"relatedIntegrations"`
+
+			EventCategoryOverride             string `json:"eventCategoryOverride"`
+			TimestampField                    string `json:"timestampField"`
+			TiebreakerField                   string `json:"tiebreakerField"`
+			TimestampOverride                 string `json:"timestampOverride"`
+			TimestampOverrideFallbackDisabled bool   `json:"timestampOverrideFallbackDisabled"`
 		} `json:"params"`
 	} `json:"attributes"`
+}
+
+// relatedIntegration is one entry of a rule's related_integrations.
+type relatedIntegration struct {
+	Package string `json:"package"`
+}
+
+type relatedIntegrations []relatedIntegration
+
+func (ri relatedIntegrations) packages() []string {
+	var out []string
+	for _, r := range ri {
+		if r.Package != "" && !slices.Contains(out, r.Package) {
+			out = append(out, r.Package)
+		}
+	}
+	return out
 }
 
 var jsonQueryKey = regexp.MustCompile(`"query"[ \t]*:[ \t]*`)
@@ -190,6 +224,11 @@ func parseObject(path string, format Format, data []byte, start, end int, lines 
 			RuleID: p.RuleID, Name: a.Name, Description: p.Description,
 			Type: p.Type, Language: p.Language, Query: p.Query, Index: p.Index,
 			Severity: p.Severity, RiskScore: p.RiskScore, Threat: p.Threat,
+			RelatedIntegrations: p.RelatedIntegrations,
+
+			EventCategoryOverride: p.EventCategoryOverride, TimestampField: p.TimestampField,
+			TiebreakerField: p.TiebreakerField, TimestampOverride: p.TimestampOverride,
+			TimestampOverrideFallbackDisabled: p.TimestampOverrideFallbackDisabled,
 		}
 	} else if l.ExportedCount != nil || (l.ListID != "" && fr.RuleID == "") {
 		return nil, nil
@@ -197,12 +236,22 @@ func parseObject(path string, format Format, data []byte, start, end int, lines 
 	if fr.RuleID == "" && fr.Type == "" && fr.Query == nil {
 		return nil, &Error{objPos, "not a detection rule (no rule_id, type or query)"}
 	}
+	if l.Attributes == nil {
+		if errs := unknownRuleKeys(path, data, lines, start, end); len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+	}
 	r := &Rule{
 		File: path, Format: format, Line: objPos.Line,
 		ID: fr.RuleID, Name: fr.Name, Description: fr.Description,
 		Type: fr.Type, Language: Language(strings.ToLower(fr.Language)),
 		Index: fr.Index, Severity: Severity(strings.ToLower(fr.Severity)),
 		RiskScore: int(fr.RiskScore), Threat: fr.Threat, lines: lines,
+		Integrations: fr.RelatedIntegrations.packages(),
+
+		EventCategoryOverride: fr.EventCategoryOverride, TimestampField: fr.TimestampField,
+		TiebreakerField: fr.TiebreakerField, TimestampOverride: fr.TimestampOverride,
+		TimestampOverrideFallbackDisabled: fr.TimestampOverrideFallbackDisabled,
 	}
 	if r.Language == "" && r.Type == "eql" {
 		r.Language = LanguageEQL

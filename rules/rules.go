@@ -27,6 +27,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/purpleharness/purpleharness/eql"
 )
 
 // Format is the file format a rule was loaded from.
@@ -79,6 +81,31 @@ type Rule struct {
 	RiskScore   int
 	Threat      []Threat
 
+	// Integrations are the Fleet packages the rule declares it reads data
+	// from ([metadata] integration in detection-rules; the packages of
+	// related_integrations in an export): "endpoint" for Elastic Defend.
+	// A package besides the one that ships the indexed data (ProblemChild's
+	// ingest pipeline on Defend's process events, say) adds fields that
+	// data source's own templates do not define.
+	Integrations []string
+
+	// The EQL request parameters a rule sets for itself (detection-rules
+	// EQLRuleData, Kibana's EQL rule params). Empty means Elasticsearch's
+	// default. Request puts them in the _eql/search request.
+	EventCategoryOverride string // event_category_override: the field holding each stage's category
+	TimestampField        string // timestamp_field: the field events are ordered by
+	TiebreakerField       string // tiebreaker_field: orders events with equal timestamps
+
+	// TimestampOverride (timestamp_override) names the field Kibana's
+	// rule executor filters its look-back window on, instead of
+	// @timestamp; documents without it fall back to @timestamp unless
+	// TimestampOverrideFallbackDisabled. It is not the EQL timestamp_field:
+	// events are still ordered by TimestampField (Kibana, rule_types/eql/
+	// eql.ts and build_eql_search_request.ts, and utils/build_events_query.ts
+	// buildTimeRangeFilter).
+	TimestampOverride                 string
+	TimestampOverrideFallbackDisabled bool
+
 	// src maps each byte offset of Query (and len(Query)) to its byte
 	// offset in the file; lines holds the file's line start offsets.
 	src   []int
@@ -119,6 +146,58 @@ func (r *Rule) TechniqueIDs() []string {
 		}
 	}
 	return ids
+}
+
+// Covers reports whether the rule is tagged for ATT&CK technique id
+// (T1071 or T1071.003): a technique listed without sub-techniques covers
+// itself and all of them, one listed with sub-techniques covers those and
+// the technique itself. A rule with no technique, or an empty id, covers
+// everything.
+func (r *Rule) Covers(id string) bool {
+	if id == "" {
+		return true
+	}
+	any := false
+	for _, t := range r.Threat {
+		for _, tech := range t.Techniques {
+			any = true
+			if id == tech.ID {
+				return true
+			}
+			if len(tech.Subtechniques) == 0 && strings.HasPrefix(id, tech.ID+".") {
+				return true
+			}
+			for _, s := range tech.Subtechniques {
+				if id == s.ID {
+					return true
+				}
+			}
+		}
+	}
+	return !any
+}
+
+// Request is the _eql/search request Kibana's rule executor sends for the
+// rule: its query, with timestamp_field, event_category_field (from
+// event_category_override) and tiebreaker_field as the rule sets them and
+// left out (Elasticsearch's defaults) where it does not
+// (build_eql_search_request.ts). Callers add size and any window filter.
+func (r *Rule) Request() eql.Request {
+	return eql.Request{
+		Query:              r.Query,
+		TimestampField:     r.TimestampField,
+		TiebreakerField:    r.TiebreakerField,
+		EventCategoryField: r.EventCategoryOverride,
+	}
+}
+
+// EventCategoryField is the field the rule's stage categories are read
+// from: its event_category_override, or event.category.
+func (r *Rule) EventCategoryField() string {
+	if r.EventCategoryOverride != "" {
+		return r.EventCategoryOverride
+	}
+	return eql.DefaultEventCategoryField
 }
 
 // Skipped reports why the rule is not evaluated: its language is not EQL.

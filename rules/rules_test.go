@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -330,5 +331,93 @@ func TestLoadJSONAfterBOM(t *testing.T) {
 				t.Errorf("QueryPos() = %s, want %s", got, want)
 			}
 		})
+	}
+}
+
+// TestRuleRequestParameters loads the EQL request parameters a rule sets
+// for itself from every format that carries them: detection-rules TOML
+// (EQLRuleData: event_category_override, timestamp_field,
+// tiebreaker_field; timestamp_override on every rule), Kibana's rule
+// export (the same snake_case names) and saved objects (camelCase params),
+// and checks the _eql/search request Rule.Request builds from them.
+func TestRuleRequestParameters(t *testing.T) {
+	type want struct {
+		category, timestamp, tiebreaker, override string
+		noFallback                                bool
+		categoryField                             string
+		body                                      string
+	}
+	tests := []struct {
+		name string
+		file string
+		rule int
+		want want
+	}{
+		{"toml", "testdata/overrides/s3_logging_off.toml", 0, want{
+			category: "event.type", override: "event.ingested", categoryField: "event.type",
+			body: `{"query":"info where data_stream.dataset == \"aws.cloudtrail\"\n  and event.provider == \"s3.amazonaws.com\"\n  and event.action == \"PutBucketLogging\"\n  and event.outcome == \"success\"\n","event_category_field":"event.type"}`,
+		}},
+		{"toml tiebreaker", "testdata/overrides/exec_then_connect.toml", 0, want{
+			tiebreaker: "event.sequence", categoryField: "event.category",
+			body: `{"query":"sequence by process.entity_id\n  [process where event.action == \"exec\"]\n  [network where event.action == \"connection_attempted\" and destination.port == 110]\n","tiebreaker_field":"event.sequence"}`,
+		}},
+		{"ndjson export", "testdata/overrides/trail_then_logging.ndjson", 0, want{
+			category: "event.type", timestamp: "event.created", override: "event.ingested", categoryField: "event.type",
+			body: `{"query":"sequence by user.name with maxspan=1h\n  [info where event.action == \"StopLogging\"]\n  [info where event.action == \"PutBucketLogging\"]","timestamp_field":"event.created","event_category_field":"event.type"}`,
+		}},
+		{"saved object", "testdata/overrides/saved_object.ndjson", 0, want{
+			category: "event.type", timestamp: "event.created", tiebreaker: "event.sequence",
+			override: "event.ingested", noFallback: true, categoryField: "event.type",
+			body: `{"query":"info where event.action == \"PutBucketLogging\"","timestamp_field":"event.created","tiebreaker_field":"event.sequence","event_category_field":"event.type"}`,
+		}},
+		{"none set", "t1071_003_mail_c2_published.toml", 0, want{
+			categoryField: "event.category",
+			body:          `{"query":` + strconvQuote(publishedQuery) + `}`,
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rs, err := Load(tc.file)
+			if err != nil {
+				t.Fatalf("Load(%q): %v", tc.file, err)
+			}
+			r := rs[tc.rule]
+			got := want{r.EventCategoryOverride, r.TimestampField, r.TiebreakerField, r.TimestampOverride,
+				r.TimestampOverrideFallbackDisabled, r.EventCategoryField(), ""}
+			body, err := r.Request().MarshalJSON()
+			if err != nil {
+				t.Fatalf("Request().MarshalJSON(): %v", err)
+			}
+			got.body = string(body)
+			if got != tc.want {
+				t.Errorf("Load(%q)[%d]:\ngot  %+v\nwant %+v", tc.file, tc.rule, got, tc.want)
+			}
+		})
+	}
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// TestCovers: which scenario techniques a rule's [[rule.threat]] covers.
+func TestCovers(t *testing.T) {
+	parentOnly := Rule{Threat: []Threat{{Techniques: []Technique{{Ref: Ref{ID: "T1071"}}}}}}
+	withSub := Rule{Threat: []Threat{{Techniques: []Technique{{Ref: Ref{ID: "T1071"}, Subtechniques: []Ref{{ID: "T1071.003"}}}}}}}
+	untagged := Rule{}
+	for _, tc := range []struct {
+		r    Rule
+		id   string
+		want bool
+	}{
+		{parentOnly, "T1071", true}, {parentOnly, "T1071.003", true}, {parentOnly, "T1071.001", true}, {parentOnly, "T1059", false},
+		{parentOnly, "T10710", false},
+		{withSub, "T1071.003", true}, {withSub, "T1071", true}, {withSub, "T1071.001", false}, {withSub, "T1059.004", false},
+		{untagged, "T1059", true}, {withSub, "", true},
+	} {
+		if got := tc.r.Covers(tc.id); got != tc.want {
+			t.Errorf("%+v.Covers(%q) = %v, want %v", tc.r.Threat, tc.id, got, tc.want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -26,6 +27,16 @@ type tomlFile struct {
 		Severity    string   `toml:"severity"`
 		RiskScore   int      `toml:"risk_score"`
 		Threat      []Threat `toml:"threat"`
+
+		RelatedIntegrations []struct {
+			Package string `toml:"package"`
+		} `toml:"related_integrations"`
+
+		EventCategoryOverride             string `toml:"event_category_override"`
+		TimestampField                    string `toml:"timestamp_field"`
+		TiebreakerField                   string `toml:"tiebreaker_field"`
+		TimestampOverride                 string `toml:"timestamp_override"`
+		TimestampOverrideFallbackDisabled bool   `toml:"timestamp_override_fallback_disabled"`
 	} `toml:"rule"`
 }
 
@@ -38,7 +49,8 @@ var queryKey = regexp.MustCompile(`(?m)^[ \t]*(?:rule\.)?(?:query|"query"|'query
 func parseTOML(path string, data []byte) (*Rule, error) {
 	lines := lineStarts(data)
 	var f tomlFile
-	if _, err := toml.Decode(string(data), &f); err != nil {
+	md, err := toml.Decode(string(data), &f)
+	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			pos := Pos{path, pe.Position.Line, pe.Position.Col}
@@ -62,6 +74,11 @@ func parseTOML(path string, data []byte) (*Rule, error) {
 	if f.Rule == nil {
 		return nil, &Error{Pos{path, 1, 1}, "no [rule] table (not a detection-rules file)"}
 	}
+	// detection-rules reads a deprecated rule as free-form tables
+	// (DeprecatedRuleContents), so only a live rule's keys are checked.
+	if errs := unknownKeys(path, data, lines, md); len(errs) > 0 && f.Metadata["maturity"] != "deprecated" {
+		return nil, errors.Join(errs...)
+	}
 	fr := f.Rule
 	r := &Rule{
 		File: path, Format: FormatTOML, Line: 1,
@@ -69,6 +86,16 @@ func parseTOML(path string, data []byte) (*Rule, error) {
 		Type: fr.Type, Language: Language(strings.ToLower(fr.Language)),
 		Index: fr.Index, Severity: Severity(strings.ToLower(fr.Severity)),
 		RiskScore: fr.RiskScore, Threat: fr.Threat, lines: lines,
+
+		EventCategoryOverride: fr.EventCategoryOverride, TimestampField: fr.TimestampField,
+		TiebreakerField: fr.TiebreakerField, TimestampOverride: fr.TimestampOverride,
+		TimestampOverrideFallbackDisabled: fr.TimestampOverrideFallbackDisabled,
+	}
+	r.Integrations = stringList(f.Metadata["integration"])
+	for _, ri := range fr.RelatedIntegrations {
+		if ri.Package != "" && !slices.Contains(r.Integrations, ri.Package) {
+			r.Integrations = append(r.Integrations, ri.Package)
+		}
 	}
 	if r.Language == "" && r.Type == "eql" {
 		r.Language = LanguageEQL // detection-rules always sets both; be lenient
@@ -126,4 +153,22 @@ func clampedIdentity(start, n, limit int) []int {
 		src[i] = min(src[i], max(limit-1, 0))
 	}
 	return src
+}
+
+// stringList reads a metadata value that detection-rules allows as a
+// string or a list of strings (integration = "aws" or ["aws", "endpoint"]).
+func stringList(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, x := range v {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
 }

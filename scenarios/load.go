@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/purpleharness/purpleharness/yamlerr"
 )
 
 // Error is an input error at a position in a suite file.
@@ -105,9 +107,6 @@ func Load(path string) (*Suite, error) {
 	return Parse(path, data)
 }
 
-// yamlLineRe extracts the line from yaml.v3's syntax errors ("yaml: line 3: ...").
-var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // Parse decodes a suite from data; file names it in positions.
 func Parse(file string, data []byte) (*Suite, error) {
 	var doc yaml.Node
@@ -117,15 +116,8 @@ func Parse(file string, data []byte) (*Suite, error) {
 			e.Pos.File = file
 			return nil, Errors{e}
 		}
-		msg := err.Error()
-		line := 1
-		if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = m[2]
-		} else {
-			msg = strings.TrimPrefix(msg, "yaml: ")
-		}
-		return nil, Errors{{Pos{file, line, 1}, msg}}
+		line, col, msg := yamlerr.Locate(data, err)
+		return nil, Errors{{Pos{file, line, col}, msg}}
 	}
 	d := &decoder{file: file}
 	s := d.suite(&doc)
@@ -322,7 +314,7 @@ func (d *decoder) scenario(n *yaml.Node, s *Suite) *Scenario {
 	}
 	before := len(d.errs)
 	var expectNode *yaml.Node
-	d.fields(n, "scenario", []string{"name", "description", "technique", "atomic", "command", "inputs", "tags", "timeout", "expect"}, func(key string, k, v *yaml.Node) {
+	d.fields(n, "scenario", []string{"name", "description", "technique", "atomic", "command", "recorded", "inputs", "tags", "timeout", "expect"}, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "name":
 			sc.Name = d.nonEmpty(v, "name")
@@ -337,6 +329,8 @@ func (d *decoder) scenario(n *yaml.Node, s *Suite) *Scenario {
 			sc.Atomic = d.atomic(v)
 		case "command":
 			sc.Command = d.command(v)
+		case "recorded":
+			sc.Recorded = d.recorded(v)
 		case "inputs":
 			sc.Inputs = d.inputs(v)
 		case "tags":
@@ -350,14 +344,20 @@ func (d *decoder) scenario(n *yaml.Node, s *Suite) *Scenario {
 	if sc.Name == "" && len(d.errs) == before {
 		d.errorf(n, "scenario has no name")
 	}
-	switch {
-	case sc.Atomic == nil && sc.Command == nil && len(d.errs) == before:
-		d.errorf(n, "scenario %q needs an atomic or a command", sc.Name)
-	case sc.Atomic != nil && sc.Command != nil:
-		d.errorf(n, "scenario %q has both an atomic and a command; use one", sc.Name)
+	runs := 0
+	for _, set := range []bool{sc.Atomic != nil, sc.Command != nil, sc.Recorded != ""} {
+		if set {
+			runs++
+		}
 	}
-	if sc.Command != nil && len(sc.Inputs) > 0 {
-		d.errorf(n, "scenario %q: inputs apply to atomics, not commands", sc.Name)
+	switch {
+	case runs == 0 && len(d.errs) == before:
+		d.errorf(n, "scenario %q needs an atomic, a command or recorded telemetry", sc.Name)
+	case runs > 1:
+		d.errorf(n, "scenario %q has more than one of atomic, command and recorded; use one", sc.Name)
+	}
+	if sc.Atomic == nil && len(sc.Inputs) > 0 {
+		d.errorf(n, "scenario %q: inputs apply to atomics only", sc.Name)
 	}
 	if expectNode == nil {
 		if len(d.errs) == before {
@@ -367,6 +367,23 @@ func (d *decoder) scenario(n *yaml.Node, s *Suite) *Scenario {
 		sc.Expect = d.expectations(expectNode)
 	}
 	return sc
+}
+
+// recorded reads a recorded: path, resolved against the suite file's
+// folder; a file that is not there is an error at the value.
+func (d *decoder) recorded(n *yaml.Node) string {
+	p := d.nonEmpty(n, "recorded")
+	if p == "" {
+		return ""
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(filepath.Dir(d.file), p)
+	}
+	if st, err := os.Stat(p); err != nil || st.IsDir() {
+		d.errorf(n, "recorded %q: not a telemetry file (%s)", n.Value, p)
+		return ""
+	}
+	return p
 }
 
 func (d *decoder) atomic(n *yaml.Node) *AtomicRef {

@@ -88,9 +88,15 @@ type Scenario struct {
 	Name        string
 	Description string
 	Technique   string // defaults to the suite's
-	// Exactly one of Atomic and Command is set.
+	// Exactly one of Atomic, Command and Recorded is set.
 	Atomic  *AtomicRef
 	Command *Command
+	// Recorded is a telemetry file (NDJSON, a JSON array of events, or an
+	// Elasticsearch _search response) every event of which is the
+	// scenario's: telemetry a real agent captured (the PowerShell atomic
+	// under Elastic Defend on Windows, say), judged like a run's. The
+	// path is resolved against the suite file's folder.
+	Recorded string
 	// Inputs override the atomic's input_arguments defaults.
 	Inputs  map[string]string
 	Tags    []Tag

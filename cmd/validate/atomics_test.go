@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/purpleharness/purpleharness/fakemail"
+	"github.com/purpleharness/purpleharness/prereq"
 )
 
 // buildValidate builds cmd/validate into a temporary directory that the
@@ -93,7 +94,7 @@ func TestAtomicsCommand(t *testing.T) {
 			[]string{filepath.Join(findings, "T9003", "T9003.yaml") + ":11:7: T9003-1: sudo is used but elevation_required is not true [sudo-without-elevation]",
 				filepath.Join(findings, "T9003", "T9003.yaml") + ":11:17: T9003-1: command uses #{what}, which input_arguments does not declare [undeclared-argument]"}, nil},
 		{"load errors exit 2 with positions", []string{"atomics", "list", "--path", broken}, 2, nil,
-			[]string{filepath.Join(broken, "T9001", "T9001.yaml") + ":5:1: invalid YAML: mapping values are not allowed in this context",
+			[]string{filepath.Join(broken, "T9001", "T9001.yaml") + ":5:15: invalid YAML: mapping values are not allowed in this context",
 				filepath.Join(broken, "T9002", "T9002.yaml") + ":3:15: atomic_tests: want a list, got a mapping",
 				"2 load error(s)"}},
 		{"missing folder", []string{"atomics", "list", "--path", filepath.Join(broken, "nope")}, 2, nil, []string{"no such file or directory"}},
@@ -127,9 +128,7 @@ func TestAtomicsCommand(t *testing.T) {
 // atomicsRunCmd runs the single-bash-process POP3 atomic against the fake
 // mail servers started here.
 func atomicsRunCmd(t *testing.T, bin string) {
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("bash not found")
-	}
+	prereq.LookPath(t, "bash")
 	cfg := fakemail.DefaultConfig()
 	cfg.Ports = fakemail.EphemeralPorts()
 	cfg.ErrorLog = log.New(io.Discard, "", 0)
@@ -196,8 +195,8 @@ func atomicsCtrlC(t *testing.T, bin string) {
 		t.Fatal(err)
 	}
 	err := cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
-		t.Errorf("validate after Ctrl-C: %v, want exit code 1\n%s", err, out.String())
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Errorf("validate after Ctrl-C: %v, want exit code 130\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "T9004-1  cancelled") {
 		t.Errorf("output lacks the cancelled status:\n%s", out.String())
@@ -235,9 +234,7 @@ func atomicsJSON(t *testing.T, bin string) {
 	// check-prereqs runs the real prerequisite commands: nc and curl are
 	// looked up on this machine.
 	for _, bin := range []string{"nc", "curl", "bash"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("%s not found", bin)
-		}
+		prereq.LookPath(t, bin)
 	}
 	stdout, stderr, code = runValidate(t, bin, "atomics", "check-prereqs", "T1071.003-2", "T1071.003-6", "--format", "json")
 	if code != 0 {

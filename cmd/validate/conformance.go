@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/purpleharness/purpleharness/eql/conformance"
@@ -14,9 +15,13 @@ import (
 
 const conformanceUsage = `usage: validate conformance [flags]
 
-Run Elasticsearch's own EQL specification corpus (308 queries, the
-eql-conformance layout) against a real Elasticsearch cluster, or against the
-embedded engine, with the same runner, and print per-suite pass counts.
+Run Elasticsearch's own EQL specification corpus against a real
+Elasticsearch cluster, or against the embedded engine, with the same runner,
+and print per-suite pass counts. The corpus folder is Elasticsearch's
+x-pack/plugin/eql/qa/common/src/main/resources as a checkout at any 8.x or
+9.x tag holds it (data/*.mapping, data/*.data, the .toml query files), or
+the earlier layout (test_data.json, mapping-default.json); the shared
+eql-conformance copy holds 308 queries.
 Exit 0 when every query is answered as the spec says, 1 otherwise, 3 when
 there is no cluster or no corpus.
 
@@ -136,6 +141,9 @@ func runConformance(ctx context.Context, args []string, stdout, stderr io.Writer
 	corpus, err := conformance.Load(dir)
 	if err != nil {
 		return envError(fmt.Errorf("conformance: %w", err))
+	}
+	if len(corpus.Missing) > 0 {
+		fmt.Fprintf(stderr, "corpus: %s lacks %s (their suites are not run)\n", dir, strings.Join(corpus.Missing, ", "))
 	}
 	res, err := corpus.Run(ctx, b, conformance.Options{Seed: *seed})
 	if err != nil {

@@ -13,7 +13,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/purpleharness/purpleharness/ecs"
 	"github.com/purpleharness/purpleharness/eql"
+	"github.com/purpleharness/purpleharness/harness"
 	"github.com/purpleharness/purpleharness/rules"
 )
 
@@ -247,6 +249,10 @@ func lintRule(r *rules.Rule, opts []eql.Option) (problem finding, bad bool, warn
 	if err == nil {
 		_, err = eql.Compile(q, opts...)
 	}
+	if err == nil {
+		// With a mapping: the rule's category field must be in it.
+		err = eql.CheckCategoryField(q, r.EventCategoryField(), opts...)
+	}
 	if err != nil {
 		var qe *eql.Error
 		if errors.As(err, &qe) {
@@ -254,8 +260,17 @@ func lintRule(r *rules.Rule, opts []eql.Option) (problem finding, bad bool, warn
 		}
 		return finding{r.QueryPos(), "error", err.Error()}, true, nil
 	}
-	for _, w := range ecsWarnings(q, eql.DefaultEventCategoryField) {
+	for _, w := range ecsWarnings(q, r.EventCategoryField()) {
 		warnings = append(warnings, finding{r.PosAt(w.offset), "warning", w.msg})
+	}
+	// A rule that reads only Elastic Defend's event data streams, and
+	// declares no integration that adds fields to them, can use only the
+	// fields their templates define (a run of the suite refuses such a
+	// rule; lint warns).
+	if tmpl, ok := ecs.TemplateFields(ecs.Endpoint); ok && harness.DefendIndex(r.Index) && len(harness.OtherIntegrations(r.Integrations)) == 0 {
+		for _, fp := range harness.UnknownFields(q, tmpl) {
+			warnings = append(warnings, finding{r.PosAt(fp.Offset), "warning", fp.String(harness.DefendSource)})
+		}
 	}
 	return finding{}, false, warnings
 }
@@ -316,6 +331,10 @@ var ecsHints = map[string]string{
 	"exec":                 "Elastic Defend reports it in event.action",
 	"fork":                 "Elastic Defend reports it in event.action",
 	"lookup_requested":     "Elastic Defend reports it in event.action",
+	// Auditbeat's system/process dataset: event.action "process_started"
+	// with event.type "start" (x-pack/auditbeat/module/system/process,
+	// eventAction.String and Type).
+	"process_started": "Auditbeat's system module reports it in event.action (event.type \"start\")",
 }
 
 // ecsWarning is a finding that does not make a rule invalid.
@@ -326,7 +345,10 @@ type ecsWarning struct {
 
 // ecsWarnings checks every constant a query compares an ECS
 // categorization field with (==, !=, in, in~, :, like without wildcards),
-// and each stage's event category.
+// and each stage's event category against the values of categoryField,
+// the field Elasticsearch reads it from (the rule's
+// event_category_override, e.g. event.type for "info where"; a field
+// that is not an ECS categorization field is not checked).
 func ecsWarnings(q *eql.Query, categoryField string) []ecsWarning {
 	var ws []ecsWarning
 	check := func(field string, lit eql.Expr, insensitive bool) {
@@ -389,8 +411,12 @@ func ecsWarnings(q *eql.Query, categoryField string) []ecsWarning {
 		}
 	}
 	for _, st := range q.Stages() {
-		if st.Category != "" && categoryField == eql.DefaultEventCategoryField && !slices.Contains(ecsAllowed["event.category"], st.Category) {
-			ws = append(ws, ecsWarning{st.Pos.Offset, fmt.Sprintf("%q is not an ECS event.category value, so this stage never matches ECS data", st.Category)})
+		if allowed, ok := ecsAllowed[categoryField]; ok && st.Category != "" && !slices.Contains(allowed, st.Category) {
+			msg := fmt.Sprintf("%q is not an ECS %s value, so this stage never matches ECS data", st.Category, categoryField)
+			if categoryField != eql.DefaultEventCategoryField {
+				msg += " (the rule's event_category_override reads the category from " + categoryField + ")"
+			}
+			ws = append(ws, ecsWarning{st.Pos.Offset, msg})
 		}
 		for _, c := range st.Conds {
 			walk(c.Expr)

@@ -113,25 +113,39 @@ sequence [network where true]"""
 
 func TestECSWarnings(t *testing.T) {
 	tests := []struct {
-		query string
-		want  []string // "offset: message prefix"
+		query    string
+		category string   // the event category field; "" is event.category
+		want     []string // "offset: message prefix"
 	}{
-		{`network where event.type == "start"`, nil},
-		{`network where event.type : "START"`, nil},
-		{`network where event.type == "START"`, []string{`28: "START" is not an ECS event.type value`}},
-		{`network where event.type in~ ("Start", "connection_attempted")`, []string{`39: "connection_attempted" is not an ECS event.type value, so this never matches ECS data; Elastic Defend reports it in event.action`}},
-		{`network where not event.outcome != "succes"`, []string{`35: "succes" is not an ECS event.outcome value`}},
-		{`network where event.type : "conn*"`, nil},
-		{`network where event.action == "connection_attempted"`, nil},
-		{`netwrk where true`, []string{`0: "netwrk" is not an ECS event.category value`}},
-		{`sequence [process where event.kind == "alerts"] [any where true]`, []string{`38: "alerts" is not an ECS event.kind value`}},
+		{`network where event.type == "start"`, "", nil},
+		{`network where event.type : "START"`, "", nil},
+		{`network where event.type == "START"`, "", []string{`28: "START" is not an ECS event.type value`}},
+		{`network where event.type in~ ("Start", "connection_attempted")`, "", []string{`39: "connection_attempted" is not an ECS event.type value, so this never matches ECS data; Elastic Defend reports it in event.action`}},
+		{`network where not event.outcome != "succes"`, "", []string{`35: "succes" is not an ECS event.outcome value`}},
+		{`network where event.type : "conn*"`, "", nil},
+		{`process where event.type in ("start", "process_started")`, "", []string{`38: "process_started" is not an ECS event.type value, so this never matches ECS data; Auditbeat's system module reports it in event.action (event.type "start")`}},
+		{`network where event.action == "connection_attempted"`, "", nil},
+		{`netwrk where true`, "", []string{`0: "netwrk" is not an ECS event.category value`}},
+		{`sequence [process where event.kind == "alerts"] [any where true]`, "", []string{`38: "alerts" is not an ECS event.kind value`}},
+		// event_category_override = "event.type": the stage's category
+		// is an event.type value ("info where" in AWS CloudTrail rules).
+		{`info where event.action == "PutBucketLogging"`, "event.type", nil},
+		{`sequence [info where true] [change where true]`, "event.type", nil},
+		{`infos where true`, "event.type", []string{`0: "infos" is not an ECS event.type value, so this stage never matches ECS data (the rule's event_category_override reads the category from event.type)`}},
+		{`network where true`, "event.type", []string{`0: "network" is not an ECS event.type value`}},
+		// A field outside ECS categorization has no list to check against.
+		{`anything where true`, "custom.kind", nil},
 	}
 	for _, tt := range tests {
 		q, err := eql.Parse(tt.query)
 		if err != nil {
 			t.Fatalf("Parse(%q): %v", tt.query, err)
 		}
-		ws := ecsWarnings(q, eql.DefaultEventCategoryField)
+		field := tt.category
+		if field == "" {
+			field = eql.DefaultEventCategoryField
+		}
+		ws := ecsWarnings(q, field)
 		if len(ws) != len(tt.want) {
 			t.Errorf("ecsWarnings(%q) = %+v, want %d", tt.query, ws, len(tt.want))
 			continue

@@ -17,6 +17,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/purpleharness/purpleharness/harness/sandbox"
 )
 
 // Exit codes shared by every subcommand.
@@ -25,7 +27,21 @@ const (
 	exitFailed = 1 // an expectation failed, lint found problems
 	exitUsage  = 2 // bad input: usage, YAML, TOML, EQL
 	exitEnv    = 3 // environment: not root, no audit, no Docker, cannot bind
+	// exitInterrupted: SIGINT or SIGTERM stopped the command (128+SIGINT,
+	// as a shell reports it), at whatever moment; everything it started
+	// was stopped and removed.
+	exitInterrupted = 130
 )
+
+// exitCodeTable is the one text of the exit codes: "validate help" prints
+// it, and a test holds README.md and docs/harness.md to the same lines.
+const exitCodeTable = `exit codes:
+  0    every expectation met; the command succeeded
+  1    an expectation failed, or lint found a problem
+  2    bad input (flags, --out, suite YAML, atomics, rule files, EQL, with file:line:col); nothing started
+  3    environment (not root, no kernel audit, no network namespace, no Docker or Elasticsearch where one was required)
+  130  interrupted (Ctrl-C, SIGTERM) at any moment: everything started is stopped and removed; a started run's reports are written and marked incomplete
+`
 
 // exitError carries the exit code a subcommand wants for its error.
 type exitError struct {
@@ -41,9 +57,6 @@ func usageError(err error) error { return &exitError{exitUsage, err} }
 
 // envError marks err as an environment problem (exit 3).
 func envError(err error) error { return &exitError{exitEnv, err} }
-
-// failedError marks err as a failed check (exit 1).
-func failedError(err error) error { return &exitError{exitFailed, err} }
 
 // silentExit ends the command with code and no further message (the command
 // has already printed what it had to say).
@@ -67,6 +80,8 @@ func commands() []command {
 		recordCommand,
 		{"atomics", "list, show, lint and check Atomic Red Team tests", runAtomics},
 		lintCommand,
+		diffCommand,
+		extractCommand,
 		queryCommand,
 		conformanceCommand,
 		serveMailCommand,
@@ -74,6 +89,11 @@ func commands() []command {
 }
 
 func main() {
+	// The run's reaper is this executable again (harness/sandbox): it
+	// does nothing else.
+	if sandbox.IsReaper() {
+		os.Exit(sandbox.ReapMain(reapActions()))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -84,16 +104,32 @@ func main() {
 // With no subcommand (or only flags) it runs "run", the main job.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	name := "run"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+	switch {
+	case len(args) > 0 && isHelpFlag(args[0]):
+		name, args = "help", nil // "validate --help" lists the commands, not run's flags
+	case len(args) > 0 && !strings.HasPrefix(args[0], "-"):
 		name, args = args[0], args[1:]
 	}
-	if name == "help" {
+	switch {
+	case name == "help" && len(args) > 0:
+		// "validate help CMD" is "validate CMD -h".
+		name, args = args[0], []string{"-h"}
+	case name == "help":
 		usage(stdout)
 		return exitOK
 	}
 	for _, c := range commands() {
 		if c.name == name {
-			return exitCode(c.run(ctx, args, stdout, stderr), stderr)
+			err := c.run(ctx, args, stdout, stderr)
+			if err != nil && ctx.Err() != nil {
+				// Whatever failed once the user interrupted is the
+				// interruption's doing: one code for it, at any moment.
+				if !errors.Is(err, errSilent) {
+					fmt.Fprintf(stderr, "validate: interrupted: %v\n", err)
+				}
+				return exitInterrupted
+			}
+			return exitCode(err, stderr)
 		}
 	}
 	fmt.Fprintf(stderr, "validate: unknown command %q\n", name)
@@ -107,7 +143,17 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'validate COMMAND -h' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'validate COMMAND -h' (or 'validate help COMMAND') for a command's flags.")
+	fmt.Fprintln(w)
+	fmt.Fprint(w, exitCodeTable)
+}
+
+func isHelpFlag(a string) bool {
+	switch a {
+	case "-h", "-help", "--help", "--h":
+		return true
+	}
+	return false
 }
 
 // exitCode prints err (unless silent) and maps it to an exit code.

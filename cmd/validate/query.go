@@ -1,18 +1,16 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"iter"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/purpleharness/purpleharness/ecs"
 	"github.com/purpleharness/purpleharness/eql"
@@ -24,15 +22,26 @@ const queryUsage = `usage: validate query --events FILE [flags] QUERY
 
 Run an EQL query with the embedded engine over exported events and print
 the result exactly as Elasticsearch's _eql/search would answer it.
-FILE holds NDJSON (one event per line) or a JSON array; - reads stdin.
-A bad query exits 2 with line:col: message on stderr.
+FILE holds NDJSON (one event per line), a JSON array, or Elasticsearch
+_search responses (hits.hits[]._source; the pages of a scroll or PIT one
+after the other), as is or compressed (.gz, .zst); - reads stdin.
+A bad query exits 2 with line:col: message on stderr. On a terminal,
+stderr shows the reading's progress (events, events/s, share and time left).
 
 flags:
-  --events FILE                 events to search (required)
+  --events FILE                 events to search (required); repeat it or give a glob
+                                (--events 'export-*.ndjson.gz') to search several
+                                files as one stream, in the order given
   --rule RULEFILE               take the query from a rule file (.toml, .ndjson, .json,
-                                .eql holding one EQL rule); errors at file:line:col
-  --mapping FILE                index mapping (JSON): field types and aliases;
-                                unknown fields become errors, as in Elasticsearch
+                                .eql holding one EQL rule); errors at file:line:col;
+                                the rule's event_category_override, timestamp_field
+                                and tiebreaker_field apply unless given as flags
+  --mapping FILE                the index's mapping (JSON): a mappings body, an index or
+                                component template, or GET _mapping, _index_template or
+                                _component_template output. FILE's events are mapped into
+                                it as Elasticsearch indexes them (dynamic mapping, dynamic
+                                templates, dynamic false/strict/runtime); a field it does not
+                                map is an error, as in Elasticsearch
   --index NAME                  index name reported in each hit (default: FILE's base name)
   --timestamp-field F           default @timestamp
   --tiebreaker-field F          default none
@@ -52,7 +61,8 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("validate query", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var req eql.Request
-	events := fs.String("events", "", "")
+	var events stringList
+	fs.Var(&events, "events", "")
 	mappingFile := fs.String("mapping", "", "")
 	index := fs.String("index", "", "")
 	compact := fs.Bool("compact", false, "")
@@ -78,7 +88,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if err == nil {
-		err = checkQueryArgs(pos, *events, *size, req)
+		err = checkQueryArgs(pos, strings.Join(events, ","), *size, req)
 	}
 	if err != nil {
 		fmt.Fprint(stderr, queryUsage)
@@ -90,7 +100,21 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if rule, err = loadOneRule(*ruleFile); err != nil {
 			return usageError(fmt.Errorf("query: %w", err))
 		}
-		req.Query = rule.Query
+		// The rule's own request parameters apply (as Kibana sends them)
+		// unless a flag names the field explicitly.
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		rr := rule.Request()
+		req.Query = rr.Query
+		if rr.EventCategoryField != "" && !set["event-category-field"] {
+			req.EventCategoryField = rr.EventCategoryField
+		}
+		if rr.TimestampField != "" && !set["timestamp-field"] {
+			req.TimestampField = rr.TimestampField
+		}
+		if rr.TiebreakerField != "" && !set["tiebreaker-field"] {
+			req.TiebreakerField = rr.TiebreakerField
+		}
 	}
 	req.Size = *size
 	if req.Size == 0 {
@@ -98,10 +122,20 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	// A bad query is reported before any event is read.
-	if _, err := eql.Parse(req.Query); err != nil {
+	q, err := eql.Parse(req.Query)
+	if err != nil {
 		return ruleQueryError(rule, err, stderr)
 	}
 	var opts []eql.Option
+	files, err := expandEvents(events)
+	if err != nil {
+		return usageError(fmt.Errorf("query: %w", err))
+	}
+	stdin, err := stdinReplay(files, *mappingFile != "")
+	if err != nil {
+		return usageError(fmt.Errorf("query: %w", err))
+	}
+	var mapping *eql.Mapping
 	if *mappingFile != "" {
 		data, err := os.ReadFile(*mappingFile)
 		if err != nil {
@@ -111,25 +145,49 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return usageError(fmt.Errorf("query: mapping %s: %w", *mappingFile, err))
 		}
+		if c := m.ComposedOf(); len(c) > 0 {
+			fmt.Fprintf(stderr, "validate query: warning: mapping %s composes component templates %s, whose mappings are not in it (pass their GET _component_template output merged in, or the index's GET _mapping)\n", *mappingFile, strings.Join(c, ", "))
+		}
+		if err := indexEvents(m, files, stdin); err != nil {
+			return usageError(fmt.Errorf("query: %w", err))
+		}
 		opts = append(opts, eql.WithMapping(m))
+		mapping = m
 	}
 	name := *index
 	if name == "" {
-		name = indexName(*events)
+		name = indexName(files[0])
 	}
 	opts = append(opts, eql.WithIndex(name))
 	if *sorted {
 		opts = append(opts, eql.Sorted())
 	}
 
-	in, closeIn, err := openEvents(*events)
-	if err != nil {
-		return usageError(fmt.Errorf("query: %w", err))
+	// Each event is decoded only on the fields the search reads (through
+	// the mapping's aliases and sub-fields), unless a runtime field's
+	// script may read any; hits get their whole event back afterwards.
+	// PURPLEHARNESS_FULL_DECODE=1 decodes everything (the reference).
+	newDecode := func() func([]byte) (ecs.Document, error) { return ecs.Decode }
+	if fields, ok := eql.SearchFields(q, req, mapping); ok && os.Getenv("PURPLEHARNESS_FULL_DECODE") == "" {
+		newDecode = func() func([]byte) (ecs.Document, error) { return ecs.NewProjection(fields).Decode }
 	}
-	defer closeIn()
-	res, err := eql.Search(ctx, req, readEvents(*events, in), opts...)
+	// A progress line on a terminal, for searches that take a while.
+	var progress *inputProgress
+	stopProgress := func() {}
+	if isTerminal(stderr) {
+		progress = newInputProgress(files)
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() { progress.show(stderr, time.Second, stop); close(done) }()
+		stopProgress = func() { close(stop); <-done }
+	}
+	res, err := eql.Search(ctx, req, eventsWith(files, stdin, newDecode, progress), opts...)
+	stopProgress()
+	if err == nil {
+		restoreSources(res)
+	}
 	if err != nil {
-		var ee *eventsError
+		var ee *ecs.ReadError
 		if errors.As(err, &ee) {
 			return usageError(ee)
 		}
@@ -214,125 +272,23 @@ func indexName(events string) string {
 		return "stdin"
 	}
 	base := filepath.Base(events)
+	for _, ext := range []string{".gz", ".zst", ".zstd"} {
+		base = strings.TrimSuffix(base, ext)
+	}
 	return strings.TrimSuffix(base, filepath.Ext(base))
 }
 
-func openEvents(path string) (io.Reader, func(), error) {
-	if path == "-" {
-		return os.Stdin, func() {}, nil
+// restoreSources gives every hit of a projected search its whole event.
+func restoreSources(res *eql.Response) {
+	for i := range res.Hits.Events {
+		res.Hits.Events[i].Source = ecs.FullSource(res.Hits.Events[i].Source)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	return f, func() { f.Close() }, nil
-}
-
-// eventsError is a problem in the events file, with its position.
-type eventsError struct {
-	file string
-	pos  string // "12" (NDJSON line) or "event 3" (array element)
-	err  error
-}
-
-func (e *eventsError) Error() string { return fmt.Sprintf("%s:%s: %v", e.file, e.pos, e.err) }
-func (e *eventsError) Unwrap() error { return e.err }
-
-// maxEventLine bounds one NDJSON line (one event).
-const maxEventLine = 16 << 20
-
-// readEvents yields the events of r: a JSON array when its first
-// non-blank byte is '[', NDJSON otherwise (blank lines skipped). Numbers
-// stay json.Number, as ecs.Decode keeps them.
-func readEvents(file string, r io.Reader) iter.Seq2[ecs.Document, error] {
-	return func(yield func(ecs.Document, error) bool) {
-		br := bufio.NewReaderSize(r, 64<<10)
-		first, skipped, err := peekNonSpace(br)
-		if err == io.EOF {
-			return
-		}
-		if err != nil {
-			yield(nil, &eventsError{file, "1", err})
-			return
-		}
-		if first == '[' {
-			readArray(file, br, yield)
-			return
-		}
-		sc := bufio.NewScanner(br)
-		sc.Buffer(make([]byte, 64<<10), maxEventLine)
-		for line := 1 + skipped; sc.Scan(); line++ {
-			b := bytes.TrimSpace(sc.Bytes())
-			if len(b) == 0 {
-				continue
-			}
-			d, err := ecs.Decode(b)
-			if err != nil {
-				pos := fmt.Sprint(line)
-				var se *json.SyntaxError
-				if errors.As(err, &se) {
-					// Offset counts bytes of the trimmed line up to and
-					// including the bad one.
-					lead := len(sc.Bytes()) - len(bytes.TrimLeft(sc.Bytes(), " \t"))
-					pos = fmt.Sprintf("%d:%d", line, lead+max(int(se.Offset), 1))
-				}
-				yield(nil, &eventsError{file, pos, err})
-				return
-			}
-			if !yield(d, nil) {
-				return
+	for i := range res.Hits.Sequences {
+		for j := range res.Hits.Sequences[i].Events {
+			h := &res.Hits.Sequences[i].Events[j]
+			if h.Source != nil {
+				h.Source = ecs.FullSource(h.Source)
 			}
 		}
-		if err := sc.Err(); err != nil {
-			yield(nil, &eventsError{file, "?", err})
-		}
-	}
-}
-
-func readArray(file string, r io.Reader, yield func(ecs.Document, error) bool) {
-	dec := json.NewDecoder(r)
-	dec.UseNumber()
-	if _, err := dec.Token(); err != nil { // '['
-		yield(nil, &eventsError{file, "1", err})
-		return
-	}
-	for i := 0; dec.More(); i++ {
-		var d ecs.Document
-		if err := dec.Decode(&d); err != nil || d == nil {
-			if err == nil {
-				err = errors.New("not a JSON object")
-			}
-			yield(nil, &eventsError{file, fmt.Sprintf("event %d", i), err})
-			return
-		}
-		if !yield(d, nil) {
-			return
-		}
-	}
-	if _, err := dec.Token(); err != nil { // ']'
-		yield(nil, &eventsError{file, "end", err})
-	}
-}
-
-// peekNonSpace skips blank space (and a UTF-8 byte order mark) and
-// returns the first other byte, unread, and how many newlines it skipped.
-func peekNonSpace(br *bufio.Reader) (byte, int, error) {
-	if bom, err := br.Peek(3); err == nil && string(bom) == "\uFEFF" {
-		br.Discard(3)
-	}
-	lines := 0
-	for {
-		b, err := br.ReadByte()
-		if err != nil {
-			return 0, lines, err
-		}
-		switch b {
-		case '\n':
-			lines++
-			continue
-		case ' ', '\t', '\r':
-			continue
-		}
-		return b, lines, br.UnreadByte()
 	}
 }

@@ -8,14 +8,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
+	"slices"
 	"syscall"
 	"time"
 
 	"github.com/purpleharness/purpleharness/ecs"
 	"github.com/purpleharness/purpleharness/harness"
 	"github.com/purpleharness/purpleharness/harness/sensor"
+	"github.com/purpleharness/purpleharness/prereq"
 )
 
 var recordCommand = command{
@@ -26,7 +29,7 @@ var recordCommand = command{
 
 // runRecord implements
 //
-//	validate record [--profile endpoint|auditbeat|sysmon-linux] [--out FILE] [--all-processes] -- COMMAND [ARGS...]
+//	validate record [--sensor auto|ebpf|audit] [--profile endpoint|auditbeat|sysmon-linux] [--out FILE] [--all-processes] -- COMMAND [ARGS...]
 //
 // The exit code is COMMAND's (128+signal when a signal killed it), 3 when
 // the sensor cannot start, 2 for bad usage.
@@ -36,9 +39,10 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	profile := fs.String("profile", "endpoint", "data source to imitate: endpoint, auditbeat or sysmon-linux")
 	out := fs.String("out", "-", "NDJSON output file (- for stdout; COMMAND's stdout then goes to stderr)")
 	all := fs.Bool("all-processes", false, "record every process on the host, not only COMMAND and its descendants")
-	raw := fs.String("raw", "", "also write the raw audit records, audit.log style, to this file")
+	raw := fs.String("raw", "", "also write the raw audit records, audit.log style, to this file (audit sensor only)")
+	sensorFlag := fs.String("sensor", "auto", "kernel sensor: ebpf, audit, or auto (eBPF when it loads, else audit)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: validate record [--profile endpoint|auditbeat|sysmon-linux] [--out FILE] [--all-processes] -- COMMAND [ARGS...]")
+		fmt.Fprintln(stderr, "usage: validate record [--sensor auto|ebpf|audit] [--profile endpoint|auditbeat|sysmon-linux] [--out FILE] [--all-processes] -- COMMAND [ARGS...]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -54,6 +58,17 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	prof, err := ecs.ParseProfile(*profile)
 	if err != nil {
 		return usageError(fmt.Errorf("record: %w", err))
+	}
+	choice, err := harness.ParseSensorChoice(*sensorFlag)
+	if err != nil {
+		return usageError(fmt.Errorf("record: %w", err))
+	}
+	if *raw != "" && choice == harness.SensorAuto {
+		// Raw records exist only from audit.
+		choice = harness.SensorAudit
+	}
+	if *raw != "" && choice == harness.SensorEBPF {
+		return usageError(errors.New("record: --raw writes audit records: use it with --sensor audit"))
 	}
 	host, err := ecs.LocalHost()
 	if err != nil {
@@ -85,9 +100,9 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		cfg.Raw = bw
 	}
 
-	s, err := sensor.Start(ctx, cfg)
+	s, err := harness.StartKernelSensor(ctx, choice, cfg)
 	if err != nil {
-		if errors.Is(err, sensor.ErrNotRoot) || errors.Is(err, sensor.ErrNoAudit) {
+		if _, env := prereq.As(err); env {
 			return envError(fmt.Errorf("record: %w", err))
 		}
 		return fmt.Errorf("record: %w", err)
@@ -117,8 +132,8 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := s.Sync(syncCtx); err != nil {
 		fmt.Fprintf(stderr, "record: warning: %v; writing what was captured\n", err)
 	}
-	obs := s.Observations()
-	stats := s.Stats()
+	obs := s.Drain()
+	lost, summaryLine, notes := s.Lost(), s.Summary(), s.Notes()
 	if err := s.Close(); err != nil {
 		fmt.Fprintf(stderr, "record: warning: %v\n", err)
 	}
@@ -126,16 +141,19 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	bw := bufio.NewWriter(docs)
 	enc := json.NewEncoder(bw)
 	var written, notEmitted int
+	notRendered := map[string]int{}
 	for _, o := range obs {
-		var d ecs.Document
-		var err error
-		if o.Exec != nil {
-			d, err = renderer.Exec(*o.Exec)
-		} else {
-			d, err = renderer.Connect(*o.Connect)
+		ev := o.Event()
+		if ev == nil {
+			continue
 		}
+		d, err := renderer.Render(ev)
 		if errors.Is(err, ecs.ErrNotEmitted) {
 			notEmitted++
+			continue
+		}
+		if errors.Is(err, ecs.ErrNotRendered) {
+			notRendered[err.Error()]++
 			continue
 		}
 		if err != nil {
@@ -149,19 +167,19 @@ func runRecord(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("record: write: %w", err)
 	}
-	summary := fmt.Sprintf("record: %d documents (%s), %d lost", written, prof, stats.Lost())
+	summary := fmt.Sprintf("record: %d documents (%s, %s sensor), %d lost", written, prof, s.Name(), lost)
 	if notEmitted > 0 {
 		summary += fmt.Sprintf(", %d observations %s would not send", notEmitted, prof)
 	}
-	if stats.Multicast {
-		summary += ", read from the audit multicast group"
-	}
 	fmt.Fprintln(stderr, summary)
-	for _, w := range stats.Warnings {
+	for _, why := range slices.Sorted(maps.Keys(notRendered)) {
+		fmt.Fprintf(stderr, "record: note: %d observations left out: %s\n", notRendered[why], why)
+	}
+	for _, w := range notes {
 		fmt.Fprintf(stderr, "record: note: %s\n", w)
 	}
-	if stats.Lost() > 0 {
-		fmt.Fprintf(stderr, "record: warning: capture incomplete: kernel lost %d, %d serial gaps, %d dropped\n", stats.KernelLost, stats.Gaps, stats.Dropped)
+	if lost > 0 {
+		fmt.Fprintf(stderr, "record: warning: capture incomplete: %s\n", summaryLine)
 	}
 	if code != 0 {
 		return silentExit(code)

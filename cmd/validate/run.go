@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	stdlog "log"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	tclog "github.com/testcontainers/testcontainers-go/log"
 	"golang.org/x/term"
 
 	"github.com/purpleharness/purpleharness/atomics"
@@ -42,10 +45,14 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	only := fs.String("scenario", "", "run only these scenarios (comma-separated names)")
 	profile := fs.String("profile", "endpoint", "telemetry profile: endpoint (Elastic Defend), auditbeat, sysmon-linux")
 	getPrereqs := fs.Bool("get-prereqs", false, "fetch unmet atomic prerequisites (get_prereq_command)")
+	sensorFlag := fs.String("sensor", "auto", "kernel sensor: ebpf, audit, or auto (eBPF when it loads, else audit; the run says which)")
 	servers := fs.String("servers", "auto", "mail servers: container (Docker, host network), in-process, or auto (container when Docker answers, else in-process)")
 	backend := fs.String("backend", "auto", "rule engine: embedded, elasticsearch, both (report any difference), auto (Elasticsearch when --es-url is given or its image is present locally)")
 	live := fs.Bool("live", false, "live purple-team mode: a real agent on this host ships telemetry to --es-url, and the cluster (not our sensor) answers")
+	c2Flag := fs.String("c2-address", "127.0.0.1", "the mail servers' address inside the run's network namespace (added to its loopback): an address Elastic's rules do not exclude makes destination.ip carry it")
 	liveDelay := fs.Duration("live-delay", 15*time.Second, "live mode: how long to wait after each scenario for the agent to ship its events")
+	allTechniques := fs.Bool("all-techniques", false, "judge every rule on every scenario (by default a rule tagged with ATT&CK techniques meets only the scenarios of those techniques)")
+	replay := fs.String("replay", "", "judge the rules on what an earlier run recorded in this directory (its --out): nothing runs, no root needed")
 	esFlags := addElasticFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -55,6 +62,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if fs.NArg() > 0 {
 		return usageError(fmt.Errorf("run: unexpected argument %q", fs.Arg(0)))
+	}
+	// --out is checked, not created: a bad one costs nothing, and bad
+	// input elsewhere leaves no empty directory behind.
+	if err := report.CheckDir(*out); err != nil {
+		return usageError(fmt.Errorf("run: --out: %w", err))
 	}
 	es := esFlags.options()
 	// testcontainers reads its configuration once, at first use (which may
@@ -66,29 +78,43 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			os.Setenv(k, v)
 		}
 	}
+	// Its ten-line "Connected to docker" banner would break into the
+	// run's progress lines; the run says in one line where the servers
+	// are, and Docker's own errors name the daemon it could not reach.
+	tclog.SetDefault(stdlog.New(io.Discard, "", 0))
 	prof, err := ecs.ParseProfile(*profile)
 	if err != nil {
 		return usageError(err)
+	}
+	c2, err := parseC2(*c2Flag)
+	if err != nil {
+		return usageError(err)
+	}
+	sensorChoice, err := harness.ParseSensorChoice(*sensorFlag)
+	if err != nil {
+		return usageError(fmt.Errorf("run: %w", err))
 	}
 
 	suites, err := loadSuites(*suite)
 	if err != nil {
 		return usageError(err)
 	}
-	rs, err := loadRules(*rulesDir)
+	ruleList, err := loadRules(*rulesDir)
 	if err != nil {
 		return usageError(err)
 	}
+	var rs *runSandbox
 	cfg := harness.Config{
-		Suites: suites, Rules: rs, Profile: string(prof), RunID: harness.NewRunID(),
+		Suites: suites, Rules: ruleList, Profile: string(prof), RunID: harness.NewRunID(),
 		Explainer: harness.Embedded{},
 		StartServers: func(ctx context.Context) (harness.MailServers, error) {
-			return startServers(ctx, *servers, stderr)
+			return startServers(ctx, *servers, rs.serverOptions(stderr))
 		},
 		StartSensor: func(ctx context.Context) (harness.Sensor, error) {
-			return harness.StartAuditSensor(ctx, prof)
+			return harness.StartSensor(ctx, prof, sensorChoice)
 		},
-		Progress: report.Progress(stderr, isTerminal(stderr)),
+		Progress:      report.Progress(stderr, isTerminal(stderr)),
+		AllTechniques: *allTechniques,
 	}
 	switch *servers {
 	case "auto", "container", "in-process":
@@ -108,10 +134,32 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		cfg.Atomics = &harness.Catalog{C: cat, GetPrereqs: *getPrereqs}
 	}
+	if *replay != "" {
+		profileSet := false
+		fs.Visit(func(f *flag.Flag) { profileSet = profileSet || f.Name == "profile" })
+		if !profileSet {
+			cfg.Profile = ""
+		}
+		return replayRun(ctx, cfg, *replay, *out, *live, *backend, es, stdout, stderr)
+	}
 	// Bad input fails before anything is started or probed.
 	if err := harness.Check(cfg); err != nil {
 		return usageError(err)
 	}
+	// The run's network namespace, cgroup and reaper come before anything
+	// they isolate or clean up.
+	if rs, err = setUpSandbox(ctx, c2, stderr); err != nil {
+		if os.Geteuid() != 0 {
+			err = fmt.Errorf("%w (the run needs root: run it with sudo)", err)
+		}
+		return envError(err)
+	}
+	defer func() {
+		if cerr := rs.Close(); cerr != nil {
+			fmt.Fprintf(stderr, "validate: remove sandbox: %v\n", cerr)
+		}
+	}()
+	rs.apply(&cfg)
 	if *live {
 		closeLive, err := setUpLive(ctx, &cfg, es, prof, *liveDelay, stderr)
 		if err != nil {
@@ -153,7 +201,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(stderr, "validate: interrupted; servers, sensor and child processes were stopped")
-			return silentExit(exitFailed)
+			return silentExit(exitInterrupted)
 		}
 		return err
 	}
@@ -165,29 +213,37 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 // startServers starts the fake mail servers as asked; auto prefers a
 // container and falls back to in-process when no Docker daemon answers.
-// A dynamically linked validate ("go run") cannot run in the FROM-scratch
-// image: the container package then builds a static one from this source
-// tree (CGO_ENABLED=0, cached by the Go build cache), and says so.
-func startServers(ctx context.Context, mode string, stderr io.Writer) (harness.MailServers, error) {
+// Either way they listen in the run's network namespace (opts.Listen).
+func startServers(ctx context.Context, mode string, opts harness.ServerOptions) (harness.MailServers, error) {
 	if mode == "in-process" {
-		return harness.StartInProcessServers(ctx, nil)
+		return harness.StartInProcessServersWith(ctx, opts)
 	}
-	if !container.UsesRunningBinary() {
-		fmt.Fprintln(stderr, "mail servers: building a static validate (CGO_ENABLED=0) for the FROM-scratch image")
-	}
-	s, err := harness.StartContainerServers(ctx, nil)
+	s, err := harness.StartContainerServersWith(ctx, opts)
 	if err == nil {
 		return s, nil
 	}
 	if mode == "auto" && errors.Is(err, container.ErrNoDocker) {
-		m, ierr := harness.StartInProcessServers(ctx, nil)
+		m, ierr := harness.StartInProcessServersWith(ctx, opts)
 		if ierr != nil {
 			return nil, ierr
 		}
-		m.Why = "no Docker daemon"
+		m.Why = strings.TrimPrefix(err.Error(), "container: ")
 		return m, nil
 	}
 	return nil, err
+}
+
+// parseC2 checks --c2-address: one unicast IP address.
+func parseC2(s string) (netip.Addr, error) {
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("run: --c2-address %q: want an IP address (e.g. 127.0.0.1 or 198.51.100.25)", s)
+	}
+	ip = ip.Unmap()
+	if ip.IsUnspecified() || ip.IsMulticast() || ip.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("run: --c2-address %s: want a unicast address the servers can listen on", ip)
+	}
+	return ip, nil
 }
 
 // setUpLive points the run at a cluster a real agent on this host ships
@@ -293,4 +349,51 @@ func needsAtomics(suites []*scenarios.Suite) bool {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// replayRun is "validate run --replay DIR": the rules judged on the run
+// recorded in DIR, reports in out. It starts no sandbox, server or sensor.
+func replayRun(ctx context.Context, cfg harness.Config, dir, out string, live bool, backend string, es elastic.Options, stdout, stderr io.Writer) error {
+	if live {
+		return usageError(errors.New("run: --replay and --live exclude each other: a replay judges recorded telemetry"))
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		if outAbs, err := filepath.Abs(out); err == nil && abs == outAbs {
+			return usageError(fmt.Errorf("run: --out %s is the replayed directory: its recording would be overwritten", out))
+		}
+	}
+	rec, err := report.ReadRun(dir)
+	if err != nil {
+		return usageError(fmt.Errorf("run: --replay: %w", err))
+	}
+	engine, closeEngine, err := chooseEngine(ctx, backend, es, cfg.RunID, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeEngine()
+	cfg.Engine = engine
+	fmt.Fprintf(stderr, "replay: %s (run %s, %d scenarios, %d documents, profile %s)\n", dir, rec.RunID, len(rec.Scenarios), len(rec.Documents), rec.Profile)
+	res, err := harness.Replay(ctx, cfg, rec, dir)
+	var inErr *harness.InputError
+	if errors.As(err, &inErr) {
+		return usageError(err)
+	}
+	if res != nil && len(res.Scenarios) > 0 {
+		if _, werr := report.WriteAll(out, res); werr != nil && err == nil {
+			err = werr
+		}
+		if err == nil {
+			if terr := report.Table(stdout, res); terr != nil {
+				return terr
+			}
+			fmt.Fprintf(stdout, "reports: %s\n", out)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if res.Failed() {
+		return silentExit(exitFailed)
+	}
+	return nil
 }

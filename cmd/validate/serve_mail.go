@@ -39,6 +39,7 @@ func runServeMail(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	inContainer := fs.Bool("container", false, "run the servers in a Docker container (FROM scratch, host network) instead of in this process")
 	ephemeral := fs.Bool("ephemeral", false, "bind free ports instead of the canonical 25/587/465/110/995/143/993")
 	ready := fs.String("ready", "", "once listening, write the addresses as a JSON object to FILE")
+	listeners := fs.String("listeners", "", "serve the listening sockets handed over on the Unix socket SOCK (the harness's network namespace) instead of binding")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: validate serve-mail [--config FILE] [--listen ADDR] [--evidence FILE|-] [--container] [--ephemeral]")
 		fs.PrintDefaults()
@@ -93,6 +94,13 @@ func runServeMail(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		if *ephemeral {
 			cfg.Ports = fakemail.EphemeralPorts()
+		}
+		if *listeners != "" {
+			ls, err := container.ReceiveListeners(*listeners)
+			if err != nil {
+				return envError(fmt.Errorf("serve-mail: %w", err))
+			}
+			container.ListenHandedOver(&cfg, ls)
 		}
 		if *evidence != "" {
 			w := stdout

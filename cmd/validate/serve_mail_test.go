@@ -13,16 +13,14 @@ import (
 	"time"
 
 	"github.com/purpleharness/purpleharness/fakemail"
+	"github.com/purpleharness/purpleharness/prereq"
 )
 
 // TestServeMailCommand runs the built binary in the foreground, talks SMTP
 // to it with curl, stops it with SIGINT and reads the NDJSON evidence it
 // wrote to stdout.
 func TestServeMailCommand(t *testing.T) {
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		t.Skip("curl not installed")
-	}
+	curl := prereq.LookPath(t, "curl")
 	bin := buildValidate(t)
 	cmd := exec.Command(bin, "serve-mail", "--ephemeral", "--evidence", "-")
 	var stdout bytes.Buffer

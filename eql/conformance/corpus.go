@@ -7,7 +7,9 @@
 //
 // The corpus is test input, not part of the project. Dir finds it through
 // EQL_CONFORMANCE_DIR, defaulting to ../shared/eql-conformance relative to
-// the module root.
+// the module root. Load reads that folder as Elasticsearch keeps it, in
+// either layout the folder has had (see Load), so a checkout of
+// elastic/elasticsearch at the tag of the server under test works as is.
 package conformance
 
 import (
@@ -15,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -24,9 +27,12 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/purpleharness/purpleharness/ecs"
+	"github.com/purpleharness/purpleharness/prereq"
 )
 
-// ErrNoCorpus is returned by Dir when the corpus is not on disk.
+// ErrNoCorpus is returned by Dir, inside a *prereq.Missing, when the corpus
+// is not at its default place. A corpus named by EQL_CONFORMANCE_DIR that
+// is not there is a configuration error, not a missing corpus.
 var ErrNoCorpus = errors.New("EQL conformance corpus not found")
 
 // Dir returns the corpus directory: $EQL_CONFORMANCE_DIR, or
@@ -35,7 +41,7 @@ var ErrNoCorpus = errors.New("EQL conformance corpus not found")
 func Dir() (string, error) {
 	if d := os.Getenv("EQL_CONFORMANCE_DIR"); d != "" {
 		if _, err := os.Stat(d); err != nil {
-			return "", fmt.Errorf("%w: EQL_CONFORMANCE_DIR=%s: %v", ErrNoCorpus, d, err)
+			return "", fmt.Errorf("EQL_CONFORMANCE_DIR=%s: %w", d, err)
 		}
 		return d, nil
 	}
@@ -47,13 +53,13 @@ func Dir() (string, error) {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
 			d := filepath.Join(dir, "..", "shared", "eql-conformance")
 			if _, err := os.Stat(d); err != nil {
-				return "", fmt.Errorf("%w: %s (set EQL_CONFORMANCE_DIR)", ErrNoCorpus, d)
+				return "", prereq.Errorf(prereq.Corpus, "%w: %s (set EQL_CONFORMANCE_DIR)", ErrNoCorpus, d)
 			}
 			return filepath.Clean(d), nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("%w: no go.mod above %s (set EQL_CONFORMANCE_DIR)", ErrNoCorpus, wd)
+			return "", prereq.Errorf(prereq.Corpus, "%w: no go.mod above %s (set EQL_CONFORMANCE_DIR)", ErrNoCorpus, wd)
 		}
 		dir = parent
 	}
@@ -63,6 +69,9 @@ func Dir() (string, error) {
 type Dataset struct {
 	// Index is the index name ("endgame-140").
 	Index string
+	// MappingFile and DataFile are where they were read from, relative
+	// to the corpus folder ("data/endgame-140.mapping", "test_data.json").
+	MappingFile, DataFile string
 	// Mapping is the index mapping as JSON: comments stripped and the
 	// [runtime_random_keyword_type] placeholder replaced by "keyword".
 	Mapping []byte
@@ -109,6 +118,10 @@ type Corpus struct {
 	Dir      string
 	Suites   []Suite
 	Datasets map[string]Dataset
+	// Missing lists the spec files of the suites below that the folder
+	// does not hold (an Elasticsearch version older than the suite); their
+	// queries are not run.
+	Missing []string
 }
 
 type suiteDef struct {
@@ -130,13 +143,31 @@ var suiteDefs = []suiteDef{
 	{"failing shards", []string{"test_failing_shards.toml"}, "endgame-140,endgame-shard-failures", "serial_event_id", "serial_event_id"},
 }
 
-// Load reads the whole corpus from dir.
+// Load reads the corpus from dir: the query files of every suite that
+// dir holds, and the datasets those suites search. A suite whose query
+// files are all absent is left out and its files listed in Missing; a
+// folder holding none of them is an error.
+//
+// Datasets are read from either layout of Elasticsearch's
+// x-pack/plugin/eql/qa/common/src/main/resources (DataLoader.java):
+// data/<index>.mapping with data/<index>.data for every index (the
+// layout of 8.x and 9.x, and of ../shared/eql-conformance), or the
+// earlier test_data.json with mapping-default.json for endgame-140 and
+// mapping-date_nanos.json with data/eql_date_nanos.data for its nanosecond
+// twin.
 func Load(dir string) (*Corpus, error) {
 	c := &Corpus{Dir: dir, Datasets: map[string]Dataset{}}
 	for _, sd := range suiteDefs {
 		s := Suite{Name: sd.name, Indices: strings.Split(sd.index, ",")}
+		present := 0
 		for _, f := range sd.files {
-			qs, err := loadQueries(filepath.Join(dir, f))
+			path := filepath.Join(dir, f)
+			if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+				c.Missing = append(c.Missing, f)
+				continue
+			}
+			present++
+			qs, err := loadQueries(path)
 			if err != nil {
 				return nil, err
 			}
@@ -145,6 +176,9 @@ func Load(dir string) (*Corpus, error) {
 				qs[i].Index, qs[i].Tiebreaker, qs[i].IDField = sd.index, sd.tiebreaker, sd.idField
 			}
 			s.Queries = append(s.Queries, qs...)
+		}
+		if present == 0 {
+			continue
 		}
 		for _, idx := range s.Indices {
 			if _, ok := c.Datasets[idx]; ok {
@@ -157,6 +191,9 @@ func Load(dir string) (*Corpus, error) {
 			c.Datasets[idx] = ds
 		}
 		c.Suites = append(c.Suites, s)
+	}
+	if len(c.Suites) == 0 {
+		return nil, fmt.Errorf("%w: %s holds none of Elasticsearch's EQL spec files (%s)", ErrNoCorpus, dir, strings.Join(c.Missing, ", "))
 	}
 	return c, nil
 }
@@ -259,11 +296,42 @@ func expectedIDs(v any) ([][]int64, error) {
 	return [][]int64{ids}, nil
 }
 
+// datasetLayouts lists, for index, where each layout of the corpus keeps
+// its mapping and its data, newest first. endgame-140-nanos reads
+// endgame-140's data (DataLoader's load(TEST_NANOS_INDEX, TEST_INDEX)).
+func datasetLayouts(index string) [][2]string {
+	data := index
+	if index == "endgame-140-nanos" {
+		data = "endgame-140"
+	}
+	out := [][2]string{{"data/" + index + ".mapping", "data/" + data + ".data"}}
+	switch index {
+	case "endgame-140":
+		out = append(out, [2]string{"mapping-default.json", "test_data.json"})
+	case "endgame-140-nanos":
+		out = append(out, [2]string{"mapping-date_nanos.json", "data/eql_date_nanos.data"})
+	}
+	return out
+}
+
 // loadDataset reads index's mapping and data as Elasticsearch's DataLoader
-// does.
+// does, from the first layout whose two files dir holds.
 func loadDataset(dir, index string) (Dataset, error) {
 	ds := Dataset{Index: index}
-	mapping, err := os.ReadFile(filepath.Join(dir, "data", index+".mapping"))
+	var tried []string
+	for _, l := range datasetLayouts(index) {
+		_, merr := os.Stat(filepath.Join(dir, l[0]))
+		_, derr := os.Stat(filepath.Join(dir, l[1]))
+		if merr == nil && derr == nil {
+			ds.MappingFile, ds.DataFile = l[0], l[1]
+			break
+		}
+		tried = append(tried, l[0]+" with "+l[1])
+	}
+	if ds.MappingFile == "" {
+		return ds, fmt.Errorf("load dataset %s: %s holds neither %s", index, dir, strings.Join(tried, " nor "))
+	}
+	mapping, err := os.ReadFile(filepath.Join(dir, ds.MappingFile))
 	if err != nil {
 		return ds, fmt.Errorf("load dataset: %w", err)
 	}
@@ -276,11 +344,7 @@ func loadDataset(dir, index string) (Dataset, error) {
 		mb.WriteString("\n")
 	}
 	ds.Mapping = mb.Bytes()
-	dataName := index
-	if index == "endgame-140-nanos" {
-		dataName = "endgame-140"
-	}
-	data, err := os.ReadFile(filepath.Join(dir, "data", dataName+".data"))
+	data, err := os.ReadFile(filepath.Join(dir, ds.DataFile))
 	if err != nil {
 		return ds, fmt.Errorf("load dataset: %w", err)
 	}
@@ -296,16 +360,21 @@ func loadDataset(dir, index string) (Dataset, error) {
 	dec.UseNumber()
 	var docs []map[string]any
 	if err := dec.Decode(&docs); err != nil {
-		return ds, fmt.Errorf("load dataset %s: %w", index, err)
+		return ds, fmt.Errorf("load dataset %s (%s): %w", index, ds.DataFile, err)
 	}
 	for _, d := range docs {
 		doc := ecs.Document(d)
-		switch index {
-		case "endgame-140", "endgame-shard-failures":
+		// Endgame data holds a Windows FILETIME in timestamp, which
+		// DataLoader turns into @timestamp; data that already has an
+		// @timestamp (eql_date_nanos.data) is indexed as it is.
+		_, hasTS := doc["@timestamp"]
+		switch {
+		case hasTS:
+		case index == "endgame-140", index == "endgame-shard-failures":
 			if err := toUnixMillis(doc); err != nil {
 				return ds, fmt.Errorf("load dataset %s: %w", index, err)
 			}
-		case "endgame-140-nanos":
+		case index == "endgame-140-nanos":
 			if err := toUnixNanos(doc); err != nil {
 				return ds, fmt.Errorf("load dataset %s: %w", index, err)
 			}

@@ -36,8 +36,10 @@ func (e *Embedded) Load(_ context.Context, ds Dataset) error {
 	if err != nil {
 		return fmt.Errorf("index %s: %w", ds.Index, err)
 	}
-	for _, d := range ds.Documents {
-		m.AddDynamic(d)
+	for i, d := range ds.Documents {
+		if err := m.AddDynamic(d); err != nil {
+			return fmt.Errorf("index %s: document %d: %w", ds.Index, i, err)
+		}
 	}
 	e.indices[ds.Index] = &embeddedIndex{mapping: m, docs: ds.Documents}
 	return nil

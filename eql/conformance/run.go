@@ -55,6 +55,10 @@ type Options struct {
 // event.category, timestamp_field @timestamp, the suite's tiebreaker, size
 // from the spec (else 50), a random fetch_size in [2,50] and a random
 // result_position, since expected answers hold for all of them.
+//
+// fetch_size matters to an Elasticsearch backend, whose sequence searches
+// page by it; the embedded engine does not page (see eql.Request.FetchSize),
+// so against it only result_position varies between seeds.
 func (c *Corpus) Run(ctx context.Context, b Backend, opt Options) ([]SuiteResult, error) {
 	for _, name := range c.Names() {
 		if err := b.Load(ctx, c.Datasets[name]); err != nil {

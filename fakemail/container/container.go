@@ -1,7 +1,15 @@
 // Package container runs purpleharness's fake mail servers (package
 // fakemail) in a Docker container started with testcontainers-go: an image
-// built here, FROM scratch, holding only the project's static validate
-// binary, with entrypoint "validate serve-mail". Nothing is pulled.
+// built here, FROM scratch, holding the running validate executable (with
+// its ELF interpreter and shared libraries when it is dynamically linked,
+// as "go run" builds it), with entrypoint "validate serve-mail". Nothing is
+// pulled and nothing is compiled.
+//
+// # In the caller's network namespace
+//
+// With Options.Listen the container has no network of its own: the
+// listeners are opened by Listen (in the harness's per-run network
+// namespace) and handed to serve-mail over a Unix socket (handover.go).
 //
 // # Why host networking
 //
@@ -29,15 +37,15 @@ package container
 import (
 	"bytes"
 	"context"
-	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	stdlog "log"
+	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +54,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/purpleharness/purpleharness/fakemail"
+	"github.com/purpleharness/purpleharness/prereq"
 )
 
 // ErrNoDocker means no Docker daemon answered: callers skip or exit 3.
@@ -69,11 +78,17 @@ type Options struct {
 	Listen string
 	// Ephemeral binds free ports instead of the canonical ones.
 	Ephemeral bool
-	// Binary is a statically linked validate binary. "" uses the running
-	// executable if it is static, or builds one with
-	// "CGO_ENABLED=0 go build ./cmd/validate" in the module found from the
-	// working directory.
+	// Binary is the validate executable to put in the image; "" uses the
+	// running one. A dynamically linked one brings its interpreter and
+	// libraries along.
 	Binary string
+	// OpenListener, when set, opens the listeners (in the caller's network
+	// namespace) and the container runs with no network of its own,
+	// serving the sockets handed over to it. Unset: host networking.
+	OpenListener func(ctx context.Context, network, addr string) (net.Listener, error)
+	// Progress, when set, hears of steps that take a while (the image
+	// build).
+	Progress func(string)
 	// Log receives the build log and the container's stderr; nil drops
 	// them.
 	Log io.Writer
@@ -108,6 +123,14 @@ func configureTestcontainers() {
 	}
 }
 
+// dockerClient is testcontainers' Docker client, configured first:
+// testcontainers reads its configuration once, at its first use, so every
+// entry point of this package configures it before touching it.
+func dockerClient(ctx context.Context) (*testcontainers.DockerClient, error) {
+	configureTestcontainers()
+	return testcontainers.NewDockerClientWithOpts(ctx)
+}
+
 // Start builds the image, starts the container with host networking and
 // waits until every service listens. On error nothing is left behind.
 func Start(ctx context.Context, opts Options) (*Servers, error) {
@@ -123,13 +146,14 @@ func start(ctx context.Context, opts Options, extra ...testcontainers.ContainerC
 		logw = io.Discard
 	}
 	var config []byte
+	var mailCfg fakemail.Config
 	if opts.ConfigFile != "" {
 		data, err := os.ReadFile(opts.ConfigFile)
 		if err != nil {
 			return nil, fmt.Errorf("container: %w", err)
 		}
 		// Check it here, before any build, so the error has the host path.
-		if _, err := fakemail.ParseConfig(opts.ConfigFile, data); err != nil {
+		if mailCfg, err = fakemail.ParseConfig(opts.ConfigFile, data); err != nil {
 			return nil, err
 		}
 		config = data
@@ -140,7 +164,12 @@ func start(ctx context.Context, opts Options, extra ...testcontainers.ContainerC
 	if err := removeOrphans(ctx); err != nil {
 		fmt.Fprintf(logw, "fakemail container: removing orphans: %v\n", err)
 	}
-	dir, err := os.MkdirTemp("", "purpleharness-mail-")
+	if !opts.Ephemeral && opts.OpenListener == nil {
+		if err := portsFree(opts.Listen, mailCfg); err != nil {
+			return nil, err
+		}
+	}
+	dir, err := ownedTempDir("mail")
 	if err != nil {
 		return nil, fmt.Errorf("container: %w", err)
 	}
@@ -156,10 +185,21 @@ func start(ctx context.Context, opts Options, extra ...testcontainers.ContainerC
 			return nil, fmt.Errorf("container: %w", err)
 		}
 	}
-	if err := stageBinary(ctx, opts.Binary, filepath.Join(buildDir, "validate")); err != nil {
+	exe := opts.Binary
+	if exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("container: %w", err)
+		}
+	}
+	rfs, err := stageRootfs(exe, filepath.Join(buildDir, "rootfs"))
+	if err != nil {
 		return nil, err
 	}
-	dockerfile := "FROM scratch\nCOPY validate /validate\nENTRYPOINT [\"/validate\", \"serve-mail\"]\n"
+	tag := ownerTag()
+	if opts.Progress != nil {
+		opts.Progress(fmt.Sprintf("building image %s:%s from %s", imageRepo, tag, rfs))
+	}
+	dockerfile := "FROM scratch\nCOPY rootfs/ /\nENTRYPOINT [\"/validate\", \"serve-mail\"]\n"
 	if err := os.WriteFile(filepath.Join(buildDir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		return nil, fmt.Errorf("container: %w", err)
 	}
@@ -173,8 +213,27 @@ func start(ctx context.Context, opts Options, extra ...testcontainers.ContainerC
 	if opts.Listen != "" {
 		args = append(args, "--listen", opts.Listen)
 	}
+	var ports map[fakemail.Service]int
 	if opts.Ephemeral {
 		args = append(args, "--ephemeral")
+		ports = fakemail.EphemeralPorts()
+	}
+	networkMode := "host"
+	if opts.OpenListener != nil {
+		if config != nil {
+			if cfg, err := fakemail.ParseConfig(opts.ConfigFile, config); err == nil && cfg.Ports != nil {
+				ports = cfg.Ports
+			}
+		}
+		o, err := offerListeners(ctx, opts.OpenListener, opts.Listen, ports, filepath.Join(shareDir, listenersSock))
+		if err != nil {
+			return nil, err
+		}
+		// Once serve-mail has them (or the start failed), this side's
+		// copies go: the sockets live on in the container only.
+		defer o.close()
+		args = append(args, "--listeners", runDir+"/"+listenersSock)
+		networkMode = "none"
 	}
 
 	// The image name as soon as it is built: when a later step fails,
@@ -188,7 +247,8 @@ func start(ctx context.Context, opts Options, extra ...testcontainers.ContainerC
 		testcontainers.WithLogger(stdlog.New(logw, "testcontainers: ", 0)),
 		testcontainers.WithDockerfile(testcontainers.FromDockerfile{
 			Context:        buildDir,
-			Repo:           "purpleharness-fakemail",
+			Repo:           imageRepo,
+			Tag:            tag,
 			BuildLogWriter: logw,
 			// Without KeepImage, testcontainers puts its labels and ours on
 			// the image too, and Docker's legacy builder (all this machine
@@ -200,7 +260,7 @@ func start(ctx context.Context, opts Options, extra ...testcontainers.ContainerC
 		testcontainers.WithCmd(args...),
 		testcontainers.WithLabels(ownerLabels(dir)),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
-			hc.NetworkMode = "host"
+			hc.NetworkMode = container.NetworkMode(networkMode)
 			hc.Binds = append(hc.Binds, shareDir+":"+runDir)
 		}),
 		testcontainers.WithAdditionalLifecycleHooks(onBuilt),
@@ -227,6 +287,34 @@ func start(ctx context.Context, opts Options, extra ...testcontainers.ContainerC
 	return s, nil
 }
 
+// portsFree fails with a *prereq.Missing when a port the container is to
+// bind in the host's network namespace is held by a program that is not
+// ours. Inside the container (its own pid namespace) the holder cannot be
+// named, so the host looks first. Listeners handed over (OpenListener) are
+// opened by the caller, whose bind error says it.
+func portsFree(listen string, cfg fakemail.Config) error {
+	if listen == "" {
+		listen = "127.0.0.1"
+	}
+	services := cfg.Services
+	if services == nil {
+		services = fakemail.Services
+	}
+	for _, svc := range services {
+		port := svc.Port()
+		if p, ok := cfg.Ports[svc]; ok {
+			port = p
+		}
+		if port == 0 {
+			continue
+		}
+		if err := prereq.PortFree(port); err != nil {
+			return fmt.Errorf("container: %s on %s: %w", svc, net.JoinHostPort(listen, strconv.Itoa(port)), err)
+		}
+	}
+	return nil
+}
+
 // waitReady waits for the ready file serve-mail writes once it listens.
 func (s *Servers) waitReady(ctx context.Context, path string) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -249,77 +337,6 @@ func (s *Servers) waitReady(ctx context.Context, path string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// UsesRunningBinary reports whether Start (with no Options.Binary) puts the
-// running executable into the image as it is: a static binary named
-// validate. Otherwise Start first builds one from the source tree.
-func UsesRunningBinary() bool {
-	exe, err := os.Executable()
-	return err == nil && filepath.Base(exe) == "validate" && isStatic(exe)
-}
-
-// stageBinary puts a static validate binary at dst.
-func stageBinary(ctx context.Context, bin, dst string) error {
-	if bin == "" && UsesRunningBinary() {
-		bin, _ = os.Executable()
-	}
-	if bin != "" {
-		if !isStatic(bin) {
-			return fmt.Errorf("container: %s is not a static binary (build it with CGO_ENABLED=0): a FROM scratch image has no libc", bin)
-		}
-		data, err := os.ReadFile(bin)
-		if err != nil {
-			return fmt.Errorf("container: %w", err)
-		}
-		return os.WriteFile(dst, data, 0o755)
-	}
-	root, err := moduleRoot()
-	if err != nil {
-		return err
-	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", dst, "./cmd/validate")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("container: CGO_ENABLED=0 go build ./cmd/validate: %v\n%s", err, out)
-	}
-	return nil
-}
-
-// moduleRoot finds the purpleharness module from the working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(data), "module github.com/purpleharness/purpleharness\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("container: no static validate binary and no purpleharness source tree to build one from (set Options.Binary)")
-		}
-		dir = parent
-	}
-}
-
-// isStatic reports whether path is an ELF executable without an
-// interpreter (no dynamic loader, so it runs in a scratch image).
-func isStatic(path string) bool {
-	f, err := elf.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return false
-		}
-	}
-	return true
 }
 
 // Addr returns the listening address of svc, "" if not started.

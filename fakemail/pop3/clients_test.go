@@ -11,22 +11,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/purpleharness/purpleharness/prereq"
 )
 
 // run runs a real client with a timeout and returns its stdout.
 func run(t *testing.T, stdin string, name string, args ...string) (string, error) {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s not installed", name)
-	}
+	path := prereq.LookPath(t, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	if err != nil {
 		t.Logf("%s %s: %v\nstderr:\n%s", name, strings.Join(args, " "), err, stderr.String())
 	}
@@ -162,9 +161,7 @@ func TestNetcat(t *testing.T) {
 // USER/PASS or AUTH itself, uses UIDL/LIST/RETR and deletes what it fetched
 // (DELE then QUIT), once in clear and once upgraded with STLS.
 func TestFetchmail(t *testing.T) {
-	if _, err := exec.LookPath("fetchmail"); err != nil {
-		t.Skip("fetchmail not installed")
-	}
+	prereq.LookPath(t, "fetchmail")
 	tests := []struct {
 		name, tlsOpts string
 		wantTLS       bool

@@ -18,6 +18,7 @@ import (
 	"github.com/purpleharness/purpleharness/ecs"
 	"github.com/purpleharness/purpleharness/eql"
 	"github.com/purpleharness/purpleharness/eql/conformance"
+	"github.com/purpleharness/purpleharness/prereq"
 	"github.com/purpleharness/purpleharness/rules"
 )
 
@@ -65,7 +66,7 @@ func testCluster(t *testing.T) *Client {
 		cluster, clusterErr = Open(ctx, o)
 	})
 	if skipReason != "" {
-		t.Skip(skipReason)
+		prereq.Skip(t, prereq.Elasticsearch, skipReason)
 	}
 	if clusterErr != nil {
 		t.Fatalf("open cluster: %v", clusterErr)
@@ -325,9 +326,7 @@ func summarize(r *eql.Response) string {
 // cluster with the same runner as the embedded engine's test.
 func TestElasticConformance(t *testing.T) {
 	dir, err := conformance.Dir()
-	if errors.Is(err, conformance.ErrNoCorpus) {
-		t.Skipf("no EQL conformance corpus: %v", err)
-	}
+	prereq.SkipOrFail(t, err)
 	c := testCluster(t)
 	corpus, err := conformance.Load(dir)
 	if err != nil {
@@ -399,6 +398,65 @@ func TestSearchLive(t *testing.T) {
 		}
 		if got := len(res.Hits.Sequences); got != tc.want {
 			t.Errorf("%s: %d sequences, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestRuleRequestParameters evaluates rules that set their own request
+// parameters (event_category_override, timestamp_field, tiebreaker_field)
+// through the harness seam on Elasticsearch and on the embedded engine,
+// over the same documents, and checks both find what the parameters say
+// they should.
+func TestRuleRequestParameters(t *testing.T) {
+	c := testCluster(t)
+	ctx := context.Background()
+	const dir = "../../rules/testdata/overrides/"
+	load := func(name string) []ecs.Document {
+		data, err := os.ReadFile(dir + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var docs []ecs.Document
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			d, err := ecs.Decode([]byte(line))
+			if err != nil {
+				t.Fatal(err)
+			}
+			docs = append(docs, d)
+		}
+		return docs
+	}
+	for _, tc := range []struct {
+		rule, events string
+		want         int // events or sequences
+	}{
+		{"s3_logging_off.toml", "cloudtrail_events.ndjson", 1},
+		{"trail_then_logging.ndjson", "cloudtrail_events.ndjson", 1},
+		{"exec_then_connect.toml", "defend_events.ndjson", 1},
+	} {
+		rs, err := rules.Load(dir + tc.rule)
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("load %s: %v", tc.rule, err)
+		}
+		r := &rs[0]
+		docs := load(tc.events)
+		e := c.NewEngine(fmt.Sprintf("params-%d", time.Now().UnixNano()))
+		t.Cleanup(func() { _ = e.Close(context.Background()) })
+		req := r.Request()
+		req.Size = 100
+		got, err := e.Search(ctx, r, req, docs)
+		if err != nil {
+			t.Fatalf("%s on elasticsearch: %v", tc.rule, err)
+		}
+		if got.Hits.Total.Value != tc.want {
+			t.Errorf("%s on elasticsearch: %s; want %d", tc.rule, summarize(got), tc.want)
+		}
+		want, err := eql.Search(ctx, req, docSeq(docs))
+		if err != nil {
+			t.Fatalf("%s embedded: %v", tc.rule, err)
+		}
+		if d := Disagreement(got, want); d != "" {
+			t.Errorf("%s: %s\nelasticsearch: %s\nembedded:      %s", tc.rule, d, summarize(got), summarize(want))
 		}
 	}
 }

@@ -16,8 +16,10 @@ import (
 	"github.com/purpleharness/purpleharness/rules"
 )
 
-// These tests run without a cluster, on response bodies real clusters sent
-// (testdata/README.md says where each came from).
+// These tests run without a cluster, on response bodies in Elasticsearch's
+// wire format: two recorded from 8.x clusters, one the API specification's
+// example, one from a 7.x tutorial (testdata/README.md says where each came
+// from).
 
 func readTestdata(t *testing.T, name string) []byte {
 	t.Helper()
@@ -425,5 +427,84 @@ func TestErrorForRule(t *testing.T) {
 	}
 	if !errors.Is(re, re.Err) {
 		t.Error("RuleError does not unwrap to the Elasticsearch error")
+	}
+}
+
+// TestRuleRequestBody checks the _eql/search body the backend sends for
+// rules that set their own request parameters: event_category_field,
+// timestamp_field and tiebreaker_field as Kibana's rule executor sends
+// them (security_solution rule_types/eql/build_eql_search_request.ts; the
+// parameter names are Elasticsearch's, EqlSearchRequest), and none of them
+// for a rule that sets none, so Elasticsearch's defaults apply.
+// timestamp_override is not a request parameter: it picks the field of
+// the rule's time window (TestLiveRequestTimestampOverride).
+func TestRuleRequestBody(t *testing.T) {
+	tests := []struct {
+		file string
+		want string
+	}{
+		{"s3_logging_off.toml", `{"query":"info where data_stream.dataset == \"aws.cloudtrail\"\n  and event.provider == \"s3.amazonaws.com\"\n  and event.action == \"PutBucketLogging\"\n  and event.outcome == \"success\"\n","size":10000,"event_category_field":"event.type"}`},
+		{"trail_then_logging.ndjson", `{"query":"sequence by user.name with maxspan=1h\n  [info where event.action == \"StopLogging\"]\n  [info where event.action == \"PutBucketLogging\"]","size":10000,"timestamp_field":"event.created","event_category_field":"event.type"}`},
+		{"exec_then_connect.toml", `{"query":"sequence by process.entity_id\n  [process where event.action == \"exec\"]\n  [network where event.action == \"connection_attempted\" and destination.port == 110]\n","size":10000,"tiebreaker_field":"event.sequence"}`},
+		{"saved_object.ndjson", `{"query":"info where event.action == \"PutBucketLogging\"","size":10000,"timestamp_field":"event.created","tiebreaker_field":"event.sequence","event_category_field":"event.type"}`},
+	}
+	for _, tc := range tests {
+		rs, err := rules.Load("../../rules/testdata/overrides/" + tc.file)
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("load %s: %v (%d rules)", tc.file, err, len(rs))
+		}
+		req := rs[0].Request()
+		req.Size = 10000
+		body, err := requestBody(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(body) != tc.want {
+			t.Errorf("%s: request body\n%s\nwant\n%s", tc.file, body, tc.want)
+		}
+	}
+	r := published(t)
+	body, err := requestBody(r.Request())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(body); strings.Contains(s, "_field") {
+		t.Errorf("published rule (no parameters): body %s names a field parameter", s)
+	}
+}
+
+// TestLiveRequestTimestampOverride: a rule's timestamp_override moves the
+// live window to that field with Kibana's fallback to @timestamp for
+// documents without it (buildTimeRangeFilter), or without the fallback
+// when timestamp_override_fallback_disabled is set.
+func TestLiveRequestTimestampOverride(t *testing.T) {
+	from := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	to := from.Add(time.Minute)
+	rng := func(f string) string {
+		return `{"range":{"` + f + `":{"format":"strict_date_optional_time_nanos","gte":"2026-12-04T10:00:00Z","lte":"2026-12-04T10:01:00Z"}}}`
+	}
+	tests := []struct {
+		name string
+		rule rules.Rule
+		want string
+	}{
+		{"none", rules.Rule{}, rng("@timestamp")},
+		{"override with fallback", rules.Rule{TimestampOverride: "event.ingested"},
+			`{"bool":{"minimum_should_match":1,"should":[` + rng("event.ingested") + `,{"bool":{"filter":[` + rng("@timestamp") + `,{"bool":{"must_not":{"exists":{"field":"event.ingested"}}}}]}}]}}`},
+		{"override without fallback", rules.Rule{TimestampOverride: "event.ingested", TimestampOverrideFallbackDisabled: true}, rng("event.ingested")},
+		{"override is @timestamp", rules.Rule{TimestampOverride: "@timestamp"}, rng("@timestamp")},
+		// timestamp_field orders events; it does not move the window.
+		{"timestamp_field", rules.Rule{TimestampField: "event.created"}, rng("@timestamp")},
+	}
+	for _, tc := range tests {
+		req := tc.rule.Request()
+		req.Query = "q"
+		live, err := liveRequest(req, Window{From: from, To: to}.ForRule(&tc.rule))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := `{"bool":{"filter":[` + tc.want + `]}}`; string(live.Filter) != want {
+			t.Errorf("%s: filter\n%s\nwant\n%s", tc.name, live.Filter, want)
+		}
 	}
 }

@@ -51,13 +51,17 @@ type junitMessage struct {
 // JUnit writes junit.xml.
 func JUnit(w io.Writer, r *harness.Result) error {
 	top := junitSuites{Name: "purpleharness " + r.RunID, Time: seconds(r.End.Sub(r.Start).Seconds())}
+	if r.ReplayedFrom != "" {
+		top.Name += " (replayed from " + r.ReplayedFrom + ")"
+	}
 	for _, rule := range r.Rules {
-		s := junitSuite{Name: rule.Name + " (" + baseName(rule.File) + ")", Timestamp: r.Start.Format("2006-01-02T15:04:05")}
+		label := ruleLabel(r, rule.File, rule.Name)
+		s := junitSuite{Name: label, Timestamp: r.Start.Format("2006-01-02T15:04:05")}
 		for _, c := range r.Cells {
 			if !sameRule(c, rule) {
 				continue
 			}
-			tc := junitCase{Name: c.Scenario, Classname: baseName(rule.File), Time: seconds(scenarioSeconds(r, c.Scenario))}
+			tc := junitCase{Name: c.Scenario, Classname: label, Time: seconds(scenarioSeconds(r, c.Scenario))}
 			msg := &junitMessage{Message: string(c.Verdict) + ": " + c.Explanation.Summary, Type: string(c.Verdict), Text: c.Explanation.Text()}
 			switch {
 			case c.Verdict.Failed():

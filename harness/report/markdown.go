@@ -20,6 +20,9 @@ func Markdown(w io.Writer, r *harness.Result) error {
 	if r.Incomplete != "" {
 		fmt.Fprintf(w, "**The run stopped early: %s.** The verdicts below are partial.\n\n", md(r.Incomplete))
 	}
+	if r.ReplayedFrom != "" {
+		fmt.Fprintf(w, "**Replayed** from `%s`: the rules were judged on that run's recorded telemetry; nothing was executed.\n\n", md(r.ReplayedFrom))
+	}
 	fmt.Fprintf(w, "Engine: %s · mail servers: %s · telemetry profile: %s · host: %s · %s – %s",
 		r.Engine, r.Servers, r.Profile, r.Host, r.Start.Format("2006-01-02 15:04:05Z"), r.End.Format("15:04:05Z"))
 	if r.Lost > 0 {
@@ -49,6 +52,13 @@ func Markdown(w io.Writer, r *harness.Result) error {
 		fmt.Fprint(w, "\n### Engines disagree\n\n")
 		for _, d := range r.Disagreements {
 			fmt.Fprintf(w, "- %s\n", md(d))
+		}
+	}
+	if gaps := usedGaps(r); len(gaps) > 0 {
+		fmt.Fprint(w, "\n### Telemetry gaps\n\n")
+		fmt.Fprintf(w, "%d cells are UNVERIFIABLE: their rules test what the real source sends but this run does not render:\n\n", r.Count(harness.Unverifiable))
+		for _, g := range gaps {
+			fmt.Fprintf(w, "- `%s`\n", md(g))
 		}
 	}
 	var details []*harness.Cell

@@ -13,7 +13,9 @@ import (
 // technique the suite exercised, scored 100 when every attack scenario for
 // it was detected by at least one rule as expected, 0 when none was, in
 // between otherwise, with the per-scenario verdicts as the comment.
-// Scenarios skipped on this machine count neither way.
+// Scenarios skipped on this machine count neither way, and so do scenarios
+// no rule detected where some cell is UNVERIFIABLE (the telemetry, not the
+// rules, left them undecided).
 func Navigator(w io.Writer, r *harness.Result) error {
 	type tech struct {
 		total, detected int
@@ -34,8 +36,7 @@ func Navigator(w io.Writer, r *harness.Result) error {
 			t.notes = append(t.notes, fmt.Sprintf("%s: skipped (%s)", s.Name, s.Exec.Reason))
 			continue
 		}
-		t.total++
-		caught := false
+		caught, undecided := false, false
 		var verdicts []string
 		for _, c := range r.Cells {
 			if c.Scenario != s.Name {
@@ -45,7 +46,16 @@ func Navigator(w io.Writer, r *harness.Result) error {
 			if c.Verdict == harness.Pass && c.Expect == "fires" {
 				caught = true
 			}
+			if c.Verdict == harness.Unverifiable {
+				undecided = true
+				verdicts[len(verdicts)-1] += fmt.Sprintf(" (tests %v, not rendered)", c.Gaps)
+			}
 		}
+		if !caught && undecided {
+			t.notes = append(t.notes, fmt.Sprintf("%s: %v", s.Name, verdicts))
+			continue
+		}
+		t.total++
 		if caught {
 			t.detected++
 		}

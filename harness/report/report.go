@@ -43,6 +43,7 @@ func WriteAll(dir string, r *harness.Result) ([]string, error) {
 		{TelemetryFile, Telemetry},
 		{TranscriptsFile, Transcripts},
 		{ServerLogFile, func(w io.Writer, r *harness.Result) error { _, err := io.WriteString(w, r.ServerLog); return err }},
+		{ManifestFile, writeManifest},
 	}
 	var paths []string
 	for _, w := range writers {

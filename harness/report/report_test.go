@@ -105,18 +105,23 @@ func TestWriteAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(paths) != 7 {
-		t.Errorf("WriteAll wrote %d files, want 7: %v", len(paths), paths)
+	if len(paths) != 8 {
+		t.Errorf("WriteAll wrote %d files, want 8: %v", len(paths), paths)
 	}
 	var layer struct {
 		Domain     string
 		Techniques []struct {
 			TechniqueID string
 			Score       int
+			Enabled     bool
 		}
 	}
 	data, _ := os.ReadFile(filepath.Join(dir, NavigatorFile))
-	if err := json.Unmarshal(data, &layer); err != nil || layer.Domain != "enterprise-attack" || len(layer.Techniques) != 1 || layer.Techniques[0].TechniqueID != "T1071.003" {
+	// T1059.004's only scenario is UNVERIFIABLE: listed, but neither
+	// detected nor missed (disabled, no score counted).
+	if err := json.Unmarshal(data, &layer); err != nil || layer.Domain != "enterprise-attack" || len(layer.Techniques) != 2 ||
+		layer.Techniques[0].TechniqueID != "T1059.004" || layer.Techniques[0].Enabled ||
+		layer.Techniques[1].TechniqueID != "T1071.003" || !layer.Techniques[1].Enabled {
 		t.Errorf("navigator layer = %+v, %v", layer, err)
 	}
 }

@@ -16,6 +16,10 @@ type RuleScore struct {
 	Benign          int // benign scenarios that ran
 	FiredOnBenign   int // ... on which the rule fired
 	KnownFalseAlarm int // ... of those tagged known-false-positive
+	// Unverifiable counts the cells left out of the figures above: the
+	// rule did not fire, but it tests something this run's telemetry
+	// does not render, so its silence says nothing.
+	Unverifiable int
 }
 
 // RuleScores computes each rule's record from the cells.
@@ -32,6 +36,10 @@ func RuleScores(r *harness.Result) []RuleScore {
 				continue
 			}
 			fired := len(c.Sequences) > 0
+			if c.Verdict == harness.Unverifiable {
+				s.Unverifiable++
+				continue
+			}
 			switch {
 			case hasTag(sc, "attack"):
 				s.Attacks++
@@ -54,8 +62,12 @@ func RuleScores(r *harness.Result) []RuleScore {
 }
 
 func (s RuleScore) String() string {
-	return fmt.Sprintf("detects %d of %d attack scenarios run; fires on %d of %d benign ones (%d tagged known-false-positive)",
+	out := fmt.Sprintf("detects %d of %d attack scenarios run; fires on %d of %d benign ones (%d tagged known-false-positive)",
 		s.Detected, s.Attacks, s.FiredOnBenign, s.Benign, s.KnownFalseAlarm)
+	if s.Unverifiable > 0 {
+		out += fmt.Sprintf("; %d unverifiable on this telemetry", s.Unverifiable)
+	}
+	return out
 }
 
 // sameRule reports whether c is a cell of rule. Rules are told apart by

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -21,7 +22,11 @@ func Headline(r *harness.Result) string {
 	if r.Failed() {
 		outcome = "FAILED"
 	}
-	return fmt.Sprintf("%s: %d scenarios × %d rules: %s", outcome, len(r.Scenarios), len(r.Rules), strings.Join(parts, ", "))
+	replayed := ""
+	if r.ReplayedFrom != "" {
+		replayed = " (replayed from " + r.ReplayedFrom + ")"
+	}
+	return fmt.Sprintf("%s%s: %d scenarios × %d rules: %s", outcome, replayed, len(r.Scenarios), len(r.Rules), strings.Join(parts, ", "))
 }
 
 // Table writes the scenario × rule matrix for the console, then the
@@ -63,6 +68,9 @@ func Table(w io.Writer, r *harness.Result) error {
 	for _, d := range r.Disagreements {
 		fmt.Fprintf(w, "ENGINES DISAGREE: %s\n", d)
 	}
+	if n := r.Count(harness.Unverifiable); n > 0 {
+		fmt.Fprintf(w, "UNVERIFIABLE: %d cells rest on telemetry this run does not render (%s); see Why above and docs/harness.md\n", n, strings.Join(usedGaps(r), ", "))
+	}
 	if r.Lost > 0 {
 		fmt.Fprintf(w, "WARNING: the sensor lost %d events; verdicts may rest on incomplete telemetry\n", r.Lost)
 	}
@@ -80,4 +88,21 @@ func cellText(r *harness.Result, scenario string, rule harness.RuleInfo) string 
 		}
 	}
 	return "-"
+}
+
+// usedGaps lists, sorted and without repeats, the gaps the UNVERIFIABLE
+// cells of r rest on.
+func usedGaps(r *harness.Result) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range r.Cells {
+		for _, g := range c.Gaps {
+			if !seen[g] {
+				seen[g] = true
+				out = append(out, g)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }

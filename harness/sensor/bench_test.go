@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/purpleharness/purpleharness/prereq"
 )
 
 // burstHelper issues PURPLEHARNESS_BURST_N non-blocking connection attempts
@@ -82,7 +84,7 @@ func startAuditd(tb testing.TB) *auditd {
 	tb.Helper()
 	bin, err := exec.LookPath("auditd")
 	if err != nil {
-		tb.Skip("auditd not installed (apt-get install auditd)")
+		prereq.Skip(tb, prereq.Tool, "auditd not installed (apt-get install auditd)")
 	}
 	dir := tb.TempDir()
 	log := filepath.Join(dir, "audit.log")
@@ -113,7 +115,7 @@ func startAuditd(tb testing.TB) *auditd {
 		}
 		select {
 		case <-a.done:
-			tb.Skipf("auditd exited at start (another audit reader appeared?): %s", stderr.String())
+			tb.Fatalf("auditd exited at start: %s", stderr.String())
 		case <-deadline:
 			tb.Fatalf("auditd did not register as the audit daemon: %s", stderr.String())
 		case <-time.After(20 * time.Millisecond):
@@ -189,13 +191,11 @@ func BenchmarkBurst(b *testing.B) {
 }
 
 func benchBurst(b *testing.B, n int, anchor bool) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root (CAP_AUDIT_CONTROL)")
-	}
+	prereq.NeedRoot(b, "CAP_AUDIT_CONTROL")
 	var ad *auditd
 	if anchor {
 		if pid := auditPID(); pid != 0 {
-			b.Skipf("an audit daemon (pid %d) already runs; the anchor needs its own", pid)
+			prereq.Skip(b, prereq.Audit, fmt.Sprintf("an audit daemon (pid %d) already runs; the anchor needs its own", pid))
 		}
 		ad = startAuditd(b)
 	}

@@ -2,19 +2,19 @@ package sensor_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os/exec"
 
 	"github.com/purpleharness/purpleharness/harness/sensor"
+	"github.com/purpleharness/purpleharness/prereq"
 )
 
 // ExampleStart records what a child process did on the network.
 func ExampleStart() {
 	ctx := context.Background()
 	s, err := sensor.Start(ctx, sensor.Config{}) // descendants of this process
-	if errors.Is(err, sensor.ErrNotRoot) || errors.Is(err, sensor.ErrNoAudit) {
-		fmt.Println("cannot record:", err) // names the missing capability
+	if m, ok := prereq.As(err); ok {             // the machine lacks root or kernel audit
+		fmt.Println("cannot record here:", m.Cause, err)
 		return
 	}
 	if err != nil {

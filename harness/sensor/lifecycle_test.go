@@ -14,6 +14,8 @@ import (
 	"time"
 
 	libaudit "github.com/elastic/go-libaudit/v2"
+
+	"github.com/purpleharness/purpleharness/prereq"
 )
 
 // The test binary doubles as a helper process, selected by environment:
@@ -98,7 +100,7 @@ func startHelperMode(t *testing.T, mode string) *exec.Cmd {
 		t.Fatalf("helper: %v", err)
 	}
 	if strings.HasPrefix(line, "ERROR") {
-		t.Skipf("helper could not start a sensor: %s", line)
+		prereq.SkipOrFailText(t, "helper could not start a sensor", line)
 	}
 	if !strings.HasPrefix(line, "READY ") {
 		t.Fatalf("helper said %q", line)
@@ -111,14 +113,15 @@ type auditState struct{ enabled, backlog uint32 }
 
 func readState(t *testing.T) auditState {
 	t.Helper()
+	prereq.SkipOrFail(t, checkCapabilities())
 	c, err := libaudit.NewAuditClient(nil)
 	if err != nil {
-		t.Skipf("no audit: %v", err)
+		prereq.SkipOrFail(t, noAudit("%v", err))
 	}
 	defer c.Close()
 	st, err := c.GetStatus()
 	if err != nil {
-		t.Skipf("no audit status (not root?): %v", err)
+		prereq.SkipOrFail(t, statusError(err))
 	}
 	return auditState{st.Enabled, st.BacklogLimit}
 }
@@ -127,10 +130,7 @@ func readState(t *testing.T) auditState {
 // reports them through auditctl -l (the operator's view).
 func rulesOf(t *testing.T) map[int]int {
 	t.Helper()
-	auditctl, err := exec.LookPath("auditctl")
-	if err != nil {
-		t.Skip("auditctl not installed")
-	}
+	auditctl := prereq.LookPath(t, "auditctl")
 	out, err := exec.Command(auditctl, "-l").CombinedOutput()
 	if err != nil {
 		t.Fatalf("auditctl -l: %v\n%s", err, out)
@@ -176,7 +176,7 @@ func originalState(t *testing.T) auditState {
 	st := readState(t)
 	c, err := libaudit.NewAuditClient(nil)
 	if err != nil {
-		t.Skipf("no audit: %v", err)
+		t.Fatalf("audit client: %v", err) // readState just opened one
 	}
 	defer c.Close()
 	rules, err := c.GetRules()
@@ -301,12 +301,10 @@ func TestConcurrentSensors(t *testing.T) {
 // must still capture, and auditd must stay registered after the sensor
 // closes.
 func TestAuditdCoexistence(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_AUDIT_CONTROL)")
-	}
+	prereq.NeedRoot(t, "CAP_AUDIT_CONTROL, to start auditd")
 	curl := lookPath(t, "curl")
 	if pid := auditPID(); pid != 0 {
-		t.Skipf("an audit reader (pid %d) already runs", pid)
+		prereq.Skip(t, prereq.Audit, fmt.Sprintf("an audit reader (pid %d, %s) already runs; this test starts its own auditd", pid, commOf(pid)))
 	}
 	ad := startAuditd(t)
 	s := startSensor(t, Config{})
@@ -414,8 +412,8 @@ func TestConcurrentStartStop(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		if errors.Is(err, ErrNotRoot) || errors.Is(err, ErrNoAudit) {
-			t.Skipf("sensor unavailable: %v", err)
+		if _, ok := prereq.As(err); ok {
+			prereq.Skip(t, prereq.Audit, err.Error()) // what the machine lacks, not a racing worker's failure
 		}
 		t.Error(err)
 	}

@@ -17,11 +17,15 @@ import (
 
 	libaudit "github.com/elastic/go-libaudit/v2"
 	"github.com/elastic/go-libaudit/v2/auparse"
+	"github.com/purpleharness/purpleharness/prereq"
 	"golang.org/x/sys/unix"
 )
 
 // Sentinel errors a caller branches on (skip a test, exit code 3). The
-// wrapped message names what is missing.
+// wrapped message names what is missing. They are returned only inside a
+// *prereq.Missing, for what the machine lacks; a failure of the sensor's
+// own doing (a rule the kernel refuses, a stale rule that will not go) is
+// a plain error.
 var (
 	ErrNotRoot = errors.New("not permitted to control audit")
 	ErrNoAudit = errors.New("kernel audit unavailable")
@@ -173,7 +177,7 @@ func Start(ctx context.Context, cfg Config) (*Sensor, error) {
 	}
 	ctl, err := libaudit.NewAuditClient(nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoAudit, err)
+		return nil, noAudit("%v", err)
 	}
 	st, err := ctl.GetStatus()
 	if err != nil {
@@ -182,7 +186,7 @@ func Start(ctx context.Context, cfg Config) (*Sensor, error) {
 	}
 	if st.Enabled == 2 {
 		ctl.Close()
-		return nil, fmt.Errorf("%w: audit configuration is immutable (enabled=2) until reboot", ErrNoAudit)
+		return nil, noAudit("audit configuration is immutable (enabled=2) until reboot")
 	}
 	pfs, err := newProcfs()
 	if err != nil {
@@ -192,7 +196,7 @@ func Start(ctx context.Context, cfg Config) (*Sensor, error) {
 	marker, err := libaudit.NewNetlinkClient(syscall.NETLINK_AUDIT, 0, nil, nil)
 	if err != nil {
 		ctl.Close()
-		return nil, fmt.Errorf("%w: audit socket: %v", ErrNoAudit, err)
+		return nil, noAudit("audit socket: %v", err)
 	}
 	self := os.Getpid()
 	tick, _ := startTicks(self)
@@ -241,7 +245,7 @@ func Start(ctx context.Context, cfg Config) (*Sensor, error) {
 func checkCapabilities() error {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return fmt.Errorf("%w: cannot read /proc/self/status: %v", ErrNoAudit, err)
+		return fmt.Errorf("sensor: read capabilities: %w", err)
 	}
 	var eff uint64
 	for line := range strings.SplitSeq(string(b), "\n") {
@@ -254,20 +258,25 @@ func checkCapabilities() error {
 		name string
 	}{{unix.CAP_AUDIT_CONTROL, "CAP_AUDIT_CONTROL"}, {unix.CAP_AUDIT_WRITE, "CAP_AUDIT_WRITE"}, {unix.CAP_AUDIT_READ, "CAP_AUDIT_READ"}} {
 		if eff&(1<<c.bit) == 0 {
-			return fmt.Errorf("%w: missing %s (run as root)", ErrNotRoot, c.name)
+			return prereq.Errorf(prereq.Root, "%w: missing %s (run as root)", ErrNotRoot, c.name)
 		}
 	}
 	return nil
 }
 
+// noAudit is the environment cause "no usable kernel audit".
+func noAudit(format string, args ...any) error {
+	return prereq.Errorf(prereq.Audit, "%w: "+format, append([]any{ErrNoAudit}, args...)...)
+}
+
 func statusError(err error) error {
 	switch {
 	case errors.Is(err, syscall.EPERM):
-		return fmt.Errorf("%w: audit status: missing CAP_AUDIT_CONTROL: %v", ErrNotRoot, err)
+		return prereq.Errorf(prereq.Root, "%w: audit status: missing CAP_AUDIT_CONTROL: %v", ErrNotRoot, err)
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("%w: the kernel refused the audit socket (audit works only in the initial user and network namespace): %v", ErrNoAudit, err)
+		return noAudit("the kernel refused the audit socket (audit works only in the initial user and network namespace): %v", err)
 	}
-	return fmt.Errorf("%w: audit status: %v", ErrNoAudit, err)
+	return noAudit("audit status: %v", err)
 }
 
 // openReader becomes the audit daemon when nobody is, else joins the
@@ -277,7 +286,7 @@ func (s *Sensor) openReader(st *libaudit.AuditStatus, forceMulticast bool) error
 	if !forceMulticast && (st.PID == 0 || !pidAlive(int(st.PID))) {
 		rd, err := newReader(false)
 		if err != nil {
-			return fmt.Errorf("%w: audit socket: %v", ErrNoAudit, err)
+			return noAudit("audit socket: %v", err)
 		}
 		client := &libaudit.AuditClient{Netlink: rd}
 		if err := client.SetPID(libaudit.WaitForReply); err == nil {
@@ -292,7 +301,7 @@ func (s *Sensor) openReader(st *libaudit.AuditStatus, forceMulticast bool) error
 	}
 	rd, err := newReader(true)
 	if err != nil {
-		return fmt.Errorf("%w: audit multicast group (needs CAP_AUDIT_READ): %v", ErrNoAudit, err)
+		return noAudit("audit multicast group (needs CAP_AUDIT_READ): %v", err)
 	}
 	s.rd, s.multicast = rd, true
 	return nil
@@ -327,7 +336,7 @@ func (s *Sensor) install() error {
 	var oldest *instance
 	existing, err := s.ctl.GetRules()
 	if err != nil {
-		return fmt.Errorf("%w: list audit rules: %v", ErrNoAudit, err)
+		return fmt.Errorf("sensor: list audit rules: %w", err)
 	}
 	for _, wf := range existing {
 		in, ok := ownedBy(wf)
@@ -344,7 +353,7 @@ func (s *Sensor) install() error {
 		}
 		if !in.alive() {
 			if err := s.ctl.DeleteRule(wf); err != nil {
-				return fmt.Errorf("%w: remove stale rule of dead sensor %d: %v", ErrNoAudit, in.PID, err)
+				return fmt.Errorf("sensor: remove stale rule of dead sensor %d: %w", in.PID, err)
 			}
 		}
 	}
@@ -363,18 +372,18 @@ func (s *Sensor) install() error {
 				s.warnings = append(s.warnings, fmt.Sprintf("rule %q not loaded: %v", spec, err))
 				continue
 			}
-			return fmt.Errorf("%w: kernel refused rule %q: %v", ErrNoAudit, spec, err)
+			return fmt.Errorf("sensor: kernel refused rule %q: %w", spec, err)
 		}
 		s.rules = append(s.rules, wf)
 	}
 	if st.BacklogLimit < s.cfg.BacklogLimit {
 		if err := s.ctl.SetBacklogLimit(s.cfg.BacklogLimit, libaudit.WaitForReply); err != nil {
-			return fmt.Errorf("%w: raise backlog limit: %v", ErrNoAudit, err)
+			return fmt.Errorf("sensor: raise backlog limit: %w", err)
 		}
 	}
 	if st.Enabled != 1 {
 		if err := s.ctl.SetEnabled(true, libaudit.WaitForReply); err != nil {
-			return fmt.Errorf("%w: enable audit: %v", ErrNoAudit, err)
+			return fmt.Errorf("sensor: enable audit: %w", err)
 		}
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/purpleharness/purpleharness/ecs"
+	"github.com/purpleharness/purpleharness/prereq"
 )
 
 // startSensor starts a sensor for a test or skips, naming what is missing.
@@ -30,22 +31,13 @@ func startSensor(t testing.TB, cfg Config) *Sensor {
 			}
 		})
 	}
-	if errors.Is(err, ErrNotRoot) || errors.Is(err, ErrNoAudit) {
-		t.Skipf("sensor unavailable: %v", err)
-	}
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
+	prereq.SkipOrFail(t, err) // only what the machine lacks skips
 	return s
 }
 
 func lookPath(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Skipf("%s not installed", name)
-	}
-	return p
+	return prereq.LookPath(t, name)
 }
 
 func syncSensor(t testing.TB, s *Sensor) {
@@ -313,21 +305,28 @@ func TestJoinAccepted(t *testing.T) {
 	}
 }
 
-// TestExecChain: bash exec'ing curl in the same pid gives two instances
-// (Elastic Defend assigns a new entity on exec), and curl's connection
-// belongs to the second.
+// TestExecChain: bash that sleeps, then execs curl in the same pid, is one
+// instance (Elastic Defend keeps the entity id and start through exec):
+// both execs carry the fork's Start, curl's lists bash under Previous, and
+// curl's connection belongs to that same instance.
 func TestExecChain(t *testing.T) {
 	bash, curl := lookPath(t, "bash"), lookPath(t, "curl")
 	s := startSensor(t, Config{})
-	pid := run(t, bash, "-c", "exec "+curl+" -s --max-time 1 imap://127.0.0.1:143/")
+	pid := run(t, bash, "-c", "sleep 0.3; exec "+curl+" -s --max-time 1 imap://127.0.0.1:143/")
 	syncSensor(t, s)
 	obs := s.Observations()
 	ex := execsOf(obs, pid)
 	if len(ex) != 2 {
 		t.Fatalf("%d execs in pid %d, want bash then curl:\n%s", len(ex), pid, dump(obs))
 	}
-	if !ex[1].Process.Start.After(ex[0].Process.Start) {
-		t.Errorf("curl's instance start %v not after bash's %v", ex[1].Process.Start, ex[0].Process.Start)
+	if !ex[1].Process.Start.Equal(ex[0].Process.Start) {
+		t.Errorf("curl's instance start %v differs from bash's %v (an exec keeps the instance)", ex[1].Process.Start, ex[0].Process.Start)
+	}
+	if !ex[0].Process.Start.Before(ex[0].Time) {
+		t.Errorf("bash's start %v not before its exec at %v: want the fork time", ex[0].Process.Start, ex[0].Time)
+	}
+	if prev := ex[1].Process.Previous; len(prev) == 0 || prev[len(prev)-1].Executable != ex[0].Process.Executable {
+		t.Errorf("curl's Previous = %+v, want it to end with bash (%s)", prev, ex[0].Process.Executable)
 	}
 	c := connectsTo(obs, pid, 143)
 	if len(c) != 1 {

@@ -7,49 +7,81 @@ import (
 	"github.com/purpleharness/purpleharness/ecs"
 )
 
-// Observation is one thing the kernel saw: exactly one of Exec and Connect
-// is set. Infra marks events caused by the harness's own infrastructure (the
-// harness process and its threads, Docker's plumbing); InScope marks events
-// from the tracked process tree. Observations returns only in-scope,
-// non-infra events unless Config says otherwise.
+// Observation is one thing the kernel saw: exactly one of Fork, Exec,
+// Exit, Connect, Accept and Close is set. Infra marks events caused by the
+// harness's own infrastructure (the harness process and its threads,
+// Docker's plumbing); InScope marks events from the tracked process tree.
+// Observations returns only in-scope, non-infra events unless Config says
+// otherwise. The audit sensor fills Exec and Connect only: it sees neither
+// forks without exec, nor exits, accepts or closes.
 type Observation struct {
+	Fork    *ecs.Fork
 	Exec    *ecs.Exec
+	Exit    *ecs.Exit
 	Connect *ecs.Connect
+	Accept  *ecs.Accept
+	Close   *ecs.Close
 	Infra   bool
 	InScope bool
 }
 
-// Serial is the audit serial of the event behind o.
+// Event returns the observation that is set, for ecs.Renderer.Render; nil
+// when none is.
+func (o Observation) Event() ecs.Observation {
+	switch {
+	case o.Fork != nil:
+		return o.Fork
+	case o.Exec != nil:
+		return o.Exec
+	case o.Exit != nil:
+		return o.Exit
+	case o.Connect != nil:
+		return o.Connect
+	case o.Accept != nil:
+		return o.Accept
+	case o.Close != nil:
+		return o.Close
+	}
+	return nil
+}
+
+// Serial is the sensor serial of the event behind o.
 func (o Observation) Serial() uint64 {
-	if o.Exec != nil {
-		return o.Exec.Serial
-	}
-	if o.Connect != nil {
-		return o.Connect.Serial
-	}
-	return 0
+	s, _, _ := o.common()
+	return s
 }
 
 // Time is the kernel timestamp of the event behind o.
 func (o Observation) Time() time.Time {
-	if o.Exec != nil {
-		return o.Exec.Time
-	}
-	if o.Connect != nil {
-		return o.Connect.Time
-	}
-	return time.Time{}
+	_, t, _ := o.common()
+	return t
 }
 
 // Process returns the process that caused o.
 func (o Observation) Process() ecs.Process {
-	if o.Exec != nil {
-		return o.Exec.Process
+	_, _, p := o.common()
+	if p == nil {
+		return ecs.Process{}
 	}
-	if o.Connect != nil {
-		return o.Connect.Process
+	return *p
+}
+
+func (o Observation) common() (uint64, time.Time, *ecs.Process) {
+	switch {
+	case o.Fork != nil:
+		return o.Fork.Serial, o.Fork.Time, &o.Fork.Process
+	case o.Exec != nil:
+		return o.Exec.Serial, o.Exec.Time, &o.Exec.Process
+	case o.Exit != nil:
+		return o.Exit.Serial, o.Exit.Time, &o.Exit.Process
+	case o.Connect != nil:
+		return o.Connect.Serial, o.Connect.Time, &o.Connect.Process
+	case o.Accept != nil:
+		return o.Accept.Serial, o.Accept.Time, &o.Accept.Process
+	case o.Close != nil:
+		return o.Close.Serial, o.Close.Time, &o.Close.Process
 	}
-	return ecs.Process{}
+	return 0, time.Time{}, nil
 }
 
 // procFacts is what /proc says about a live process that the sensor did not
@@ -87,12 +119,18 @@ var infraNames = map[string]bool{
 // per live pid (the latest instance the sensor knows of), the set of pids in
 // the tracked tree, and the transport of sockets it saw created.
 //
-// Process instance identity is (pid, Start). An execve starts a new
-// instance, as Elastic Defend assigns a new process.entity_id on exec; its
-// Start is the exec's kernel timestamp. A process the sensor did not see
-// exec takes /proc/<pid>/stat starttime when it is still alive (and still
-// the same program), else the time of its first event, so every event of one
-// instance carries the same Start either way.
+// Process instance identity is (pid, Start), and Start is the fork's: an
+// execve keeps the instance (pid, Start and so the entity id) and pushes
+// the image it replaced onto Process.Previous, as Elastic Defend does (its
+// probes take task->group_leader->start_time; ECS RFC 0030's exec example
+// keeps the fork's entity_id and start). Audit reports no fork, so the
+// tracker reads the fork time from /proc/<pid>/stat starttime while the
+// process is still alive and still runs the image the record names. When
+// /proc no longer has it (a process that exec'd and exited before its
+// records were read), an instance already known for the pid keeps its
+// Start; failing that, Start is the exec's timestamp, later than the real
+// fork by the fork-to-exec gap (docs/sensor.md lists this limit). Every
+// event of one instance carries the same Start either way.
 type tracker struct {
 	all       bool
 	roots     map[int]bool
@@ -219,14 +257,28 @@ func (t *tracker) exec(ev *rawEvent) Observation {
 	if p.Args == nil {
 		p.Args = ev.Proctitle
 	}
-	p.Start = ev.Time
-	if prev, ok := t.procs[ev.PID]; ok && !p.Start.After(prev.Start) {
-		// Audit timestamps have millisecond precision; a shell that
-		// execs twice within one millisecond must still yield two
-		// instances, so move the later one just past the earlier.
-		p.Start = prev.Start.Add(time.Microsecond)
-	}
 	p.Parent = t.parent(ev.PPID)
+	p.Start = ev.Time
+	f, live := t.lookupSame(ev)
+	prev, known := t.procs[ev.PID]
+	switch {
+	case live && known && sameStart(prev.Start, f.Start):
+		// The instance the tracker already knows, now running a new image.
+		p.Start = prev.Start
+		p.Previous = appendImage(prev.Previous, prev)
+	case live:
+		// First sight of this instance: it was forked (the parent's image,
+		// inherited) and has now exec'd.
+		p.Start = f.Start
+		if p.Parent != nil {
+			p.Previous = appendImage(nil, p.Parent)
+		}
+	case known && prev.PPID == ev.PPID:
+		// Gone from /proc already: keep the instance the tracker knew for
+		// this pid and parent.
+		p.Start = prev.Start
+		p.Previous = appendImage(prev.Previous, prev)
+	}
 	// A new image may be a reused pid: decide membership afresh.
 	delete(t.outside, ev.PID)
 	if t.members[ev.PPID] || t.roots[ev.PID] {
@@ -241,6 +293,48 @@ func (t *tracker) exec(ev *rawEvent) Observation {
 	}
 	obs.Infra, obs.InScope = t.classify(&p)
 	return obs
+}
+
+// lookupSame reads /proc for the process behind ev, trusting it only when it
+// still runs the image the record names (the pid may have exited and been
+// reused since the event).
+func (t *tracker) lookupSame(ev *rawEvent) (procFacts, bool) {
+	if t.proc == nil {
+		return procFacts{}, false
+	}
+	f, ok := t.proc.lookup(ev.PID)
+	if !ok || f.Comm != ev.Comm || f.Executable != ev.Exe || f.Start.IsZero() {
+		return procFacts{}, false
+	}
+	return f, true
+}
+
+// sameStart compares start times at the precision of /proc (clock ticks):
+// an instance first seen through an audit timestamp and later through /proc
+// is the same if they agree within a tick.
+func sameStart(a, b time.Time) bool {
+	d := a.Sub(b)
+	if d < 0 {
+		d = -d
+	}
+	return d < 10*time.Millisecond
+}
+
+// maxPrevious bounds Process.Previous: a process that execs in a loop must
+// not grow without limit.
+const maxPrevious = 8
+
+// appendImage returns prev plus p's image (a new slice: instances share
+// nothing).
+func appendImage(prev []ecs.Image, p *ecs.Process) []ecs.Image {
+	if p.Executable == "" && p.Args == nil {
+		return prev
+	}
+	out := append(append([]ecs.Image(nil), prev...), ecs.Image{Executable: p.Executable, Args: p.Args})
+	if len(out) > maxPrevious {
+		out = out[len(out)-maxPrevious:]
+	}
+	return out
 }
 
 func (t *tracker) connect(ev *rawEvent, fd int) Observation {

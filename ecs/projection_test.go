@@ -1,0 +1,85 @@
+package ecs
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+var projectionDocs = []string{
+	`{"@timestamp":"2026-12-07T10:00:00Z","process":{"name":"curl","pid":12,"args":["-s","x"],"parent":{"name":"bash"}},"destination":{"port":110,"ip":"10.0.0.1"},"big":{"x":[1,2,3]}}`,
+	`{"process.name":"nc","process":{"pid":1.5e3},"event":[{"category":"network"},{"category":["process"]},"odd",7]}`,
+	`{"user":"al\u00e9","user.keyword":"k","n":18446744073709551617,"z":null,"t":true,"f":false,"e":{},"a":[]}`,
+	`{"process":"not an object","destination":{"port":"25"}}`,
+}
+
+var projectionPaths = []string{"process.name", "process.pid", "destination.port", "event.category", "user", "user.keyword", "n", "z", "t", "f", "e", "a", "process.parent.name", "@timestamp"}
+
+// TestProjectionLookup: every path read answers on the projected document
+// exactly as on the fully decoded one (numbers as the same json.Number,
+// strings unescaped, arrays of objects along a path, flattened keys), and
+// the raw event comes back whole.
+func TestProjectionLookup(t *testing.T) {
+	p := NewProjection(projectionPaths)
+	for _, raw := range projectionDocs {
+		full, err := Decode([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		proj, err := p.Decode([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range projectionPaths {
+			fv, fok := full.Lookup(path)
+			pv, pok := proj.Lookup(path)
+			if fok != pok || !reflect.DeepEqual(fv, pv) {
+				t.Errorf("%s: %s = %#v (%v) projected, %#v (%v) decoded", raw, path, pv, pok, fv, fok)
+			}
+		}
+		if _, ok := proj.Lookup("big.x"); ok {
+			t.Errorf("%s: big.x, which no path reads, was kept", raw)
+		}
+		// Plain nested objects become one map keyed by full paths; a
+		// dotted key or an array along a path keeps the nested shape.
+		_, nested := proj["process"].(map[string]any)
+		if want := strings.Contains(raw, `"process.name"`); nested != want {
+			t.Errorf("%s: process kept as a nested object: %v, want %v (%v)", raw, nested, want, proj)
+		}
+		if back := FullSource(proj); !reflect.DeepEqual(back, full) {
+			t.Errorf("FullSource(%s) = %v, want %v", raw, back, full)
+		}
+	}
+	if _, err := p.Decode([]byte(`{"a":`)); err == nil || err.Error() != "decode document: unexpected EOF" {
+		t.Errorf("bad JSON: %v, want Decode's own error", err)
+	}
+	if _, err := p.Decode([]byte(`[1]`)); err == nil {
+		t.Error("an array decoded as a document")
+	}
+}
+
+// FuzzProjection: on any JSON object, a projected document answers every
+// path as the decoded one does.
+func FuzzProjection(f *testing.F) {
+	for _, d := range projectionDocs {
+		f.Add([]byte(d))
+	}
+	p := NewProjection(projectionPaths)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		full, err := Decode(raw)
+		proj, perr := p.Decode(raw)
+		if (err == nil) != (perr == nil) {
+			t.Fatalf("%q: decoded whole: %v, projected: %v", raw, err, perr)
+		}
+		if err != nil {
+			return
+		}
+		for _, path := range projectionPaths {
+			fv, fok := full.Lookup(path)
+			pv, pok := proj.Lookup(path)
+			if fok != pok || !reflect.DeepEqual(fv, pv) {
+				t.Fatalf("%q: %s = %#v (%v) projected, %#v (%v) decoded", raw, path, pv, pok, fv, fok)
+			}
+		}
+	})
+}

@@ -1,0 +1,307 @@
+package ecs
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+)
+
+// ReadError is a problem in an events file, with its position: a line
+// (line:col for bad JSON), "event N" of an array, "response N, hit M" of a
+// _search dump.
+type ReadError struct {
+	File string
+	Pos  string // "12" or "12:5" (NDJSON line), "event 3" (array element)
+	Err  error
+}
+
+func (e *ReadError) Error() string { return fmt.Sprintf("%s:%s: %v", e.File, e.Pos, e.Err) }
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// maxEventLine bounds one NDJSON line (one event).
+const maxEventLine = 16 << 20
+
+// ReadEvents yields the events of r: a JSON array when its first
+// non-blank byte is '[', the hits of Elasticsearch _search responses
+// (hits.hits[]._source; several pages of a scroll or PIT one after the
+// other) when its first JSON value is one, NDJSON otherwise (blank lines
+// skipped). Numbers stay json.Number, as Decode keeps them.
+func ReadEvents(file string, r io.Reader) iter.Seq2[Document, error] {
+	return ReadEventsWith(file, r, Decode)
+}
+
+// ReadEventsWith is ReadEvents with each event's JSON object turned into a
+// Document by decode (a Projection's Decode, say). The bytes passed to
+// decode are only valid during the call.
+func ReadEventsWith(file string, r io.Reader, decode func([]byte) (Document, error)) iter.Seq2[Document, error] {
+	return ReadEventsParallel(file, r, func() func([]byte) (Document, error) { return decode }, 1)
+}
+
+// ReadEventsParallel is ReadEventsWith decoding NDJSON lines on workers
+// goroutines, each with its own decoder from newDecode, in batches whose
+// documents are yielded in input order: the same events and the same first
+// error as one decoder gives. Arrays and _search dumps are decoded in
+// order by one decoder.
+func ReadEventsParallel(file string, r io.Reader, newDecode func() func([]byte) (Document, error), workers int) iter.Seq2[Document, error] {
+	return func(yield func(Document, error) bool) {
+		decode := newDecode()
+		br := bufio.NewReaderSize(r, 64<<10)
+		first, skipped, err := peekNonSpace(br)
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			yield(nil, &ReadError{file, "1", err})
+			return
+		}
+		if first == '[' {
+			readArray(file, br, decode, yield)
+			return
+		}
+		dec := json.NewDecoder(br)
+		var head json.RawMessage
+		if err := dec.Decode(&head); err == nil {
+			if hits, ok := searchHits(head); ok {
+				readSearchDump(file, hits, dec, decode, yield)
+				return
+			}
+		}
+		// An event (or bad JSON, reported with its line below): read the
+		// stream again from its start, as NDJSON.
+		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(head), dec.Buffered(), br), 64<<10)
+		sc := bufio.NewScanner(br)
+		sc.Buffer(make([]byte, 64<<10), maxEventLine)
+		if workers > 1 {
+			readLinesParallel(file, sc, 1+skipped, newDecode, workers, yield)
+			return
+		}
+		for line := 1 + skipped; sc.Scan(); line++ {
+			b := bytes.TrimSpace(sc.Bytes())
+			if len(b) == 0 {
+				continue
+			}
+			d, err := decode(b)
+			if err != nil {
+				yield(nil, lineError(file, line, sc.Bytes(), err))
+				return
+			}
+			if !yield(d, nil) {
+				return
+			}
+		}
+		if err := sc.Err(); err != nil {
+			yield(nil, &ReadError{file, "?", err})
+		}
+	}
+}
+
+// lineError positions a decoding error of an NDJSON line: the line, and
+// for bad JSON the column (counted in the untrimmed line).
+func lineError(file string, line int, raw []byte, err error) *ReadError {
+	pos := fmt.Sprint(line)
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		// Offset counts bytes of the trimmed line up to and including
+		// the bad one.
+		lead := len(raw) - len(bytes.TrimLeft(raw, " \t"))
+		pos = fmt.Sprintf("%d:%d", line, lead+max(int(se.Offset), 1))
+	}
+	return &ReadError{file, pos, err}
+}
+
+// lineBatch is consecutive NDJSON lines decoded by one worker.
+type lineBatch struct {
+	lines [][]byte // each line as read (untrimmed), copied
+	nums  []int    // their line numbers
+	docs  []Document
+	err   *ReadError // the first error; docs holds the documents before it
+	done  chan struct{}
+}
+
+const linesPerBatch = 512
+
+// readLinesParallel reads sc's lines in batches, decodes them on workers
+// and yields the documents in order.
+func readLinesParallel(file string, sc *bufio.Scanner, firstLine int, newDecode func() func([]byte) (Document, error), workers int, yield func(Document, error) bool) {
+	stop := make(chan struct{})
+	defer close(stop)
+	work := make(chan *lineBatch, workers)
+	order := make(chan *lineBatch, 2*workers)
+	var readErr error
+	go func() { // the reader: batches in input order
+		defer close(work)
+		defer close(order)
+		b := &lineBatch{done: make(chan struct{})}
+		send := func() bool {
+			select {
+			case order <- b:
+			case <-stop:
+				return false
+			}
+			select {
+			case work <- b:
+			case <-stop:
+				return false
+			}
+			b = &lineBatch{done: make(chan struct{})}
+			return true
+		}
+		for line := firstLine; sc.Scan(); line++ {
+			if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+				continue
+			}
+			b.lines = append(b.lines, bytes.Clone(sc.Bytes()))
+			b.nums = append(b.nums, line)
+			if len(b.lines) == linesPerBatch && !send() {
+				return
+			}
+		}
+		readErr = sc.Err()
+		if len(b.lines) > 0 {
+			send()
+		}
+	}()
+	for range workers {
+		go func() {
+			decode := newDecode()
+			for b := range work {
+				for i, raw := range b.lines {
+					d, err := decode(bytes.TrimSpace(raw))
+					if err != nil {
+						b.err = lineError(file, b.nums[i], raw, err)
+						break
+					}
+					b.docs = append(b.docs, d)
+				}
+				b.lines = nil
+				close(b.done)
+			}
+		}()
+	}
+	for b := range order {
+		select {
+		case <-b.done:
+		case <-stop:
+			return
+		}
+		for _, d := range b.docs {
+			if !yield(d, nil) {
+				return
+			}
+		}
+		if b.err != nil {
+			yield(nil, b.err)
+			return
+		}
+	}
+	// order is closed after the reader's last write to readErr.
+	if readErr != nil {
+		yield(nil, &ReadError{file, "?", readErr})
+	}
+}
+
+// searchHits returns the _source of each hit when v is an Elasticsearch
+// _search response (an object whose hits.hits is an array).
+func searchHits(v json.RawMessage) ([]json.RawMessage, bool) {
+	var resp struct {
+		Hits *struct {
+			Hits *[]struct {
+				Source json.RawMessage `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	if json.Unmarshal(v, &resp) != nil || resp.Hits == nil || resp.Hits.Hits == nil {
+		return nil, false
+	}
+	var out []json.RawMessage
+	for _, h := range *resp.Hits.Hits {
+		out = append(out, h.Source)
+	}
+	return out, true
+}
+
+// readSearchDump yields the hits of the first response, then of every
+// further response in dec (the pages of a scroll or PIT search).
+func readSearchDump(file string, hits []json.RawMessage, dec *json.Decoder, decode func([]byte) (Document, error), yield func(Document, error) bool) {
+	for page := 1; ; page++ {
+		for i, src := range hits {
+			d, err := decode(src)
+			if err != nil {
+				yield(nil, &ReadError{file, fmt.Sprintf("response %d, hit %d", page, i+1), err})
+				return
+			}
+			if !yield(d, nil) {
+				return
+			}
+		}
+		var next json.RawMessage
+		if err := dec.Decode(&next); err == io.EOF {
+			return
+		} else if err != nil {
+			yield(nil, &ReadError{file, fmt.Sprintf("response %d", page+1), err})
+			return
+		}
+		var ok bool
+		if hits, ok = searchHits(next); !ok {
+			yield(nil, &ReadError{file, fmt.Sprintf("response %d", page+1), errors.New("not an Elasticsearch _search response (no hits.hits), after one")})
+			return
+		}
+	}
+}
+
+func readArray(file string, r io.Reader, decode func([]byte) (Document, error), yield func(Document, error) bool) {
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	if _, err := dec.Token(); err != nil { // '['
+		yield(nil, &ReadError{file, "1", err})
+		return
+	}
+	for i := 0; dec.More(); i++ {
+		var raw json.RawMessage
+		var d Document
+		err := dec.Decode(&raw)
+		if err == nil {
+			d, err = decode(raw)
+		}
+		if err != nil || d == nil {
+			if err == nil {
+				err = errors.New("not a JSON object")
+			}
+			yield(nil, &ReadError{file, fmt.Sprintf("event %d", i), err})
+			return
+		}
+		if !yield(d, nil) {
+			return
+		}
+	}
+	if _, err := dec.Token(); err != nil { // ']'
+		yield(nil, &ReadError{file, "end", err})
+	}
+}
+
+// peekNonSpace skips blank space (and a UTF-8 byte order mark) and
+// returns the first other byte, unread, and how many newlines it skipped.
+func peekNonSpace(br *bufio.Reader) (byte, int, error) {
+	if bom, err := br.Peek(3); err == nil && string(bom) == "\uFEFF" {
+		br.Discard(3)
+	}
+	lines := 0
+	for {
+		b, err := br.ReadByte()
+		if err != nil {
+			return 0, lines, err
+		}
+		switch b {
+		case '\n':
+			lines++
+			continue
+		case ' ', '\t', '\r':
+			continue
+		}
+		return b, lines, br.UnreadByte()
+	}
+}

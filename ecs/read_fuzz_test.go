@@ -1,0 +1,106 @@
+package ecs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// FuzzReadEvents feeds arbitrary input to ReadEvents (the reader of
+// "validate query", recorded scenarios and run directories): it never
+// panics, every error is a *ReadError, and an NDJSON error's line lies
+// inside the input.
+func FuzzReadEvents(f *testing.F) {
+	for _, s := range []string{
+		`{"a":1}` + "\n" + `{"b":2}`,
+		"\n\n  {\"a\": tru}\n",
+		`[{"a":1}, {"b":[1,2]}]`,
+		`[{"a":1}, 3]`,
+		"\uFEFF{\"a\":1}",
+		`[`, `]`, `{"a":`, "",
+		`{"hits":{"hits":[{"_source":{"a":1}}]}}` + "\n" + `{"hits":{"hits":[]}}`,
+		`{"hits":{"hits":[{"_source":3}]}}`, `{"hits":{"hits":[]}} {"a":1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		one := func() func([]byte) (Document, error) { return Decode }
+		wantDocs, wantErr := collect(ReadEvents("f", bytes.NewReader(data)))
+		gotDocs, gotErr := collect(ReadEventsParallel("f", bytes.NewReader(data), one, 3))
+		if gotErr != wantErr || !reflect.DeepEqual(gotDocs, wantDocs) {
+			t.Fatalf("3 workers: %d documents, %q; one decoder: %d documents, %q", len(gotDocs), gotErr, len(wantDocs), wantErr)
+		}
+		n := 0
+		for d, err := range ReadEvents("f", bytes.NewReader(data)) {
+			if err != nil {
+				var ee *ReadError
+				if !errors.As(err, &ee) {
+					t.Fatalf("error %v is not a *ReadError", err)
+				}
+				if line, convErr := strconv.Atoi(strings.SplitN(ee.Pos, ":", 2)[0]); convErr == nil {
+					if lines := bytes.Count(data, []byte("\n")) + 1; line < 1 || line > lines {
+						t.Fatalf("error at line %d of a %d-line input: %v", line, lines, err)
+					}
+				}
+				return
+			}
+			if d == nil {
+				t.Fatal("nil document without an error")
+			}
+			n++
+		}
+		if n > len(data) {
+			t.Fatalf("%d documents from %d bytes", n, len(data))
+		}
+	})
+}
+
+// collect reads every document and the error that ends the stream.
+func collect(seq func(func(Document, error) bool)) ([]Document, string) {
+	var docs []Document
+	for d, err := range seq {
+		if err != nil {
+			return docs, err.Error()
+		}
+		docs = append(docs, d)
+	}
+	return docs, ""
+}
+
+// TestReadEventsParallel: decoding on several workers yields the same
+// documents, in order, and the same first error at the same position as
+// one decoder, over batches, blank lines and bad lines in a later batch;
+// a consumer that stops early stops the workers.
+func TestReadEventsParallel(t *testing.T) {
+	var in strings.Builder
+	for i := range 5000 {
+		switch {
+		case i%97 == 0:
+			in.WriteString("\n")
+		case i == 3210:
+			in.WriteString(`  {"n": 1, "bad": tru}` + "\n")
+		default:
+			fmt.Fprintf(&in, `{"n":%d,"s":"x%d"}`+"\n", i, i)
+		}
+	}
+	one := func() func([]byte) (Document, error) { return Decode }
+	for _, data := range []string{in.String(), strings.Replace(in.String(), "tru}", "true}", 1)} {
+		wantDocs, wantErr := collect(ReadEvents("f", strings.NewReader(data)))
+		for _, workers := range []int{2, 3, 8} {
+			gotDocs, gotErr := collect(ReadEventsParallel("f", strings.NewReader(data), one, workers))
+			if gotErr != wantErr || !reflect.DeepEqual(gotDocs, wantDocs) {
+				t.Errorf("%d workers: %d documents, error %q; one decoder: %d documents, error %q", workers, len(gotDocs), gotErr, len(wantDocs), wantErr)
+			}
+		}
+	}
+	n := 0
+	for range ReadEventsParallel("f", strings.NewReader(in.String()), one, 4) {
+		if n++; n == 10 {
+			break
+		}
+	}
+}

@@ -1,0 +1,114 @@
+package conformance
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/purpleharness/purpleharness/ecs"
+	"github.com/purpleharness/purpleharness/eql"
+	"github.com/purpleharness/purpleharness/prereq"
+)
+
+// TestProjectionDifferential runs every single-index query of the corpus
+// (sequences, samples, until, missing events, functions, pipes) twice
+// over the same JSON events and the index's mapping: decoded whole
+// (ecs.Decode), and projected on the fields the search reads
+// (eql.SearchFields through the mapping's aliases and sub-fields;
+// ecs.Projection, hits given their whole event back with ecs.FullSource),
+// as validate query does. The two responses must be identical, errors
+// included.
+func TestProjectionDifferential(t *testing.T) {
+	dir, err := Dir()
+	if err != nil {
+		prereq.SkipOrFail(t, err)
+	}
+	c, err := Load(dir)
+	if err != nil {
+		prereq.SkipOrFail(t, err)
+	}
+	raws := map[string][][]byte{}
+	mappings := map[string]*eql.Mapping{}
+	for name, ds := range c.Datasets {
+		m, err := eql.ParseMapping(ds.Mapping)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds.Documents {
+			if err := m.AddDynamic(d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mappings[name] = m
+		for _, d := range ds.Documents {
+			b, err := json.Marshal(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raws[name] = append(raws[name], b)
+		}
+	}
+	search := func(q Query, req eql.Request, decode func([]byte) (ecs.Document, error)) string {
+		events := func(yield func(ecs.Document, error) bool) {
+			for _, raw := range raws[q.Index] {
+				if !yield(decode(raw)) {
+					return
+				}
+			}
+		}
+		resp, err := eql.Search(context.Background(), req, events, eql.WithIndex(q.Index), eql.WithMapping(mappings[q.Index]))
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		resp.Took = 0
+		for i := range resp.Hits.Events {
+			resp.Hits.Events[i].Source = ecs.FullSource(resp.Hits.Events[i].Source)
+		}
+		for i := range resp.Hits.Sequences {
+			for j := range resp.Hits.Sequences[i].Events {
+				if h := &resp.Hits.Sequences[i].Events[j]; h.Source != nil {
+					h.Source = ecs.FullSource(h.Source)
+				}
+			}
+		}
+		out, err := json.Marshal(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	n, withHits, errs := 0, 0, 0
+	for _, s := range c.Suites {
+		for _, q := range s.Queries {
+			if strings.Contains(q.Index, ",") {
+				continue
+			}
+			req := Request(q)
+			parsed, err := eql.Parse(req.Query)
+			if err != nil {
+				continue
+			}
+			fields, ok := eql.SearchFields(parsed, req, mappings[q.Index])
+			if !ok {
+				continue // a scripted runtime field: validate query decodes whole
+			}
+			full := search(q, req, ecs.Decode)
+			if strings.Contains(full, `"_source"`) {
+				withHits++
+			} else if strings.HasPrefix(full, "error") && errs < 3 {
+				errs++
+				t.Logf("%s: %s", q.Name, full)
+			}
+			projected := search(q, req, ecs.NewProjection(fields).Decode)
+			if full != projected {
+				t.Errorf("%s %s: projected response differs\nquery: %s\nfull:      %.400s\nprojected: %.400s", q.File, q.Name, q.Query, full, projected)
+			}
+			n++
+		}
+	}
+	if n < 250 || withHits < n/2 {
+		t.Errorf("only %d queries compared, %d with hits", n, withHits)
+	}
+	t.Logf("%d queries: identical responses, %d of them with hits", n, withHits)
+}
