@@ -25,6 +25,7 @@ type Projection struct {
 	keep    map[string]bool // a path read: its whole value is kept
 	through map[string]bool // a proper prefix of a path read: descended into
 	parser  fastjson.Parser
+	path    []byte // the flat walk's current path, reused
 }
 
 // NewProjection projects onto paths (dotted field names).
@@ -86,29 +87,42 @@ func (p *Projection) Decode(raw []byte) (Document, error) {
 // array, where the nested shape must stay.
 func (p *Projection) flat(o *fastjson.Object, prefix string, into map[string]any) bool {
 	ok := true
+	p.path = append(p.path[:0], prefix...)
+	p.flatAt(o, &ok, into)
+	return ok
+}
+
+// flatAt walks o, whose path (with its trailing dot) is p.path. Keys are
+// looked up without building a string; only a kept or descended key
+// becomes one.
+func (p *Projection) flatAt(o *fastjson.Object, ok *bool, into map[string]any) {
+	base := len(p.path)
 	o.Visit(func(kb []byte, v *fastjson.Value) {
-		if !ok {
+		if !*ok {
 			return
 		}
-		if bytes.IndexByte(kb, '.') >= 0 {
-			ok = false
+		if bytes.IndexByte(kb, '.') >= 0 || !utf8.Valid(kb) {
+			// A dotted key, or one encoding/json would alter (its
+			// replacement characters could spell a path read).
+			*ok = false
 			return
 		}
-		full := prefix + jsonString(kb)
+		p.path = append(p.path[:base], kb...)
 		switch {
-		case p.keep[full]:
-			into[full] = goValue(v)
-		case p.through[full]:
+		case p.keep[string(p.path)]:
+			into[string(p.path)] = goValue(v)
+		case p.through[string(p.path)]:
 			switch v.Type() {
 			case fastjson.TypeObject:
 				sub, _ := v.Object()
-				ok = p.flat(sub, full+".", into)
+				p.path = append(p.path, '.')
+				p.flatAt(sub, ok, into)
 			case fastjson.TypeArray:
-				ok = false
+				*ok = false
 			}
 		}
 	})
-	return ok
+	p.path = p.path[:base]
 }
 
 func (p *Projection) project(o *fastjson.Object, prefix string, into map[string]any) {

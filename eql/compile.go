@@ -16,6 +16,7 @@ type config struct {
 	streaming bool
 	badField  func(index, field string) bool
 	report    *SequenceReport
+	holdAll   bool // hold every event for the sort, even one no filter matches (the reference)
 }
 
 // WithMapping gives the engine the index mapping: field types, aliases
@@ -33,6 +34,12 @@ func WithIndex(name string) Option { return func(c *config) { c.index = name } }
 // that breaks the order. Without it Search reads and sorts all events
 // first. SearchSources with several sources always sorts.
 func Sorted() Option { return func(c *config) { c.streaming = true } }
+
+// HoldAll makes Search hold every event of unsorted input for the sort,
+// even one that no filter of the query matches. Without it Search drops
+// those as it reads them: the same answer in less memory. HoldAll is the
+// reference the tests compare that against.
+func HoldAll() Option { return func(c *config) { c.holdAll = true } }
 
 // WithFailingField makes evaluating field on events of index fail, the way
 // an Elasticsearch runtime field whose script throws fails that index's

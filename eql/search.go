@@ -308,6 +308,7 @@ func (r *runner) events() iter.Seq2[*event, error] {
 			return
 		}
 		var all []*event
+		wanted := r.prefilter()
 		for _, s := range r.sources {
 			pos := 0
 			for doc, err := range s.Events {
@@ -315,9 +316,12 @@ func (r *runner) events() iter.Seq2[*event, error] {
 					yield(nil, err)
 					return
 				}
-				all = append(all, r.makeEvent(doc, s.Index, pos))
+				e := r.makeEvent(doc, s.Index, pos)
 				pos++
-				if len(all)%4096 == 0 {
+				if wanted == nil || wanted(e) {
+					all = append(all, e)
+				}
+				if r.ord%4096 == 0 {
 					if err := r.ctx.Err(); err != nil {
 						yield(nil, err)
 						return
@@ -331,6 +335,53 @@ func (r *runner) events() iter.Seq2[*event, error] {
 				return
 			}
 		}
+	}
+}
+
+// prefilter returns the test that decides which events the sort must
+// hold: those that match, or cannot be evaluated against, some stage, the
+// until clause or a missing stage. An event that matches none of them
+// cannot start, advance, end or break a sequence, nor be an event query's
+// hit; Elasticsearch never fetches it either, since it searches each
+// stage by its own filter (TumblingWindow in x-pack/plugin/eql's
+// execution/sequence package). Sequences also skip events without a
+// timestamp. nil means every event is held: for a SequenceReport, which
+// counts them all, and for the reference path (holdAll).
+func (r *runner) prefilter() func(*event) bool {
+	if r.cfg.report != nil || r.cfg.holdAll {
+		return nil
+	}
+	var filters []*stage
+	seen := map[*term]bool{}
+	for _, s := range r.p.stages {
+		if !seen[s.t] {
+			seen[s.t] = true
+			filters = append(filters, s)
+		}
+	}
+	if r.p.until != nil {
+		filters = append(filters, r.p.until)
+	}
+	sequence := r.p.q.Kind == SequenceQuery
+	c := &evalCtx{}
+	return func(e *event) bool {
+		if sequence && !e.hasTS {
+			return false
+		}
+		for _, s := range filters {
+			if s.category != "" && !r.categoryIs(e, s.category) {
+				continue
+			}
+			*c = evalCtx{doc: e.doc}
+			if bf := r.cfg.badField; bf != nil {
+				idx := e.index
+				c.bad = func(f string) bool { return bf(idx, f) }
+			}
+			if v := s.cond.eval(c); c.failed || v.k == vBool && v.b {
+				return true
+			}
+		}
+		return false
 	}
 }
 

@@ -18,7 +18,8 @@ import (
 // (eql.SearchFields through the mapping's aliases and sub-fields;
 // ecs.Projection, hits given their whole event back with ecs.FullSource),
 // as validate query does. The two responses must be identical, errors
-// included.
+// included. Both also match the reference that holds every event for the
+// sort (eql.HoldAll), where the others drop the events no filter matches.
 func TestProjectionDifferential(t *testing.T) {
 	dir, err := Dir()
 	if err != nil {
@@ -49,7 +50,7 @@ func TestProjectionDifferential(t *testing.T) {
 			raws[name] = append(raws[name], b)
 		}
 	}
-	search := func(q Query, req eql.Request, decode func([]byte) (ecs.Document, error)) string {
+	search := func(q Query, req eql.Request, decode func([]byte) (ecs.Document, error), opts ...eql.Option) string {
 		events := func(yield func(ecs.Document, error) bool) {
 			for _, raw := range raws[q.Index] {
 				if !yield(decode(raw)) {
@@ -57,7 +58,8 @@ func TestProjectionDifferential(t *testing.T) {
 				}
 			}
 		}
-		resp, err := eql.Search(context.Background(), req, events, eql.WithIndex(q.Index), eql.WithMapping(mappings[q.Index]))
+		opts = append(opts, eql.WithIndex(q.Index), eql.WithMapping(mappings[q.Index]))
+		resp, err := eql.Search(context.Background(), req, events, opts...)
 		if err != nil {
 			return "error: " + err.Error()
 		}
@@ -99,6 +101,9 @@ func TestProjectionDifferential(t *testing.T) {
 			} else if strings.HasPrefix(full, "error") && errs < 3 {
 				errs++
 				t.Logf("%s: %s", q.Name, full)
+			}
+			if ref := search(q, req, ecs.Decode, eql.HoldAll()); full != ref {
+				t.Errorf("%s %s: response differs from the one holding every event\nquery: %s\nref:  %.400s\ngot:  %.400s", q.File, q.Name, q.Query, ref, full)
 			}
 			projected := search(q, req, ecs.NewProjection(fields).Decode)
 			if full != projected {
