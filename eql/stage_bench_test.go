@@ -1,0 +1,205 @@
+package eql
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/purpleharness/purpleharness/ecs"
+)
+
+// The stage benchmarks split what validate query does with unsorted NDJSON
+// into its stages, so that a regression names the stage it is in:
+//
+//	scan    read the lines and project each event on the fields the search
+//	        reads (ecs.ReadEventsParallel, ecs.Projection), on every core
+//	sort    order the documents by timestamp, tiebreaker, input order
+//	match   the engine over the ordered documents (Sorted)
+//	render  give the hits their whole event back and write the response
+//
+// BenchmarkQueryUnsorted is the four together, as the command runs them.
+// The input is BenchmarkMailRuleNDJSON's churning stream (our rendered
+// Defend events) with its lines shuffled; every benchmark checks its
+// result (the sequence count comes from the generator, expectedSequences)
+// before it reports a rate.
+
+const stageEvents = 200_000
+
+var stageInput = sync.OnceValues(func() ([]byte, error) {
+	var tb testing.B
+	lines := bytes.SplitAfter(newBenchStream(stageEvents, true).ndjson(&tb), []byte("\n"))
+	lines = lines[:stageEvents]
+	r := rand.New(rand.NewPCG(1, 2))
+	r.Shuffle(len(lines), func(i, j int) { lines[i], lines[j] = lines[j], lines[i] })
+	return bytes.Join(lines, nil), nil
+})
+
+func stageSetup(b *testing.B) (data []byte, req Request, project func() func([]byte) (ecs.Document, error)) {
+	b.Helper()
+	data, err := stageInput()
+	if err != nil {
+		b.Fatal(err)
+	}
+	req = benchRequest(stageEvents)
+	q, err := Parse(req.Query)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fields, ok := SearchFields(q, req, nil)
+	if !ok {
+		b.Fatal("no projection for the mail rule")
+	}
+	return data, req, func() func([]byte) (ecs.Document, error) { return ecs.NewProjection(fields).Decode }
+}
+
+func scanAll(b *testing.B, data []byte, project func() func([]byte) (ecs.Document, error)) []ecs.Document {
+	b.Helper()
+	out := make([]ecs.Document, 0, stageEvents)
+	for d, err := range ecs.ReadEventsParallel("bench.ndjson", bytes.NewReader(data), project, runtime.GOMAXPROCS(0)) {
+		if err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, d)
+	}
+	if len(out) != stageEvents {
+		b.Fatalf("scanned %d events, want %d", len(out), stageEvents)
+	}
+	return out
+}
+
+func reportRates(b *testing.B, n int, cpu0 float64) {
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(n)*float64(b.N)/(cpuTime().Seconds()-cpu0), "events/cpu-s")
+}
+
+func BenchmarkStageScan(b *testing.B) {
+	data, _, project := stageSetup(b)
+	b.SetBytes(int64(len(data)))
+	runtime.GC()
+	b.ResetTimer()
+	cpu0 := cpuTime().Seconds()
+	for b.Loop() {
+		ds := scanAll(b, data, project)
+		if _, ok := ds[len(ds)-1].Lookup("process.entity_id"); !ok {
+			b.Fatal("projected event without process.entity_id")
+		}
+	}
+	reportRates(b, stageEvents, cpu0)
+}
+
+func BenchmarkStageSort(b *testing.B) {
+	data, req, project := stageSetup(b)
+	ds := scanAll(b, data, project)
+	req = req.WithDefaults()
+	runtime.GC()
+	b.ResetTimer()
+	cpu0 := cpuTime().Seconds()
+	for b.Loop() {
+		sorted := Sort(req, nil, ds)
+		checkOrdered(b, sorted)
+	}
+	reportRates(b, stageEvents, cpu0)
+}
+
+// checkOrdered checks that the rendered timestamps (one layout, so their
+// text orders as their time) never go back.
+func checkOrdered(b *testing.B, ds []ecs.Document) {
+	b.Helper()
+	if len(ds) != stageEvents {
+		b.Fatalf("sorted %d events, want %d", len(ds), stageEvents)
+	}
+	prev := ""
+	for i, d := range ds {
+		v, _ := d.Lookup("@timestamp")
+		ts, _ := v.(string)
+		if ts == "" || ts < prev {
+			b.Fatalf("event %d: @timestamp %q after %q", i, ts, prev)
+		}
+		prev = ts
+	}
+}
+
+func BenchmarkStageMatch(b *testing.B) {
+	data, req, project := stageSetup(b)
+	ds := Sort(req.WithDefaults(), nil, scanAll(b, data, project))
+	runtime.GC()
+	b.ResetTimer()
+	cpu0 := cpuTime().Seconds()
+	for b.Loop() {
+		resp, err := Search(context.Background(), req, docs(ds...), Sorted())
+		if err != nil {
+			b.Fatal(err)
+		}
+		checkSequences(b, resp, stageEvents)
+	}
+	reportRates(b, stageEvents, cpu0)
+}
+
+// BenchmarkStageRender reports events/s of the input, like the others,
+// though it renders only the hits (expectedSequences × 3 events).
+func BenchmarkStageRender(b *testing.B) {
+	data, req, project := stageSetup(b)
+	ds := Sort(req.WithDefaults(), nil, scanAll(b, data, project))
+	resp, err := Search(context.Background(), req, docs(ds...), Sorted())
+	if err != nil {
+		b.Fatal(err)
+	}
+	checkSequences(b, resp, stageEvents)
+	runtime.GC()
+	b.ResetTimer()
+	cpu0 := cpuTime().Seconds()
+	for b.Loop() {
+		out := renderResponse(b, resp)
+		if got := bytes.Count(out, []byte(`"process":{`)); got != 3*expectedSequences(stageEvents) {
+			b.Fatalf("rendered %d whole events, want %d", got, 3*expectedSequences(stageEvents))
+		}
+	}
+	reportRates(b, stageEvents, cpu0)
+}
+
+// renderResponse writes resp as validate query does: each hit with its
+// whole event, then the JSON.
+func renderResponse(b *testing.B, resp *Response) []byte {
+	b.Helper()
+	out := *resp
+	out.Hits.Sequences = make([]Sequence, len(resp.Hits.Sequences))
+	for i, s := range resp.Hits.Sequences {
+		s.Events = append([]Hit(nil), s.Events...)
+		for j := range s.Events {
+			s.Events[j].Source = ecs.FullSource(s.Events[j].Source)
+		}
+		out.Hits.Sequences[i] = s
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(&out); err != nil {
+		b.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// BenchmarkQueryUnsorted is the stages together over the shuffled input:
+// scan into the engine as a stream, which holds and sorts what the
+// filters match, then the render.
+func BenchmarkQueryUnsorted(b *testing.B) {
+	data, req, project := stageSetup(b)
+	b.SetBytes(int64(len(data)))
+	runtime.GC()
+	b.ResetTimer()
+	cpu0 := cpuTime().Seconds()
+	for b.Loop() {
+		events := ecs.ReadEventsParallel("bench.ndjson", bytes.NewReader(data), project, runtime.GOMAXPROCS(0))
+		resp, err := Search(context.Background(), req, events)
+		if err != nil {
+			b.Fatal(err)
+		}
+		checkSequences(b, resp, stageEvents)
+		renderResponse(b, resp)
+	}
+	reportRates(b, stageEvents, cpu0)
+}
