@@ -1,7 +1,6 @@
 package ecs
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -23,22 +22,35 @@ const RawKey = "\x00raw"
 // the event holds costs neither a map nor a string.
 type Projection struct {
 	keep    map[string]bool // a path read: its whole value is kept
-	through map[string]bool // a proper prefix of a path read: descended into
+	through map[string]int  // a proper prefix of a path read (descended into): its number
 	parser  fastjson.Parser
-	path    []byte // the flat walk's current path, reused
+	paths   map[string]pathInfo // keep and through in one, for flatScan
+	path    []byte              // flatScan's current path, reused
+	seenAt  []uint64            // flatScan: the event (epoch) in which each prefix was last met
+	epoch   uint64
 }
 
 // NewProjection projects onto paths (dotted field names).
 func NewProjection(paths []string) *Projection {
-	p := &Projection{keep: map[string]bool{}, through: map[string]bool{}}
+	p := &Projection{keep: map[string]bool{}, through: map[string]int{}}
 	for _, path := range paths {
 		if path == "" {
 			continue
 		}
 		p.keep[path] = true
 		for i := strings.IndexByte(path, '.'); i >= 0; i = next(path, i) {
-			p.through[path[:i]] = true
+			if _, ok := p.through[path[:i]]; !ok {
+				p.through[path[:i]] = len(p.through)
+			}
 		}
+	}
+	p.seenAt = make([]uint64, len(p.through))
+	p.paths = map[string]pathInfo{}
+	for path, n := range p.through {
+		p.paths[path] = pathInfo{key: path, n: n}
+	}
+	for path := range p.keep {
+		p.paths[path] = pathInfo{key: path, kept: true} // a kept path is not descended into
 	}
 	return p
 }
@@ -55,6 +67,12 @@ func next(s string, i int) int {
 // Decode's own error (with its offset). A Projection is not safe for
 // concurrent use.
 func (p *Projection) Decode(raw []byte) (Document, error) {
+	d := Document{}
+	if p.flatScan(raw, d) {
+		d[RawKey] = append([]byte(nil), raw...)
+		return d, nil
+	}
+	clear(d)
 	// fastjson is more lenient than JSON (it takes 00, for one): what
 	// encoding/json refuses gets its positioned error, as without
 	// projection.
@@ -69,60 +87,11 @@ func (p *Projection) Decode(raw []byte) (Document, error) {
 	if err != nil {
 		return nil, errors.New("decode document: not a JSON object")
 	}
-	d := Document{}
-	if !p.flat(o, "", d) {
-		// A dotted key or an array along a path: Lookup's resolution
-		// rules apply, so the projection keeps the document's shape.
-		clear(d)
-		p.project(o, "", d)
-	}
+	// A dotted key, an array or a repeated key along a path: Lookup's
+	// resolution rules apply, so the projection keeps the document's shape.
+	p.project(o, "", d)
 	d[RawKey] = append([]byte(nil), raw...)
 	return d, nil
-}
-
-// flat projects an event made of plain nested objects into one map keyed
-// by full paths ("process.name"), which Lookup answers directly: one map
-// per event instead of one per object along the paths. It reports false,
-// leaving into partly filled, when a key holds a dot or a path crosses an
-// array, where the nested shape must stay.
-func (p *Projection) flat(o *fastjson.Object, prefix string, into map[string]any) bool {
-	ok := true
-	p.path = append(p.path[:0], prefix...)
-	p.flatAt(o, &ok, into)
-	return ok
-}
-
-// flatAt walks o, whose path (with its trailing dot) is p.path. Keys are
-// looked up without building a string; only a kept or descended key
-// becomes one.
-func (p *Projection) flatAt(o *fastjson.Object, ok *bool, into map[string]any) {
-	base := len(p.path)
-	o.Visit(func(kb []byte, v *fastjson.Value) {
-		if !*ok {
-			return
-		}
-		if bytes.IndexByte(kb, '.') >= 0 || !utf8.Valid(kb) {
-			// A dotted key, or one encoding/json would alter (its
-			// replacement characters could spell a path read).
-			*ok = false
-			return
-		}
-		p.path = append(p.path[:base], kb...)
-		switch {
-		case p.keep[string(p.path)]:
-			into[string(p.path)] = goValue(v)
-		case p.through[string(p.path)]:
-			switch v.Type() {
-			case fastjson.TypeObject:
-				sub, _ := v.Object()
-				p.path = append(p.path, '.')
-				p.flatAt(sub, ok, into)
-			case fastjson.TypeArray:
-				*ok = false
-			}
-		}
-	})
-	p.path = p.path[:base]
 }
 
 func (p *Projection) project(o *fastjson.Object, prefix string, into map[string]any) {
@@ -132,10 +101,15 @@ func (p *Projection) project(o *fastjson.Object, prefix string, into map[string]
 		switch {
 		case p.keep[full] || p.underKept(full):
 			into[k] = goValue(v)
-		case p.through[full]:
+		case p.descends(full):
 			into[k] = p.descend(v, full)
 		}
 	})
+}
+
+func (p *Projection) descends(full string) bool {
+	_, ok := p.through[full]
+	return ok
 }
 
 // descend projects the value at a prefix of a path read.

@@ -11,6 +11,16 @@ var projectionDocs = []string{
 	`{"process.name":"nc","process":{"pid":1.5e3},"event":[{"category":"network"},{"category":["process"]},"odd",7]}`,
 	`{"user":"al\u00e9","user.keyword":"k","n":18446744073709551617,"z":null,"t":true,"f":false,"e":{},"a":[]}`,
 	`{"process":"not an object","destination":{"port":"25"}}`,
+	`{"process":{"name":"a","pid":1},"process":{"pid":2},"user":"x","user":"y"}`,
+	`{"process":{"name":"a\u00e9\n","args":["a",{"b":null}]},"destination":{"port":-1.5E+3},"t":{"x":[[],{}]}}`,
+}
+
+// notJSON are inputs encoding/json refuses, or takes, in ways a hand-made
+// scanner may get wrong.
+var notJSON = []string{
+	`{"n":00}`, `{"n":-}`, `{"n":1.}`, `{"n":1e}`, `{"n":.5}`, `{"n":+1}`, `{"s":"a` + "\x01" + `"}`,
+	`{"s":"\u12G4"}`, `{"s":"\q"}`, `{"a":[1,]}`, `{"a":1,}`, `{"a" 1}`, `{"a":tru}`, `{"a":nul}`,
+	`{"a":1}x`, `{"a":{"b":1}`, `{"process":{"name":"x"}} {}`, "{\"s\":\"a\x1fb\"}",
 }
 
 var projectionPaths = []string{"process.name", "process.pid", "destination.port", "event.category", "user", "user.keyword", "n", "z", "t", "f", "e", "a", "process.parent.name", "@timestamp"}
@@ -41,9 +51,10 @@ func TestProjectionLookup(t *testing.T) {
 			t.Errorf("%s: big.x, which no path reads, was kept", raw)
 		}
 		// Plain nested objects become one map keyed by full paths; a
-		// dotted key or an array along a path keeps the nested shape.
+		// dotted key, an array or a repeated key along a path keeps the
+		// nested shape.
 		_, nested := proj["process"].(map[string]any)
-		if want := strings.Contains(raw, `"process.name"`); nested != want {
+		if want := strings.Contains(raw, `"process.name"`) || strings.Count(raw, `"process":`) > 1; nested != want {
 			t.Errorf("%s: process kept as a nested object: %v, want %v (%v)", raw, nested, want, proj)
 		}
 		if back := FullSource(proj); !reflect.DeepEqual(back, full) {
@@ -56,12 +67,43 @@ func TestProjectionLookup(t *testing.T) {
 	if _, err := p.Decode([]byte(`[1]`)); err == nil {
 		t.Error("an array decoded as a document")
 	}
+	for _, raw := range notJSON {
+		_, want := Decode([]byte(raw))
+		if _, err := p.Decode([]byte(raw)); (err == nil) != (want == nil) || err != nil && err.Error() != want.Error() {
+			t.Errorf("%s: projected error %v, want Decode's %v", raw, err, want)
+		}
+	}
+}
+
+// TestProjectionFastPath: a plain event is projected in the single pass
+// (flatScan); each shape that needs the document's own structure takes
+// the slow path.
+func TestProjectionFastPath(t *testing.T) {
+	p := NewProjection(projectionPaths)
+	for raw, fast := range map[string]bool{
+		projectionDocs[0]: true,
+		`{"process":{"name":"a"},"other":{"x.y":[1,{"z":"\u0041"}]}}`: true,
+		`{"process.name":"nc"}`:                        false, // dotted key
+		`{"event":[{"category":"network"}]}`:           false, // array along a path read
+		`{"process":{"pid":1},"process":{"name":"a"}}`: false, // repeated key along a path read
+		`{"user":"a","user":"b"}`:                      false, // repeated key read
+		`{"us\u0065r":"a"}`:                            false, // escaped key
+		`[1]`:                                          false,
+		`{"n":00}`:                                     false,
+	} {
+		if got := p.flatScan([]byte(raw), map[string]any{}); got != fast {
+			t.Errorf("flatScan(%s) = %v, want %v", raw, got, fast)
+		}
+	}
 }
 
 // FuzzProjection: on any JSON object, a projected document answers every
 // path as the decoded one does.
 func FuzzProjection(f *testing.F) {
 	for _, d := range projectionDocs {
+		f.Add([]byte(d))
+	}
+	for _, d := range notJSON {
 		f.Add([]byte(d))
 	}
 	p := NewProjection(projectionPaths)

@@ -1,0 +1,383 @@
+package ecs
+
+import (
+	"bytes"
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// flatScan is the fast path of Projection.Decode: one pass over raw that
+// checks its syntax as encoding/json does and fills into, keyed by full
+// paths, with the values of the paths read, building nothing for the rest
+// of the event. It reports false, leaving into partly filled, whenever
+// the event needs more than that: JSON that encoding/json refuses (the
+// slow path gives its positioned error), a top level that is not an
+// object, a key with an escape, a dot or invalid UTF-8, an array or a
+// repeated key along a path read, or nesting deeper than maxScanDepth.
+func (p *Projection) flatScan(raw []byte, into map[string]any) bool {
+	s := scanner{b: raw}
+	p.path = p.path[:0]
+	p.epoch++
+	s.ws()
+	if s.i >= len(s.b) || s.b[s.i] != '{' {
+		return false
+	}
+	if !p.scanObject(&s, into, 1) {
+		return false
+	}
+	s.ws()
+	return s.i == len(s.b)
+}
+
+// maxScanDepth bounds the fast path's recursion; deeper events take the
+// slow path, which applies encoding/json's own limit.
+const maxScanDepth = 200
+
+// scanObject reads the object at s.i, whose path (with its trailing dot,
+// or empty at the top) is p.path.
+func (p *Projection) scanObject(s *scanner, into map[string]any, depth int) bool {
+	if depth > maxScanDepth {
+		return false
+	}
+	base := len(p.path)
+	s.i++ // '{'
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		return true
+	}
+	for {
+		s.ws()
+		key, ok := s.plainKey()
+		if !ok {
+			return false
+		}
+		s.ws()
+		if s.i >= len(s.b) || s.b[s.i] != ':' {
+			return false
+		}
+		s.i++
+		s.ws()
+		p.path = append(p.path[:base], key...)
+		info, read := p.paths[string(p.path)]
+		switch {
+		case read && info.kept:
+			if _, dup := into[info.key]; dup {
+				return false
+			}
+			start := s.i
+			if !s.skipValue(depth) {
+				return false
+			}
+			v, ok := goValueOf(s.b[start:s.i])
+			if !ok {
+				return false
+			}
+			into[info.key] = v
+		case read:
+			if p.seenAt[info.n] == p.epoch {
+				return false // a repeated key: the last one wins whole
+			}
+			p.seenAt[info.n] = p.epoch
+			if s.i < len(s.b) && s.b[s.i] == '{' {
+				p.path = append(p.path, '.')
+				if !p.scanObject(s, into, depth+1) {
+					return false
+				}
+			} else if s.i < len(s.b) && s.b[s.i] == '[' {
+				return false
+			} else if !s.skipValue(depth) {
+				return false
+			}
+		default:
+			if !s.skipValue(depth) {
+				return false
+			}
+		}
+		p.path = p.path[:base]
+		s.ws()
+		if s.i >= len(s.b) {
+			return false
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// pathInfo is what flatScan knows of a path read or a prefix of one.
+type pathInfo struct {
+	key  string // the path, shared by every event's map
+	kept bool   // a path read, else a prefix descended into
+	n    int    // a prefix's number (Projection.seenAt)
+}
+
+// goValueOf converts one checked JSON value as Decode does: scalars and
+// arrays of scalars directly, anything else through encoding/json itself.
+func goValueOf(b []byte) (any, bool) {
+	if v, ok := scalarOf(b); ok {
+		return v, true
+	}
+	if b[0] == '[' {
+		if v, ok := scalarArrayOf(b); ok {
+			return v, true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, false
+	}
+	return v, true
+}
+
+// scalarArrayOf converts a checked array whose elements scalarOf takes.
+func scalarArrayOf(b []byte) ([]any, bool) {
+	s := scanner{b: b, i: 1}
+	out := []any{}
+	s.ws()
+	if s.b[s.i] == ']' {
+		return out, true
+	}
+	for {
+		s.ws()
+		start := s.i
+		if !s.skipValue(0) {
+			return nil, false
+		}
+		v, ok := scalarOf(b[start:s.i])
+		if !ok {
+			return nil, false
+		}
+		out = append(out, v)
+		s.ws()
+		if s.b[s.i] == ']' {
+			return out, true
+		}
+		s.i++ // ','
+	}
+}
+
+// scalarOf converts a checked scalar that needs no unescaping.
+func scalarOf(b []byte) (any, bool) {
+	switch b[0] {
+	case '"':
+		inner := b[1 : len(b)-1]
+		if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+			return string(inner), true
+		}
+	case 't':
+		return true, true
+	case 'f':
+		return false, true
+	case 'n':
+		return nil, true
+	case '{', '[':
+	default:
+		return json.Number(b), true
+	}
+	return nil, false
+}
+
+// scanner checks JSON syntax exactly as encoding/json's scanner does
+// (strings may hold any byte from 0x20 up, valid UTF-8 or not).
+type scanner struct {
+	b []byte
+	i int
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// plainKey reads an object key that needs no unescaping, holds no dot and
+// is valid UTF-8, and returns its bytes; any other key reports false.
+func (s *scanner) plainKey() ([]byte, bool) {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return nil, false
+	}
+	start := s.i + 1
+	for j := start; j < len(s.b); j++ {
+		c := s.b[j]
+		switch {
+		case c == '"':
+			s.i = j + 1
+			key := s.b[start:j]
+			return key, utf8.Valid(key)
+		case c == '\\' || c == '.' || c < 0x20:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+func (s *scanner) skipValue(depth int) bool {
+	if s.i >= len(s.b) {
+		return false
+	}
+	switch c := s.b[s.i]; {
+	case c == '"':
+		return s.skipString()
+	case c == '{':
+		return s.skipComposite('}', depth)
+	case c == '[':
+		return s.skipComposite(']', depth)
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || c >= '0' && c <= '9':
+		return s.number()
+	}
+	return false
+}
+
+func (s *scanner) literal(word string) bool {
+	if len(s.b)-s.i < len(word) || string(s.b[s.i:s.i+len(word)]) != word {
+		return false
+	}
+	s.i += len(word)
+	return true
+}
+
+func (s *scanner) skipString() bool {
+	j := s.i + 1
+	for j < len(s.b) {
+		c := s.b[j]
+		switch {
+		case c == '"':
+			s.i = j + 1
+			return true
+		case c < 0x20:
+			return false
+		case c == '\\':
+			if j+1 >= len(s.b) {
+				return false
+			}
+			switch s.b[j+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j += 2
+			case 'u':
+				if j+6 > len(s.b) {
+					return false
+				}
+				for _, h := range s.b[j+2 : j+6] {
+					if !isHex(h) {
+						return false
+					}
+				}
+				j += 6
+			default:
+				return false
+			}
+		default:
+			j++
+		}
+	}
+	return false
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// number follows RFC 8259's grammar, as encoding/json does:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *scanner) number() bool {
+	b, i := s.b, s.i
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			return false
+		}
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			return false
+		}
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	}
+	s.i = i
+	return true
+}
+
+// skipComposite checks an object (close '}') or array (close ']').
+func (s *scanner) skipComposite(close byte, depth int) bool {
+	if depth+1 > maxScanDepth {
+		return false
+	}
+	s.i++
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == close {
+		s.i++
+		return true
+	}
+	for {
+		s.ws()
+		if close == '}' {
+			if s.i >= len(s.b) || s.b[s.i] != '"' || !s.skipString() {
+				return false
+			}
+			s.ws()
+			if s.i >= len(s.b) || s.b[s.i] != ':' {
+				return false
+			}
+			s.i++
+			s.ws()
+		}
+		if !s.skipValue(depth + 1) {
+			return false
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return false
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case close:
+			s.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
