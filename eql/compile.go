@@ -17,6 +17,7 @@ type config struct {
 	badField  func(index, field string) bool
 	report    *SequenceReport
 	holdAll   bool // hold every event for the sort, even one no filter matches (the reference)
+	spill     *Spill
 }
 
 // WithMapping gives the engine the index mapping: field types, aliases

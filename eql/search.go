@@ -307,34 +307,30 @@ func (r *runner) events() iter.Seq2[*event, error] {
 			}
 			return
 		}
-		var all []*event
 		wanted := r.prefilter()
-		for _, s := range r.sources {
-			pos := 0
-			for doc, err := range s.Events {
-				if err != nil {
-					yield(nil, err)
-					return
-				}
-				e := r.makeEvent(doc, s.Index, pos)
-				pos++
-				if wanted == nil || wanted(e) {
-					all = append(all, e)
-				}
-				if r.ord%4096 == 0 {
-					if err := r.ctx.Err(); err != nil {
-						yield(nil, err)
-						return
+		r.sortHeld(func(hold func(*event) error) error {
+			for _, s := range r.sources {
+				pos := 0
+				for doc, err := range s.Events {
+					if err != nil {
+						return err
+					}
+					e := r.makeEvent(doc, s.Index, pos)
+					pos++
+					if wanted == nil || wanted(e) {
+						if err := hold(e); err != nil {
+							return err
+						}
+					}
+					if r.ord%4096 == 0 {
+						if err := r.ctx.Err(); err != nil {
+							return err
+						}
 					}
 				}
 			}
-		}
-		slices.SortStableFunc(all, func(a, b *event) int { return a.cmp(b) })
-		for _, e := range all {
-			if !yield(e, nil) {
-				return
-			}
-		}
+			return nil
+		}, yield)
 	}
 }
 

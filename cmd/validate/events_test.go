@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -148,5 +150,58 @@ func TestInputProgress(t *testing.T) {
 	<-done
 	if s := out.String(); !strings.Contains(s, "\r\033[Kvalidate query: 1000 events read") || !strings.HasSuffix(s, "\r\033[K") {
 		t.Errorf("show wrote %q", s)
+	}
+}
+
+// TestQuerySpill: unsorted input searched with a memory budget of a few
+// events (so the held events go to disk in many runs and are merged back)
+// gives the answer of the search that holds them all, for projected and
+// fully decoded events alike, and leaves no file in $TMPDIR.
+func TestQuerySpill(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(recordedRun, "telemetry.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(strings.TrimSpace(string(data)), "\n")
+	slices.Reverse(lines) // out of order: the search must sort
+	events := filepath.Join(t.TempDir(), "reversed.ndjson")
+	if err := os.WriteFile(events, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	took := regexp.MustCompile(`"took":\d+`)
+	query := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := run(t.Context(), append([]string{"query", "--compact", "--size", "1000", "--events", events}, args...), &out, &errb)
+		if code != exitOK {
+			t.Fatalf("query %v: exit %d: %s", args, code, errb.String())
+		}
+		return took.ReplaceAllString(out.String(), `"took":0`)
+	}
+	for _, q := range []string{
+		`sequence by process.entity_id [process where event.action == "exec"] [network where event.action == "connection_attempted"]`,
+		`sequence by host.name with maxspan=1m [process where event.action == "fork"] with runs=2 until [network where event.action == "disconnect_received"]`,
+		`network where event.action == "connection_attempted" | tail 5`,
+	} {
+		want := query(q)
+		if !strings.Contains(want, `"_source"`) {
+			t.Fatalf("%s: no hits to compare: %s", q, want)
+		}
+		for _, full := range []string{"", "1"} {
+			t.Setenv("PURPLEHARNESS_FULL_DECODE", full)
+			if got := query("--memory", "2KiB", q); got != want {
+				t.Errorf("%s (full decode %q): spilled answer differs\n got: %.300s\nwant: %.300s", q, full, got, want)
+			}
+		}
+		t.Setenv("PURPLEHARNESS_FULL_DECODE", "")
+	}
+	if left, _ := os.ReadDir(tmp); len(left) > 0 {
+		t.Errorf("left in $TMPDIR: %v", left)
+	}
+	var out, errb bytes.Buffer
+	if code := run(t.Context(), []string{"query", "--memory", "lots", "--events", events, "any where true"}, &out, &errb); code != exitUsage || !strings.Contains(errb.String(), `invalid size "lots"`) {
+		t.Errorf("--memory lots: exit %d, %q; want a usage error", code, errb.String())
 	}
 }

@@ -7,10 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/purpleharness/purpleharness/ecs"
 	"github.com/purpleharness/purpleharness/eql"
@@ -52,6 +55,11 @@ flags:
   --sorted                      FILE is already in timestamp (then tiebreaker) order:
                                 stream it, memory bounded by open sequences; an event
                                 out of order is an error
+  --memory SIZE                 unsorted input: the events a filter matches are held
+                                for the sort up to SIZE (default 512MiB; units B, KiB,
+                                MiB, GiB, KB, MB, GB), then sorted into a temporary file
+                                (in $TMPDIR, unlinked at once) and merged back; the
+                                answer is the same. Open sequences are not counted
   --compact                     one-line JSON instead of indented
 `
 
@@ -67,6 +75,8 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	index := fs.String("index", "", "")
 	compact := fs.Bool("compact", false, "")
 	sorted := fs.Bool("sorted", false, "")
+	memory := byteSize(512 << 20)
+	fs.Var(&memory, "memory", "")
 	ruleFile := fs.String("rule", "", "")
 	size := fs.Int("size", eql.DefaultSize, "")
 	fs.StringVar(&req.TimestampField, "timestamp-field", eql.DefaultTimestampField, "")
@@ -168,8 +178,18 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// script may read any; hits get their whole event back afterwards.
 	// PURPLEHARNESS_FULL_DECODE=1 decodes everything (the reference).
 	newDecode := func() func([]byte) (ecs.Document, error) { return ecs.Decode }
+	encode := func(d ecs.Document) ([]byte, error) { return json.Marshal(d) }
 	if fields, ok := eql.SearchFields(q, req, mapping); ok && os.Getenv("PURPLEHARNESS_FULL_DECODE") == "" {
 		newDecode = func() func([]byte) (ecs.Document, error) { return ecs.NewProjection(fields).Decode }
+		encode = func(d ecs.Document) ([]byte, error) {
+			if raw, ok := d[ecs.RawKey].([]byte); ok {
+				return raw, nil
+			}
+			return json.Marshal(d)
+		}
+	}
+	if !*sorted {
+		opts = append(opts, eql.WithSpill(eql.Spill{Budget: int64(memory), Encode: encode, Decode: newDecode()}))
 	}
 	// A progress line on a terminal, for searches that take a while.
 	var progress *inputProgress
@@ -291,4 +311,25 @@ func restoreSources(res *eql.Response) {
 			}
 		}
 	}
+}
+
+// byteSize is a flag holding a number of bytes: 512MiB, 1GiB, 64MB, 4096.
+type byteSize int64
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+func (b *byteSize) Set(s string) error {
+	num := strings.TrimRightFunc(s, unicode.IsLetter)
+	unit := strings.ToLower(s[len(num):])
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n < 0 {
+		return fmt.Errorf("invalid size %q (want a number of bytes, e.g. 512MiB)", s)
+	}
+	mult, ok := map[string]int64{"": 1, "b": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30,
+		"kb": 1e3, "mb": 1e6, "gb": 1e9, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[unit]
+	if !ok || n > math.MaxInt64/mult {
+		return fmt.Errorf("invalid size %q (want a number of bytes, e.g. 512MiB)", s)
+	}
+	*b = byteSize(n * mult)
+	return nil
 }

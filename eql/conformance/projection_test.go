@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -11,6 +12,15 @@ import (
 	"github.com/purpleharness/purpleharness/prereq"
 )
 
+// rawOf is a projected event's JSON, as validate query spills it.
+func rawOf(d ecs.Document) ([]byte, error) {
+	raw, ok := d[ecs.RawKey].([]byte)
+	if !ok {
+		return nil, errors.New("not a projected event")
+	}
+	return raw, nil
+}
+
 // TestProjectionDifferential runs every single-index query of the corpus
 // (sequences, samples, until, missing events, functions, pipes) twice
 // over the same JSON events and the index's mapping: decoded whole
@@ -18,7 +28,8 @@ import (
 // (eql.SearchFields through the mapping's aliases and sub-fields;
 // ecs.Projection, hits given their whole event back with ecs.FullSource),
 // as validate query does. The two responses must be identical, errors
-// included. Both also match the reference that holds every event for the
+// included, and so must a third that spills the events it holds to disk
+// every few events and merges them back (eql.WithSpill). All three match the reference that holds every event for the
 // sort (eql.HoldAll), where the others drop the events no filter matches.
 func TestProjectionDifferential(t *testing.T) {
 	dir, err := Dir()
@@ -108,6 +119,11 @@ func TestProjectionDifferential(t *testing.T) {
 			projected := search(q, req, ecs.NewProjection(fields).Decode)
 			if full != projected {
 				t.Errorf("%s %s: projected response differs\nquery: %s\nfull:      %.400s\nprojected: %.400s", q.File, q.Name, q.Query, full, projected)
+			}
+			// Spilled every few events: many runs merged back.
+			spill := eql.Spill{Dir: t.TempDir(), Budget: 3000, Encode: rawOf, Decode: ecs.NewProjection(fields).Decode}
+			if spilled := search(q, req, ecs.NewProjection(fields).Decode, eql.WithSpill(spill)); full != spilled {
+				t.Errorf("%s %s: spilled response differs\nquery: %s\nfull:    %.400s\nspilled: %.400s", q.File, q.Name, q.Query, full, spilled)
 			}
 			n++
 		}

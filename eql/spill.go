@@ -1,0 +1,284 @@
+package eql
+
+import (
+	"bufio"
+	"container/heap"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+
+	"github.com/purpleharness/purpleharness/ecs"
+)
+
+// Spill bounds the memory Search uses to order unsorted input. The
+// events it holds (those some filter matches) are kept in memory up to
+// Budget; past it they are sorted, written to a temporary file as a run,
+// and dropped from memory. The runs and the last events in memory are
+// then merged in order, each event decoded again as it is read back. The
+// answer is the same as without spilling: the order is the same total
+// order (timestamp, tiebreaker, input order).
+type Spill struct {
+	// Dir holds the temporary file ("" for os.TempDir()). The file is
+	// removed as soon as it is created, so nothing is left behind even
+	// when the process is killed.
+	Dir string
+	// Budget is in bytes of held events, each counted as its encoded
+	// size plus heldOverhead (its decoded fields and bookkeeping).
+	Budget int64
+	// Encode turns a held document into bytes that Decode turns back
+	// into an equal document (a projected event's raw JSON, say).
+	Encode func(ecs.Document) ([]byte, error)
+	Decode func([]byte) (ecs.Document, error)
+}
+
+// heldOverhead estimates what a held event costs besides its encoded
+// bytes: the event record, its document's map and values.
+const heldOverhead = 768
+
+// WithSpill makes Search spill the events it holds for the sort past a
+// memory budget (see Spill). It has no effect with Sorted().
+func WithSpill(s Spill) Option { return func(c *config) { c.spill = &s } }
+
+// spiller writes sorted runs of events to one temporary file and merges
+// them back.
+type spiller struct {
+	s    Spill
+	f    *os.File
+	w    *bufio.Writer
+	size int64   // bytes written
+	runs []int64 // start offset of each run; a run ends where the next starts
+	buf  []byte
+}
+
+func newSpiller(s Spill) (*spiller, error) {
+	f, err := os.CreateTemp(s.Dir, "purpleharness-eql-spill-*")
+	if err != nil {
+		return nil, fmt.Errorf("spill: %w", err)
+	}
+	// Unlinked at once: the open file lives until it is closed, and no
+	// name is left to clean up after a crash.
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("spill: %w", err)
+	}
+	return &spiller{s: s, f: f, w: bufio.NewWriterSize(f, 1<<20)}, nil
+}
+
+func (sp *spiller) close() { sp.f.Close() }
+
+// writeRun writes evs, already sorted, as one run.
+func (sp *spiller) writeRun(evs []*event, sourceOf map[string]int) error {
+	sp.runs = append(sp.runs, sp.size)
+	for _, e := range evs {
+		raw, err := sp.s.Encode(e.doc)
+		if err != nil {
+			return fmt.Errorf("spill: %w", err)
+		}
+		b := sp.buf[:0]
+		b = binary.AppendUvarint(b, uint64(len(raw)))
+		b = binary.AppendVarint(b, e.ts)
+		if e.hasTS {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+		b = binary.AppendVarint(b, e.ord)
+		b = binary.AppendUvarint(b, uint64(e.pos))
+		b = binary.AppendUvarint(b, uint64(sourceOf[e.index]))
+		sp.buf = b
+		if _, err := sp.w.Write(b); err != nil {
+			return fmt.Errorf("spill: %w", err)
+		}
+		if _, err := sp.w.Write(raw); err != nil {
+			return fmt.Errorf("spill: %w", err)
+		}
+		sp.size += int64(len(b) + len(raw))
+	}
+	if err := sp.w.Flush(); err != nil {
+		return fmt.Errorf("spill: %w", err)
+	}
+	return nil
+}
+
+// runReader reads one run back.
+type runReader struct {
+	r    *bufio.Reader
+	head *event
+}
+
+func (r *runner) readSpilled(rr *runReader, sp *spiller) (*event, error) {
+	n, err := binary.ReadUvarint(rr.r)
+	if err == io.EOF {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("spill: %w", err)
+	}
+	e := &event{}
+	var hasTS byte
+	var pos, src uint64
+	if e.ts, err = binary.ReadVarint(rr.r); err == nil {
+		if hasTS, err = rr.r.ReadByte(); err == nil {
+			if e.ord, err = binary.ReadVarint(rr.r); err == nil {
+				if pos, err = binary.ReadUvarint(rr.r); err == nil {
+					src, err = binary.ReadUvarint(rr.r)
+				}
+			}
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("spill: %w", err)
+	}
+	raw := make([]byte, n)
+	if _, err := io.ReadFull(rr.r, raw); err != nil {
+		return nil, fmt.Errorf("spill: %w", err)
+	}
+	doc, err := sp.s.Decode(raw)
+	if err != nil {
+		return nil, fmt.Errorf("spill: event read back: %w", err)
+	}
+	e.doc, e.hasTS, e.pos, e.index = doc, hasTS == 1, int(pos), r.sources[src].Index
+	if r.tbField != nil {
+		e.tb = first(r.tbField.eval(&evalCtx{doc: doc}))
+	}
+	return e, nil
+}
+
+// merge yields the spilled runs and the sorted events still in memory
+// (tail) as one ordered stream.
+func (r *runner) merge(sp *spiller, tail []*event, yield func(*event, error) bool) {
+	var h eventHeap
+	readers := make([]*runReader, len(sp.runs))
+	for i, start := range sp.runs {
+		end := sp.size
+		if i+1 < len(sp.runs) {
+			end = sp.runs[i+1]
+		}
+		rr := &runReader{r: bufio.NewReaderSize(io.NewSectionReader(sp.f, start, end-start), 16<<10)}
+		readers[i] = rr
+		e, err := r.readSpilled(rr, sp)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		if e != nil {
+			h = append(h, heapItem{e: e, run: i})
+		}
+	}
+	next := 0 // tail is run -1
+	if next < len(tail) {
+		h = append(h, heapItem{e: tail[0], run: -1})
+		next = 1
+	}
+	heap.Init(&h)
+	for count := 0; len(h) > 0; count++ {
+		top := h[0]
+		if !yield(top.e, nil) {
+			return
+		}
+		if count%4096 == 0 {
+			if err := r.ctx.Err(); err != nil {
+				yield(nil, err)
+				return
+			}
+		}
+		var e *event
+		if top.run < 0 {
+			if next < len(tail) {
+				e = tail[next]
+				next++
+			}
+		} else {
+			var err error
+			if e, err = r.readSpilled(readers[top.run], sp); err != nil {
+				yield(nil, err)
+				return
+			}
+		}
+		if e == nil {
+			heap.Pop(&h)
+			continue
+		}
+		h[0].e = e
+		heap.Fix(&h, 0)
+	}
+}
+
+type heapItem struct {
+	e   *event
+	run int
+}
+
+type eventHeap []heapItem
+
+func (h eventHeap) Len() int           { return len(h) }
+func (h eventHeap) Less(i, j int) bool { return h[i].e.cmp(h[j].e) < 0 }
+func (h eventHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)        { *h = append(*h, x.(heapItem)) }
+func (h *eventHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// sortHeld orders the held events, spilling past the budget when one is
+// set; it yields them in order.
+func (r *runner) sortHeld(collect func(hold func(*event) error) error, yield func(*event, error) bool) {
+	var all []*event
+	var sp *spiller
+	var held int64
+	sourceOf := map[string]int{}
+	for i, s := range r.sources {
+		if _, ok := sourceOf[s.Index]; !ok {
+			sourceOf[s.Index] = i
+		}
+	}
+	defer func() {
+		if sp != nil {
+			sp.close()
+		}
+	}()
+	err := collect(func(e *event) error {
+		all = append(all, e)
+		if r.cfg.spill == nil {
+			return nil
+		}
+		raw, err := r.cfg.spill.Encode(e.doc)
+		if err != nil {
+			return fmt.Errorf("spill: %w", err)
+		}
+		held += int64(len(raw)) + heldOverhead
+		if held <= r.cfg.spill.Budget {
+			return nil
+		}
+		if sp == nil {
+			if sp, err = newSpiller(*r.cfg.spill); err != nil {
+				return err
+			}
+		}
+		slices.SortStableFunc(all, func(a, b *event) int { return a.cmp(b) })
+		if err := sp.writeRun(all, sourceOf); err != nil {
+			return err
+		}
+		clear(all)
+		all, held = all[:0], 0
+		return nil
+	})
+	if err != nil {
+		yield(nil, err)
+		return
+	}
+	slices.SortStableFunc(all, func(a, b *event) int { return a.cmp(b) })
+	if sp == nil {
+		for _, e := range all {
+			if !yield(e, nil) {
+				return
+			}
+		}
+		return
+	}
+	r.merge(sp, all, yield)
+}
