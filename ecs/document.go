@@ -130,6 +130,12 @@ func Decode(data []byte) (Document, error) {
 	if err := dec.Decode(&d); err != nil {
 		return nil, fmt.Errorf("decode document: %w", err)
 	}
+	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		// More after the object ({"a":1} {"b":2} on one line): refused
+		// with encoding/json's own positioned error, not read in part.
+		var v any
+		return nil, fmt.Errorf("decode document: %w", json.Unmarshal(data, &v))
+	}
 	if d == nil {
 		return nil, fmt.Errorf("decode document: not a JSON object")
 	}

@@ -2,7 +2,10 @@ package ecs
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -75,5 +78,23 @@ func TestDecode(t *testing.T) {
 	}
 	if _, err := Decode([]byte(`null`)); err == nil {
 		t.Error("Decode of null: want error")
+	}
+	// Two objects on one NDJSON line: refused, not read in part; the
+	// reader positions the error at the second one.
+	if _, err := Decode([]byte("{\"a\":1}\t\r\n")); err != nil {
+		t.Errorf("trailing blanks: %v", err)
+	}
+	events := ReadEvents("two.ndjson", strings.NewReader("{\"a\":1}\n{\"a\":2} {\"b\":3}\n"))
+	var got []string
+	for d, err := range events {
+		if err != nil {
+			got = append(got, err.Error())
+			break
+		}
+		got = append(got, fmt.Sprint(d["a"]))
+	}
+	want := []string{"1", "two.ndjson:2:9: decode document: invalid character '{' after top-level value"}
+	if !slices.Equal(got, want) {
+		t.Errorf("read %q, want %q", got, want)
 	}
 }
