@@ -904,3 +904,14 @@ func TestLifecycleKeepsIdentity(t *testing.T) {
 		t.Errorf("exec after fork: process.previous.executable = %v, want [/usr/bin/bash]", got)
 	}
 }
+
+// asObject is a nested object of a Document, as jsondoc reads one.
+func asObject(v any) (map[string]any, bool) {
+	switch o := v.(type) {
+	case map[string]any:
+		return o, true
+	case Document:
+		return o, true
+	}
+	return nil, false
+}

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/purpleharness/purpleharness/ecs"
+	"github.com/purpleharness/purpleharness/jsondoc"
 )
 
 type fieldType uint8
@@ -427,7 +427,7 @@ func (m *Mapping) keywordOptions(full, t string, d map[string]any) {
 // queryable), strict refuses the document (the error Elasticsearch gives),
 // runtime maps it as a runtime field read from _source (strings keyword).
 // Call it for every document indexed into the mapping.
-func (m *Mapping) AddDynamic(doc ecs.Document) error {
+func (m *Mapping) AddDynamic(doc jsondoc.Document) error {
 	return m.addDynamic("", map[string]any(doc))
 }
 

@@ -3,18 +3,39 @@ package eql
 import (
 	"encoding/json"
 
-	"github.com/purpleharness/purpleharness/ecs"
+	"github.com/purpleharness/purpleharness/jsondoc"
 )
 
 // Fields is how the engine reads an event: a dotted-path lookup returning
 // the raw value (nil, bool, string, any Go number type or json.Number,
-// []any, map[string]any) and whether the field is present. ecs.Document
-// implements it for rendered telemetry, fixture files and the conformance data.
+// []any, map[string]any) and whether the field is present. A decoded
+// document (jsondoc.Document: rendered telemetry, exports, the conformance
+// data) is one; so is any other field source, such as an event projected
+// on the fields a search reads. A hit's _source is the event itself when
+// it is a jsondoc.Document, else what its Source method returns.
 type Fields interface {
 	Lookup(path string) (any, bool)
 }
 
-var _ Fields = ecs.Document(nil)
+// Sourced is a field source that can give its whole event for a hit's
+// _source.
+type Sourced interface {
+	Fields
+	Source() jsondoc.Document
+}
+
+var _ Fields = jsondoc.Document(nil)
+
+// sourceOf is the _source of a hit on the event f.
+func sourceOf(f Fields) jsondoc.Document {
+	switch d := f.(type) {
+	case jsondoc.Document:
+		return d
+	case Sourced:
+		return d.Source()
+	}
+	return nil
+}
 
 // Request holds the parameters of an _eql/search request. The JSON names are
 // Elasticsearch's, so an Elasticsearch backend can send it as the body.
@@ -155,7 +176,7 @@ type Total struct {
 type Hit struct {
 	Index   string       `json:"_index"`
 	ID      string       `json:"_id"`
-	Source  ecs.Document `json:"_source,omitempty"`
+	Source  jsondoc.Document `json:"_source,omitempty"`
 	Missing bool         `json:"missing,omitempty"`
 }
 

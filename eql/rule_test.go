@@ -298,7 +298,7 @@ func TestProgramRunReuse(t *testing.T) {
 		if want == 0 {
 			stream = fire[:2]
 		}
-		resp, err := p.Run(context.Background(), Request{Size: 5}, docs(stream...), WithIndex("logs"))
+		resp, err := p.Run(context.Background(), Request{Size: 5}, Events(docs(stream...)), WithIndex("logs"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -306,7 +306,7 @@ func TestProgramRunReuse(t *testing.T) {
 			t.Errorf("run %d: %d sequences, want %d", i, resp.Hits.Total.Value, want)
 		}
 	}
-	if _, err := p.Run(context.Background(), Request{ResultPosition: "middle"}, docs(fire...)); err == nil {
+	if _, err := p.Run(context.Background(), Request{ResultPosition: "middle"}, Events(docs(fire...))); err == nil {
 		t.Error("Run accepted result_position middle")
 	}
 }

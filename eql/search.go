@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"time"
-
-	"github.com/purpleharness/purpleharness/ecs"
 )
 
 // Source is one index of a search: its name, its mapping (may be nil)
@@ -16,7 +14,25 @@ import (
 type Source struct {
 	Index   string
 	Mapping *Mapping
-	Events  iter.Seq2[ecs.Document, error]
+	Events  iter.Seq2[Fields, error]
+}
+
+// Events is a stream of any field source as the stream Search reads.
+func Events[E Fields](events iter.Seq2[E, error]) iter.Seq2[Fields, error] {
+	if fs, ok := any(events).(iter.Seq2[Fields, error]); ok {
+		return fs
+	}
+	return func(yield func(Fields, error) bool) {
+		for e, err := range events {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
 }
 
 // Search runs req.Query over events and answers in the exact shape of
@@ -24,12 +40,12 @@ type Source struct {
 // Unless Sorted() is given, all events are read and ordered by timestamp,
 // tiebreaker and input order first; with Sorted() memory is bounded by the
 // open sequences (and, for samples, by the matching events).
-func Search(ctx context.Context, req Request, events iter.Seq2[ecs.Document, error], opts ...Option) (*Response, error) {
+func Search[E Fields](ctx context.Context, req Request, events iter.Seq2[E, error], opts ...Option) (*Response, error) {
 	var cfg config
 	for _, o := range opts {
 		o(&cfg)
 	}
-	return searchSources(ctx, req, []Source{{Index: cfg.index, Mapping: cfg.mapping, Events: events}}, cfg)
+	return searchSources(ctx, req, []Source{{Index: cfg.index, Mapping: cfg.mapping, Events: Events(events)}}, cfg)
 }
 
 // SearchSources runs req over several indices at once, like a search on
@@ -107,7 +123,7 @@ func checkRequest(req Request) (Request, error) {
 // Sort returns docs in the order Search consumes events: timestamp (read
 // as req.TimestampField with m's type and format), then req's tiebreaker,
 // then input order. Sorted input lets Search stream with Sorted().
-func Sort(req Request, m *Mapping, docs []ecs.Document) []ecs.Document {
+func Sort[E Fields](req Request, m *Mapping, docs []E) []E {
 	req = req.WithDefaults()
 	r := newRunner(context.Background(), nil, req, config{mapping: m}, nil)
 	evs := make([]*event, len(docs))
@@ -115,9 +131,9 @@ func Sort(req Request, m *Mapping, docs []ecs.Document) []ecs.Document {
 		evs[i] = r.makeEvent(d, "", i)
 	}
 	slices.SortStableFunc(evs, func(a, b *event) int { return a.cmp(b) })
-	out := make([]ecs.Document, len(evs))
+	out := make([]E, len(evs))
 	for i, e := range evs {
-		out[i] = e.doc
+		out[i] = docs[e.pos]
 	}
 	return out
 }
@@ -125,7 +141,7 @@ func Sort(req Request, m *Mapping, docs []ecs.Document) []ecs.Document {
 // Run executes a compiled program over events, so that a rule checked
 // once runs over many scenarios. req supplies the parameters (size, fields,
 // ...); its Query is ignored. The mapping is the one given to Compile.
-func (p *Program) Run(ctx context.Context, req Request, events iter.Seq2[ecs.Document, error], opts ...Option) (*Response, error) {
+func (p *Program) Run(ctx context.Context, req Request, events iter.Seq2[Fields, error], opts ...Option) (*Response, error) {
 	var cfg config
 	for _, o := range opts {
 		o(&cfg)
@@ -147,7 +163,7 @@ func (p *Program) Run(ctx context.Context, req Request, events iter.Seq2[ecs.Doc
 
 // event is one input event with its sort key.
 type event struct {
-	doc   ecs.Document
+	doc   Fields
 	index string
 	pos   int // position in its source, the default _id
 	ts    int64
@@ -254,13 +270,13 @@ func newRunner(ctx context.Context, p *Program, req Request, cfg config, sources
 	return r
 }
 
-func (r *runner) makeEvent(doc ecs.Document, index string, pos int) *event {
+func (r *runner) makeEvent(doc Fields, index string, pos int) *event {
 	e := &event{}
 	r.fill(e, doc, index, pos)
 	return e
 }
 
-func (r *runner) fill(e *event, doc ecs.Document, index string, pos int) {
+func (r *runner) fill(e *event, doc Fields, index string, pos int) {
 	*e = event{doc: doc, index: index, ord: r.ord}
 	r.ord++
 	e.pos = pos
@@ -464,7 +480,7 @@ func (r *runner) noteFailure(index, reason string) {
 // it carries them (an export of search hits), else from the input position
 // and the configured index; computed here, for results only.
 func (r *runner) hit(e *event) Hit {
-	h := Hit{Index: e.index, ID: strconv.Itoa(e.pos), Source: e.doc}
+	h := Hit{Index: e.index, ID: strconv.Itoa(e.pos), Source: sourceOf(e.doc)}
 	if v, ok := e.doc.Lookup("_id"); ok {
 		if id, ok := v.(string); ok {
 			h.ID = id

@@ -9,8 +9,7 @@ import (
 	"os"
 	"slices"
 
-	"github.com/purpleharness/purpleharness/ecs"
-)
+	)
 
 // Spill bounds the memory Search uses to order unsorted input. The
 // events it holds (those some filter matches) are kept in memory up to
@@ -29,8 +28,8 @@ type Spill struct {
 	Budget int64
 	// Encode turns a held document into bytes that Decode turns back
 	// into an equal document (a projected event's raw JSON, say).
-	Encode func(ecs.Document) ([]byte, error)
-	Decode func([]byte) (ecs.Document, error)
+	Encode func(Fields) ([]byte, error)
+	Decode func([]byte) (Fields, error)
 }
 
 // heldOverhead estimates what a held event costs besides its encoded

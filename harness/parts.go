@@ -61,10 +61,10 @@ func (Embedded) Search(ctx context.Context, rule *rules.Rule, req eql.Request, d
 	sort.Strings(names)
 	var sources []eql.Source
 	for _, n := range names {
-		sources = append(sources, eql.Source{Index: n, Events: docSeq(byIndex[n])})
+		sources = append(sources, eql.Source{Index: n, Events: eql.Events(docSeq(byIndex[n]))})
 	}
 	if len(sources) == 0 {
-		sources = []eql.Source{{Index: strings.Join(rule.Index, ","), Events: docSeq(nil)}}
+		sources = []eql.Source{{Index: strings.Join(rule.Index, ","), Events: eql.Events(docSeq(nil))}}
 	}
 	return eql.SearchSources(ctx, req, sources)
 }

@@ -178,18 +178,23 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// script may read any; hits get their whole event back afterwards.
 	// PURPLEHARNESS_FULL_DECODE=1 decodes everything (the reference).
 	newDecode := func() func([]byte) (ecs.Document, error) { return ecs.Decode }
-	encode := func(d ecs.Document) ([]byte, error) { return json.Marshal(d) }
 	if fields, ok := eql.SearchFields(q, req, mapping); ok && os.Getenv("PURPLEHARNESS_FULL_DECODE") == "" {
 		newDecode = func() func([]byte) (ecs.Document, error) { return ecs.NewProjection(fields).Decode }
-		encode = func(d ecs.Document) ([]byte, error) {
-			if raw, ok := d[ecs.RawKey].([]byte); ok {
-				return raw, nil
-			}
-			return json.Marshal(d)
-		}
 	}
 	if !*sorted {
-		opts = append(opts, eql.WithSpill(eql.Spill{Budget: int64(memory), Encode: encode, Decode: newDecode()}))
+		decode := newDecode()
+		opts = append(opts, eql.WithSpill(eql.Spill{
+			Budget: int64(memory),
+			// A projected event spills as the JSON it was read from.
+			Encode: func(f eql.Fields) ([]byte, error) {
+				d, _ := f.(ecs.Document)
+				if raw, ok := d[ecs.RawKey].([]byte); ok {
+					return raw, nil
+				}
+				return json.Marshal(f)
+			},
+			Decode: func(raw []byte) (eql.Fields, error) { return decode(raw) },
+		}))
 	}
 	// A progress line on a terminal, for searches that take a while.
 	var progress *inputProgress

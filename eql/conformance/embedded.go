@@ -62,7 +62,7 @@ func (e *Embedded) Search(ctx context.Context, index string, req eql.Request) (*
 		if !ok {
 			return nil, fmt.Errorf("no such index [%s]", name)
 		}
-		sources = append(sources, eql.Source{Index: name, Mapping: ix.mapping, Events: seq(ix.docs)})
+		sources = append(sources, eql.Source{Index: name, Mapping: ix.mapping, Events: eql.Events(seq(ix.docs))})
 	}
 	failing := func(idx, field string) bool {
 		ix, ok := e.indices[idx]

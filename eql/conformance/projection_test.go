@@ -13,7 +13,8 @@ import (
 )
 
 // rawOf is a projected event's JSON, as validate query spills it.
-func rawOf(d ecs.Document) ([]byte, error) {
+func rawOf(f eql.Fields) ([]byte, error) {
+	d, _ := f.(ecs.Document)
 	raw, ok := d[ecs.RawKey].([]byte)
 	if !ok {
 		return nil, errors.New("not a projected event")
@@ -121,7 +122,9 @@ func TestProjectionDifferential(t *testing.T) {
 				t.Errorf("%s %s: projected response differs\nquery: %s\nfull:      %.400s\nprojected: %.400s", q.File, q.Name, q.Query, full, projected)
 			}
 			// Spilled every few events: many runs merged back.
-			spill := eql.Spill{Dir: t.TempDir(), Budget: 3000, Encode: rawOf, Decode: ecs.NewProjection(fields).Decode}
+			project := ecs.NewProjection(fields)
+			spill := eql.Spill{Dir: t.TempDir(), Budget: 3000, Encode: rawOf,
+				Decode: func(raw []byte) (eql.Fields, error) { return project.Decode(raw) }}
 			if spilled := search(q, req, ecs.NewProjection(fields).Decode, eql.WithSpill(spill)); full != spilled {
 				t.Errorf("%s %s: spilled response differs\nquery: %s\nfull:    %.400s\nspilled: %.400s", q.File, q.Name, q.Query, full, spilled)
 			}

@@ -1,0 +1,134 @@
+// Package jsondoc is an event as a search engine reads it: a decoded JSON
+// object whose fields are named by dotted paths. Renderers build nested
+// objects ({"process": {"name": "nc"}}), exported data may use flattened
+// keys ({"process.name": "nc"}); Lookup accepts both, as Elasticsearch's
+// field resolution does for _source. The EQL engine reads events through
+// this package only, not through the telemetry package (ecs) that renders
+// them.
+package jsondoc
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Document is one event: a JSON object decoded into Go values. Numbers keep
+// whatever Go type the producer used (int, int64, uint16, float64 or
+// json.Number); consumers normalise them.
+type Document map[string]any
+
+// Lookup returns the value at a dotted field path such as "process.name".
+// It resolves nested objects and flattened keys alike, preferring the longest
+// literal key at each level, and reports ok=false when the path is absent.
+// A present JSON null returns (nil, true).
+func (d Document) Lookup(path string) (any, bool) {
+	return lookup(map[string]any(d), path)
+}
+
+func lookup(m map[string]any, path string) (any, bool) {
+	if v, ok := m[path]; ok {
+		return v, true
+	}
+	// Try each dot from the right: "a.b.c" -> key "a.b" then "c", key "a" then "b.c".
+	for i := strings.LastIndexByte(path, '.'); i > 0; i = strings.LastIndexByte(path[:i], '.') {
+		v, ok := m[path[:i]]
+		if !ok {
+			continue
+		}
+		if arr, isArr := v.([]any); isArr {
+			// An array of objects: Elasticsearch indexes each object's
+			// leaves under the same path, so the field holds every
+			// element's value ("process.previous.executable").
+			if got, ok := lookupArray(arr, path[i+1:]); ok {
+				return got, true
+			}
+			continue
+		}
+		child, isObj := asObject(v)
+		if !isObj {
+			continue
+		}
+		if got, ok := lookup(child, path[i+1:]); ok {
+			return got, true
+		}
+	}
+	return nil, false
+}
+
+// lookupArray collects rest from every object in arr, flattening array
+// values; ok is false when no element has it.
+func lookupArray(arr []any, rest string) (any, bool) {
+	var out []any
+	found := false
+	for _, el := range arr {
+		obj, isObj := asObject(el)
+		if !isObj {
+			continue
+		}
+		got, ok := lookup(obj, rest)
+		if !ok {
+			continue
+		}
+		found = true
+		if a, isArr := got.([]any); isArr {
+			out = append(out, a...)
+		} else {
+			out = append(out, got)
+		}
+	}
+	if !found {
+		return nil, false
+	}
+	return out, true
+}
+
+func asObject(v any) (map[string]any, bool) {
+	switch o := v.(type) {
+	case map[string]any:
+		return o, true
+	case Document:
+		return map[string]any(o), true
+	}
+	return nil, false
+}
+
+// Set stores v at a dotted path, creating nested objects as needed.
+func (d Document) Set(path string, v any) {
+	m := map[string]any(d)
+	for {
+		i := strings.IndexByte(path, '.')
+		if i < 0 {
+			m[path] = v
+			return
+		}
+		child, ok := asObject(m[path[:i]])
+		if !ok {
+			child = map[string]any{}
+			m[path[:i]] = child
+		}
+		m, path = child, path[i+1:]
+	}
+}
+
+// Decode reads one JSON object into a Document, keeping numbers as
+// json.Number so that integers beyond 2^53 survive.
+func Decode(data []byte) (Document, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var d Document
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("decode document: %w", err)
+	}
+	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		// More after the object ({"a":1} {"b":2} on one line): refused
+		// with encoding/json's own positioned error, not read in part.
+		var v any
+		return nil, fmt.Errorf("decode document: %w", json.Unmarshal(data, &v))
+	}
+	if d == nil {
+		return nil, fmt.Errorf("decode document: not a JSON object")
+	}
+	return d, nil
+}
