@@ -174,10 +174,10 @@ type Total struct {
 // Hit is one event of a result. A missing-event placeholder (a ![...] stage)
 // has Missing set and no source.
 type Hit struct {
-	Index   string       `json:"_index"`
-	ID      string       `json:"_id"`
+	Index   string           `json:"_index"`
+	ID      string           `json:"_id"`
 	Source  jsondoc.Document `json:"_source,omitempty"`
-	Missing bool         `json:"missing,omitempty"`
+	Missing bool             `json:"missing,omitempty"`
 }
 
 // Sequence is one sequence or sample: its join key values (in the order of

@@ -8,8 +8,7 @@ import (
 	"io"
 	"os"
 	"slices"
-
-	)
+)
 
 // Spill bounds the memory Search uses to order unsorted input. The
 // events it holds (those some filter matches) are kept in memory up to
