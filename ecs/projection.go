@@ -1,12 +1,15 @@
 package ecs
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/purpleharness/purpleharness/jsondoc"
 )
 
 // RawKey is the key under which a projected Document keeps the event's
@@ -28,6 +31,14 @@ type Projection struct {
 	path    []byte              // flatScan's current path, reused
 	seenAt  []uint64            // flatScan: the event (epoch) in which each prefix was last met
 	epoch   uint64
+	shape   *recordShape // the kept paths' slots in a Record, shared by its records
+}
+
+// recordShape numbers a Projection's kept paths: a Record holds the value
+// of path p at slot[p].
+type recordShape struct {
+	slot  map[string]int
+	paths []string
 }
 
 // NewProjection projects onto paths (dotted field names).
@@ -49,10 +60,78 @@ func NewProjection(paths []string) *Projection {
 	for path, n := range p.through {
 		p.paths[path] = pathInfo{key: path, n: n}
 	}
+	p.shape = &recordShape{slot: map[string]int{}}
 	for path := range p.keep {
-		p.paths[path] = pathInfo{key: path, kept: true} // a kept path is not descended into
+		p.shape.slot[path] = len(p.shape.paths)
+		p.shape.paths = append(p.shape.paths, path)
+		// a kept path is not descended into
+		p.paths[path] = pathInfo{key: path, kept: true, slot: p.shape.slot[path]}
 	}
 	return p
+}
+
+// Record is an event projected on a Projection's paths: their values (as
+// Decode gives them) in one slice shared out by a path index common to
+// all the Projection's records, and the event's raw JSON. It answers
+// Lookup on those paths as the decoded event does, and gives the whole
+// event back (Source). Records are what Project makes of an event made of
+// plain nested objects; they cost one slice instead of a map per event.
+type Record struct {
+	shape *recordShape
+	vals  []any
+	raw   []byte
+}
+
+// absent marks a path the event does not have (a JSON null is present).
+type absentValue struct{}
+
+var absent any = absentValue{}
+
+// Lookup answers as on the decoded event: a path read directly, or a path
+// below one read whose value is an object or an array of objects
+// ("user.keyword" in {"user": {"keyword": ...}} when "user" is read).
+func (r *Record) Lookup(path string) (any, bool) {
+	if i, ok := r.shape.slot[path]; ok {
+		if v := r.vals[i]; v != absent {
+			return v, true
+		}
+	}
+	for i := strings.LastIndexByte(path, '.'); i > 0; i = strings.LastIndexByte(path[:i], '.') {
+		j, ok := r.shape.slot[path[:i]]
+		if !ok || r.vals[j] == absent {
+			continue
+		}
+		if v, ok := (Document{path[:i]: r.vals[j]}).Lookup(path); ok {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// Source is the whole event, decoded.
+func (r *Record) Source() Document {
+	d, err := Decode(r.raw)
+	if err != nil {
+		return nil // not reached: the JSON was checked when it was read
+	}
+	return d
+}
+
+// Raw is the JSON the record was read from.
+func (r *Record) Raw() []byte { return r.raw }
+
+// Project reads one JSON object as a *Record when it is made of plain
+// nested objects, else as Decode does (a Document keeping the event's
+// shape). Input that is not a JSON object gets Decode's own error.
+func (p *Projection) Project(raw []byte) (jsondoc.Fields, error) {
+	vals := make([]any, len(p.shape.paths))
+	for i := range vals {
+		vals[i] = absent
+	}
+	if p.flatScan(raw, vals) {
+		return &Record{shape: p.shape, vals: vals, raw: bytes.Clone(raw)}, nil
+	}
+	return p.decodeNested(raw)
 }
 
 func next(s string, i int) int {
@@ -67,12 +146,26 @@ func next(s string, i int) int {
 // Decode's own error (with its offset). A Projection is not safe for
 // concurrent use.
 func (p *Projection) Decode(raw []byte) (Document, error) {
-	d := Document{}
-	if p.flatScan(raw, d) {
-		d[RawKey] = append([]byte(nil), raw...)
-		return d, nil
+	f, err := p.Project(raw)
+	if err != nil {
+		return nil, err
 	}
-	clear(d)
+	r, ok := f.(*Record)
+	if !ok {
+		return f.(Document), nil
+	}
+	d := Document{RawKey: r.raw}
+	for i, path := range r.shape.paths {
+		if v := r.vals[i]; v != absent {
+			d[path] = v
+		}
+	}
+	return d, nil
+}
+
+// decodeNested projects an event that needs its shape kept.
+func (p *Projection) decodeNested(raw []byte) (Document, error) {
+	d := Document{}
 	// fastjson is more lenient than JSON (it takes 00, for one): what
 	// encoding/json refuses gets its positioned error, as without
 	// projection.

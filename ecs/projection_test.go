@@ -12,6 +12,7 @@ var projectionDocs = []string{
 	`{"user":"al\u00e9","user.keyword":"k","n":18446744073709551617,"z":null,"t":true,"f":false,"e":{},"a":[]}`,
 	`{"process":"not an object","destination":{"port":"25"}}`,
 	`{"process":{"name":"a","pid":1},"process":{"pid":2},"user":"x","user":"y"}`,
+	`{"user":{"keyword":"k","name":"x"},"event":{"category":"network"},"a":[{"b":1}]}`,
 	`{"process":{"name":"a\u00e9\n","args":["a",{"b":null}]},"destination":{"port":-1.5E+3},"t":{"x":[[],{}]}}`,
 }
 
@@ -76,7 +77,7 @@ func TestProjectionLookup(t *testing.T) {
 }
 
 // TestProjectionFastPath: a plain event is projected in the single pass
-// (flatScan); each shape that needs the document's own structure takes
+// (flatScan) into a Record; each shape that needs the document's own structure takes
 // the slow path.
 func TestProjectionFastPath(t *testing.T) {
 	p := NewProjection(projectionPaths)
@@ -91,8 +92,9 @@ func TestProjectionFastPath(t *testing.T) {
 		`[1]`:                                          false,
 		`{"n":00}`:                                     false,
 	} {
-		if got := p.flatScan([]byte(raw), map[string]any{}); got != fast {
-			t.Errorf("flatScan(%s) = %v, want %v", raw, got, fast)
+		f, _ := p.Project([]byte(raw))
+		if _, got := f.(*Record); got != fast {
+			t.Errorf("Project(%s) gave a %T, want a Record: %v", raw, f, fast)
 		}
 	}
 }
@@ -116,12 +118,25 @@ func FuzzProjection(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, path := range projectionPaths {
+		rec, rerr := p.Project(raw)
+		if rerr != nil {
+			t.Fatalf("%q: Decode took it, Project: %v", raw, rerr)
+		}
+		for _, path := range append(projectionPaths, "process.name.x", "user.keyword.y", "nope") {
 			fv, fok := full.Lookup(path)
 			pv, pok := proj.Lookup(path)
 			if fok != pok || !reflect.DeepEqual(fv, pv) {
 				t.Fatalf("%q: %s = %#v (%v) projected, %#v (%v) decoded", raw, path, pv, pok, fv, fok)
 			}
+			if strings.HasPrefix(path, "big") {
+				continue
+			}
+			if rv, rok := rec.Lookup(path); rok != fok || !reflect.DeepEqual(fv, rv) {
+				t.Fatalf("%q: %s = %#v (%v) from %T, %#v (%v) decoded", raw, path, rv, rok, rec, fv, fok)
+			}
+		}
+		if r, ok := rec.(*Record); ok && !reflect.DeepEqual(r.Source(), full) {
+			t.Fatalf("%q: Record.Source() = %v, want %v", raw, r.Source(), full)
 		}
 	})
 }

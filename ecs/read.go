@@ -37,8 +37,8 @@ func ReadEvents(file string, r io.Reader) iter.Seq2[Document, error] {
 // ReadEventsWith is ReadEvents with each event's JSON object turned into a
 // Document by decode (a Projection's Decode, say). The bytes passed to
 // decode are only valid during the call.
-func ReadEventsWith(file string, r io.Reader, decode func([]byte) (Document, error)) iter.Seq2[Document, error] {
-	return ReadEventsParallel(file, r, func() func([]byte) (Document, error) { return decode }, 1)
+func ReadEventsWith[T any](file string, r io.Reader, decode func([]byte) (T, error)) iter.Seq2[T, error] {
+	return ReadEventsParallel(file, r, func() func([]byte) (T, error) { return decode }, 1)
 }
 
 // ReadEventsParallel is ReadEventsWith decoding NDJSON lines on workers
@@ -46,8 +46,9 @@ func ReadEventsWith(file string, r io.Reader, decode func([]byte) (Document, err
 // documents are yielded in input order: the same events and the same first
 // error as one decoder gives. Arrays and _search dumps are decoded in
 // order by one decoder.
-func ReadEventsParallel(file string, r io.Reader, newDecode func() func([]byte) (Document, error), workers int) iter.Seq2[Document, error] {
-	return func(yield func(Document, error) bool) {
+func ReadEventsParallel[T any](file string, r io.Reader, newDecode func() func([]byte) (T, error), workers int) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
 		decode := newDecode()
 		br := bufio.NewReaderSize(r, 64<<10)
 		first, skipped, err := peekNonSpace(br)
@@ -55,7 +56,7 @@ func ReadEventsParallel(file string, r io.Reader, newDecode func() func([]byte) 
 			return
 		}
 		if err != nil {
-			yield(nil, &ReadError{file, "1", err})
+			yield(zero, &ReadError{file, "1", err})
 			return
 		}
 		if first == '[' {
@@ -86,7 +87,7 @@ func ReadEventsParallel(file string, r io.Reader, newDecode func() func([]byte) 
 			}
 			d, err := decode(b)
 			if err != nil {
-				yield(nil, lineError(file, line, sc.Bytes(), err))
+				yield(zero, lineError(file, line, sc.Bytes(), err))
 				return
 			}
 			if !yield(d, nil) {
@@ -94,7 +95,7 @@ func ReadEventsParallel(file string, r io.Reader, newDecode func() func([]byte) 
 			}
 		}
 		if err := sc.Err(); err != nil {
-			yield(nil, &ReadError{file, "?", err})
+			yield(zero, &ReadError{file, "?", err})
 		}
 	}
 }
@@ -114,10 +115,10 @@ func lineError(file string, line int, raw []byte, err error) *ReadError {
 }
 
 // lineBatch is consecutive NDJSON lines decoded by one worker.
-type lineBatch struct {
+type lineBatch[T any] struct {
 	lines [][]byte // each line as read (untrimmed), copied
 	nums  []int    // their line numbers
-	docs  []Document
+	docs  []T
 	err   *ReadError // the first error; docs holds the documents before it
 	done  chan struct{}
 }
@@ -126,16 +127,17 @@ const linesPerBatch = 512
 
 // readLinesParallel reads sc's lines in batches, decodes them on workers
 // and yields the documents in order.
-func readLinesParallel(file string, sc *bufio.Scanner, firstLine int, newDecode func() func([]byte) (Document, error), workers int, yield func(Document, error) bool) {
+func readLinesParallel[T any](file string, sc *bufio.Scanner, firstLine int, newDecode func() func([]byte) (T, error), workers int, yield func(T, error) bool) {
+	var zero T
 	stop := make(chan struct{})
 	defer close(stop)
-	work := make(chan *lineBatch, workers)
-	order := make(chan *lineBatch, 2*workers)
+	work := make(chan *lineBatch[T], workers)
+	order := make(chan *lineBatch[T], 2*workers)
 	var readErr error
 	go func() { // the reader: batches in input order
 		defer close(work)
 		defer close(order)
-		b := &lineBatch{done: make(chan struct{})}
+		b := &lineBatch[T]{done: make(chan struct{})}
 		send := func() bool {
 			select {
 			case order <- b:
@@ -147,7 +149,7 @@ func readLinesParallel(file string, sc *bufio.Scanner, firstLine int, newDecode 
 			case <-stop:
 				return false
 			}
-			b = &lineBatch{done: make(chan struct{})}
+			b = &lineBatch[T]{done: make(chan struct{})}
 			return true
 		}
 		for line := firstLine; sc.Scan(); line++ {
@@ -194,13 +196,13 @@ func readLinesParallel(file string, sc *bufio.Scanner, firstLine int, newDecode 
 			}
 		}
 		if b.err != nil {
-			yield(nil, b.err)
+			yield(zero, b.err)
 			return
 		}
 	}
 	// order is closed after the reader's last write to readErr.
 	if readErr != nil {
-		yield(nil, &ReadError{file, "?", readErr})
+		yield(zero, &ReadError{file, "?", readErr})
 	}
 }
 
@@ -226,12 +228,13 @@ func searchHits(v json.RawMessage) ([]json.RawMessage, bool) {
 
 // readSearchDump yields the hits of the first response, then of every
 // further response in dec (the pages of a scroll or PIT search).
-func readSearchDump(file string, hits []json.RawMessage, dec *json.Decoder, decode func([]byte) (Document, error), yield func(Document, error) bool) {
+func readSearchDump[T any](file string, hits []json.RawMessage, dec *json.Decoder, decode func([]byte) (T, error), yield func(T, error) bool) {
+	var zero T
 	for page := 1; ; page++ {
 		for i, src := range hits {
 			d, err := decode(src)
 			if err != nil {
-				yield(nil, &ReadError{file, fmt.Sprintf("response %d, hit %d", page, i+1), err})
+				yield(zero, &ReadError{file, fmt.Sprintf("response %d, hit %d", page, i+1), err})
 				return
 			}
 			if !yield(d, nil) {
@@ -242,36 +245,34 @@ func readSearchDump(file string, hits []json.RawMessage, dec *json.Decoder, deco
 		if err := dec.Decode(&next); err == io.EOF {
 			return
 		} else if err != nil {
-			yield(nil, &ReadError{file, fmt.Sprintf("response %d", page+1), err})
+			yield(zero, &ReadError{file, fmt.Sprintf("response %d", page+1), err})
 			return
 		}
 		var ok bool
 		if hits, ok = searchHits(next); !ok {
-			yield(nil, &ReadError{file, fmt.Sprintf("response %d", page+1), errors.New("not an Elasticsearch _search response (no hits.hits), after one")})
+			yield(zero, &ReadError{file, fmt.Sprintf("response %d", page+1), errors.New("not an Elasticsearch _search response (no hits.hits), after one")})
 			return
 		}
 	}
 }
 
-func readArray(file string, r io.Reader, decode func([]byte) (Document, error), yield func(Document, error) bool) {
+func readArray[T any](file string, r io.Reader, decode func([]byte) (T, error), yield func(T, error) bool) {
+	var zero T
 	dec := json.NewDecoder(r)
 	dec.UseNumber()
 	if _, err := dec.Token(); err != nil { // '['
-		yield(nil, &ReadError{file, "1", err})
+		yield(zero, &ReadError{file, "1", err})
 		return
 	}
 	for i := 0; dec.More(); i++ {
 		var raw json.RawMessage
-		var d Document
+		var d T
 		err := dec.Decode(&raw)
 		if err == nil {
 			d, err = decode(raw)
 		}
-		if err != nil || d == nil {
-			if err == nil {
-				err = errors.New("not a JSON object")
-			}
-			yield(nil, &ReadError{file, fmt.Sprintf("event %d", i), err})
+		if err != nil {
+			yield(zero, &ReadError{file, fmt.Sprintf("event %d", i), err})
 			return
 		}
 		if !yield(d, nil) {
@@ -279,7 +280,7 @@ func readArray(file string, r io.Reader, decode func([]byte) (Document, error), 
 		}
 	}
 	if _, err := dec.Token(); err != nil { // ']'
-		yield(nil, &ReadError{file, "end", err})
+		yield(zero, &ReadError{file, "end", err})
 	}
 }
 

@@ -6,15 +6,15 @@ import (
 	"unicode/utf8"
 )
 
-// flatScan is the fast path of Projection.Decode: one pass over raw that
-// checks its syntax as encoding/json does and fills into, keyed by full
-// paths, with the values of the paths read, building nothing for the rest
-// of the event. It reports false, leaving into partly filled, whenever
+// flatScan is the fast path of Projection.Project: one pass over raw that
+// checks its syntax as encoding/json does and fills vals (a Record's, by
+// slot) with the values of the paths read, building nothing for the rest
+// of the event. It reports false, leaving vals partly filled, whenever
 // the event needs more than that: JSON that encoding/json refuses (the
 // slow path gives its positioned error), a top level that is not an
 // object, a key with an escape, a dot or invalid UTF-8, an array or a
 // repeated key along a path read, or nesting deeper than maxScanDepth.
-func (p *Projection) flatScan(raw []byte, into map[string]any) bool {
+func (p *Projection) flatScan(raw []byte, vals []any) bool {
 	s := scanner{b: raw}
 	p.path = p.path[:0]
 	p.epoch++
@@ -22,7 +22,7 @@ func (p *Projection) flatScan(raw []byte, into map[string]any) bool {
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
 		return false
 	}
-	if !p.scanObject(&s, into, 1) {
+	if !p.scanObject(&s, vals, 1) {
 		return false
 	}
 	s.ws()
@@ -35,7 +35,7 @@ const maxScanDepth = 200
 
 // scanObject reads the object at s.i, whose path (with its trailing dot,
 // or empty at the top) is p.path.
-func (p *Projection) scanObject(s *scanner, into map[string]any, depth int) bool {
+func (p *Projection) scanObject(s *scanner, vals []any, depth int) bool {
 	if depth > maxScanDepth {
 		return false
 	}
@@ -62,8 +62,8 @@ func (p *Projection) scanObject(s *scanner, into map[string]any, depth int) bool
 		info, read := p.paths[string(p.path)]
 		switch {
 		case read && info.kept:
-			if _, dup := into[info.key]; dup {
-				return false
+			if vals[info.slot] != absent {
+				return false // a repeated key: the last one wins whole
 			}
 			start := s.i
 			if !s.skipValue(depth) {
@@ -73,7 +73,7 @@ func (p *Projection) scanObject(s *scanner, into map[string]any, depth int) bool
 			if !ok {
 				return false
 			}
-			into[info.key] = v
+			vals[info.slot] = v
 		case read:
 			if p.seenAt[info.n] == p.epoch {
 				return false // a repeated key: the last one wins whole
@@ -81,7 +81,7 @@ func (p *Projection) scanObject(s *scanner, into map[string]any, depth int) bool
 			p.seenAt[info.n] = p.epoch
 			if s.i < len(s.b) && s.b[s.i] == '{' {
 				p.path = append(p.path, '.')
-				if !p.scanObject(s, into, depth+1) {
+				if !p.scanObject(s, vals, depth+1) {
 					return false
 				}
 			} else if s.i < len(s.b) && s.b[s.i] == '[' {
@@ -113,8 +113,9 @@ func (p *Projection) scanObject(s *scanner, into map[string]any, depth int) bool
 
 // pathInfo is what flatScan knows of a path read or a prefix of one.
 type pathInfo struct {
-	key  string // the path, shared by every event's map
+	key  string // the path
 	kept bool   // a path read, else a prefix descended into
+	slot int    // a path read: its slot in a Record
 	n    int    // a prefix's number (Projection.seenAt)
 }
 

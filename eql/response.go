@@ -6,16 +6,12 @@ import (
 	"github.com/purpleharness/purpleharness/jsondoc"
 )
 
-// Fields is how the engine reads an event: a dotted-path lookup returning
-// the raw value (nil, bool, string, any Go number type or json.Number,
-// []any, map[string]any) and whether the field is present. A decoded
-// document (jsondoc.Document: rendered telemetry, exports, the conformance
-// data) is one; so is any other field source, such as an event projected
+// Fields is how the engine reads an event (see jsondoc.Fields): a decoded
+// document (jsondoc.Document: rendered telemetry, exports, the
+// conformance data) or any other field source, such as an event projected
 // on the fields a search reads. A hit's _source is the event itself when
 // it is a jsondoc.Document, else what its Source method returns.
-type Fields interface {
-	Lookup(path string) (any, bool)
-}
+type Fields = jsondoc.Fields
 
 // Sourced is a field source that can give its whole event for a hit's
 // _source.
@@ -23,8 +19,6 @@ type Sourced interface {
 	Fields
 	Source() jsondoc.Document
 }
-
-var _ Fields = jsondoc.Document(nil)
 
 // sourceOf is the _source of a hit on the event f.
 func sourceOf(f Fields) jsondoc.Document {

@@ -16,7 +16,8 @@ import (
 // into its stages, so that a regression names the stage it is in:
 //
 //	scan    read the lines and project each event on the fields the search
-//	        reads (ecs.ReadEventsParallel, ecs.Projection), on every core
+//	        reads (ecs.ReadEventsParallel, ecs.Projection.Project: one
+//	        Record per event), on every core
 //	sort    order the documents by timestamp, tiebreaker, input order
 //	match   the engine over the ordered documents (Sorted)
 //	render  give the hits their whole event back and write the response
@@ -38,7 +39,7 @@ var stageInput = sync.OnceValues(func() ([]byte, error) {
 	return bytes.Join(lines, nil), nil
 })
 
-func stageSetup(b *testing.B) (data []byte, req Request, project func() func([]byte) (ecs.Document, error)) {
+func stageSetup(b *testing.B) (data []byte, req Request, project func() func([]byte) (Fields, error)) {
 	b.Helper()
 	data, err := stageInput()
 	if err != nil {
@@ -53,12 +54,12 @@ func stageSetup(b *testing.B) (data []byte, req Request, project func() func([]b
 	if !ok {
 		b.Fatal("no projection for the mail rule")
 	}
-	return data, req, func() func([]byte) (ecs.Document, error) { return ecs.NewProjection(fields).Decode }
+	return data, req, func() func([]byte) (Fields, error) { return ecs.NewProjection(fields).Project }
 }
 
-func scanAll(b *testing.B, data []byte, project func() func([]byte) (ecs.Document, error)) []ecs.Document {
+func scanAll(b *testing.B, data []byte, project func() func([]byte) (Fields, error)) []Fields {
 	b.Helper()
-	out := make([]ecs.Document, 0, stageEvents)
+	out := make([]Fields, 0, stageEvents)
 	for d, err := range ecs.ReadEventsParallel("bench.ndjson", bytes.NewReader(data), project, runtime.GOMAXPROCS(0)) {
 		if err != nil {
 			b.Fatal(err)
@@ -107,7 +108,7 @@ func BenchmarkStageSort(b *testing.B) {
 
 // checkOrdered checks that the rendered timestamps (one layout, so their
 // text orders as their time) never go back.
-func checkOrdered(b *testing.B, ds []ecs.Document) {
+func checkOrdered(b *testing.B, ds []Fields) {
 	b.Helper()
 	if len(ds) != stageEvents {
 		b.Fatalf("sorted %d events, want %d", len(ds), stageEvents)
@@ -130,7 +131,7 @@ func BenchmarkStageMatch(b *testing.B) {
 	b.ResetTimer()
 	cpu0 := cpuTime().Seconds()
 	for b.Loop() {
-		resp, err := Search(context.Background(), req, docs(ds...), Sorted())
+		resp, err := Search(context.Background(), req, sliceSeq(ds), Sorted())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -144,7 +145,7 @@ func BenchmarkStageMatch(b *testing.B) {
 func BenchmarkStageRender(b *testing.B) {
 	data, req, project := stageSetup(b)
 	ds := Sort(req.WithDefaults(), nil, scanAll(b, data, project))
-	resp, err := Search(context.Background(), req, docs(ds...), Sorted())
+	resp, err := Search(context.Background(), req, sliceSeq(ds), Sorted())
 	if err != nil {
 		b.Fatal(err)
 	}

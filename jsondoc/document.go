@@ -14,6 +14,16 @@ import (
 	"strings"
 )
 
+// Fields is how a search reads an event: a dotted-path lookup returning
+// the raw value (nil, bool, string, any Go number type or json.Number,
+// []any, map[string]any) and whether the field is present. A Document is
+// one; so is an event projected on the fields a search reads.
+type Fields interface {
+	Lookup(path string) (any, bool)
+}
+
+var _ Fields = Document(nil)
+
 // Document is one event: a JSON object decoded into Go values. Numbers keep
 // whatever Go type the producer used (int, int64, uint16, float64 or
 // json.Number); consumers normalise them.

@@ -177,8 +177,9 @@ func eventsOf(files []string, stdin func() io.Reader) iter.Seq2[ecs.Document, er
 // eventsWith is eventsOf with each event decoded by a decoder from
 // newDecode, NDJSON on every core (ecs.ReadEventsParallel), counted in
 // progress when it is not nil.
-func eventsWith(files []string, stdin func() io.Reader, newDecode func() func([]byte) (ecs.Document, error), progress *inputProgress) iter.Seq2[ecs.Document, error] {
-	return func(yield func(ecs.Document, error) bool) {
+func eventsWith[T any](files []string, stdin func() io.Reader, newDecode func() func([]byte) (T, error), progress *inputProgress) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
 		for _, f := range files {
 			var read *atomic.Int64
 			if progress != nil {
@@ -186,7 +187,7 @@ func eventsWith(files []string, stdin func() io.Reader, newDecode func() func([]
 			}
 			in, closeIn, err := openEventFile(f, stdin, read)
 			if err != nil {
-				yield(nil, &ecs.ReadError{File: f, Pos: "1", Err: err})
+				yield(zero, &ecs.ReadError{File: f, Pos: "1", Err: err})
 				return
 			}
 			for d, err := range ecs.ReadEventsParallel(f, in, newDecode, runtime.GOMAXPROCS(0)) {

@@ -177,24 +177,14 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// the mapping's aliases and sub-fields), unless a runtime field's
 	// script may read any; hits get their whole event back afterwards.
 	// PURPLEHARNESS_FULL_DECODE=1 decodes everything (the reference).
-	newDecode := func() func([]byte) (ecs.Document, error) { return ecs.Decode }
+	newDecode := func() func([]byte) (eql.Fields, error) {
+		return func(raw []byte) (eql.Fields, error) { return ecs.Decode(raw) }
+	}
 	if fields, ok := eql.SearchFields(q, req, mapping); ok && os.Getenv("PURPLEHARNESS_FULL_DECODE") == "" {
-		newDecode = func() func([]byte) (ecs.Document, error) { return ecs.NewProjection(fields).Decode }
+		newDecode = func() func([]byte) (eql.Fields, error) { return ecs.NewProjection(fields).Project }
 	}
 	if !*sorted {
-		decode := newDecode()
-		opts = append(opts, eql.WithSpill(eql.Spill{
-			Budget: int64(memory),
-			// A projected event spills as the JSON it was read from.
-			Encode: func(f eql.Fields) ([]byte, error) {
-				d, _ := f.(ecs.Document)
-				if raw, ok := d[ecs.RawKey].([]byte); ok {
-					return raw, nil
-				}
-				return json.Marshal(f)
-			},
-			Decode: func(raw []byte) (eql.Fields, error) { return decode(raw) },
-		}))
+		opts = append(opts, eql.WithSpill(eql.Spill{Budget: int64(memory), Encode: spillEncode, Decode: newDecode()}))
 	}
 	// A progress line on a terminal, for searches that take a while.
 	var progress *inputProgress
@@ -301,6 +291,19 @@ func indexName(events string) string {
 		base = strings.TrimSuffix(base, ext)
 	}
 	return strings.TrimSuffix(base, filepath.Ext(base))
+}
+
+// spillEncode is the JSON an event is spilled as: a projected event's own.
+func spillEncode(f eql.Fields) ([]byte, error) {
+	switch e := f.(type) {
+	case *ecs.Record:
+		return e.Raw(), nil
+	case ecs.Document:
+		if raw, ok := e[ecs.RawKey].([]byte); ok {
+			return raw, nil
+		}
+	}
+	return json.Marshal(f)
 }
 
 // restoreSources gives every hit of a projected search its whole event.

@@ -14,6 +14,9 @@ import (
 
 // rawOf is a projected event's JSON, as validate query spills it.
 func rawOf(f eql.Fields) ([]byte, error) {
+	if r, ok := f.(*ecs.Record); ok {
+		return r.Raw(), nil
+	}
 	d, _ := f.(ecs.Document)
 	raw, ok := d[ecs.RawKey].([]byte)
 	if !ok {
@@ -62,8 +65,9 @@ func TestProjectionDifferential(t *testing.T) {
 			raws[name] = append(raws[name], b)
 		}
 	}
-	search := func(q Query, req eql.Request, decode func([]byte) (ecs.Document, error), opts ...eql.Option) string {
-		events := func(yield func(ecs.Document, error) bool) {
+	whole := func(raw []byte) (eql.Fields, error) { return ecs.Decode(raw) }
+	search := func(q Query, req eql.Request, decode func([]byte) (eql.Fields, error), opts ...eql.Option) string {
+		events := func(yield func(eql.Fields, error) bool) {
 			for _, raw := range raws[q.Index] {
 				if !yield(decode(raw)) {
 					return
@@ -107,25 +111,31 @@ func TestProjectionDifferential(t *testing.T) {
 			if !ok {
 				continue // a scripted runtime field: validate query decodes whole
 			}
-			full := search(q, req, ecs.Decode)
+			full := search(q, req, whole)
 			if strings.Contains(full, `"_source"`) {
 				withHits++
 			} else if strings.HasPrefix(full, "error") && errs < 3 {
 				errs++
 				t.Logf("%s: %s", q.Name, full)
 			}
-			if ref := search(q, req, ecs.Decode, eql.HoldAll()); full != ref {
+			if ref := search(q, req, whole, eql.HoldAll()); full != ref {
 				t.Errorf("%s %s: response differs from the one holding every event\nquery: %s\nref:  %.400s\ngot:  %.400s", q.File, q.Name, q.Query, ref, full)
 			}
-			projected := search(q, req, ecs.NewProjection(fields).Decode)
+			// Projected as validate query does (records, or documents
+			// keeping an event's shape), and as maps (Decode).
+			projected := search(q, req, ecs.NewProjection(fields).Project)
+			asMaps := func(raw []byte) (eql.Fields, error) { return ecs.NewProjection(fields).Decode(raw) }
+			if maps := search(q, req, asMaps); full != maps {
+				t.Errorf("%s %s: response from projected maps differs\nquery: %s\nfull: %.400s\nmaps: %.400s", q.File, q.Name, q.Query, full, maps)
+			}
 			if full != projected {
 				t.Errorf("%s %s: projected response differs\nquery: %s\nfull:      %.400s\nprojected: %.400s", q.File, q.Name, q.Query, full, projected)
 			}
 			// Spilled every few events: many runs merged back.
 			project := ecs.NewProjection(fields)
 			spill := eql.Spill{Dir: t.TempDir(), Budget: 3000, Encode: rawOf,
-				Decode: func(raw []byte) (eql.Fields, error) { return project.Decode(raw) }}
-			if spilled := search(q, req, ecs.NewProjection(fields).Decode, eql.WithSpill(spill)); full != spilled {
+				Decode: project.Project}
+			if spilled := search(q, req, ecs.NewProjection(fields).Project, eql.WithSpill(spill)); full != spilled {
 				t.Errorf("%s %s: spilled response differs\nquery: %s\nfull:    %.400s\nspilled: %.400s", q.File, q.Name, q.Query, full, spilled)
 			}
 			n++
