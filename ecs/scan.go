@@ -214,6 +214,9 @@ func (s *scanner) plainKey() ([]byte, bool) {
 	start := s.i + 1
 	for j := start; j < len(s.b); j++ {
 		c := s.b[j]
+		if plainByte[c] && c != '.' {
+			continue
+		}
 		switch {
 		case c == '"':
 			s.i = j + 1
@@ -257,10 +260,23 @@ func (s *scanner) literal(word string) bool {
 	return true
 }
 
+// plainByte marks the bytes a JSON string holds as they are: not '"',
+// not '\\', not a control character.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 func (s *scanner) skipString() bool {
 	j := s.i + 1
 	for j < len(s.b) {
 		c := s.b[j]
+		if plainByte[c] {
+			j++
+			continue
+		}
 		switch {
 		case c == '"':
 			s.i = j + 1
