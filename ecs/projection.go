@@ -120,6 +120,25 @@ func (r *Record) Source() Document {
 // Raw is the JSON the record was read from.
 func (r *Record) Raw() []byte { return r.raw }
 
+// Slim is the record reduced to its JSON: all a search needs of an event
+// it keeps only to return it (eql.Slimmer).
+func (r *Record) Slim() jsondoc.Sourced { return rawEvent(r.raw) }
+
+// rawEvent is an event held as its JSON alone, decoded when asked.
+type rawEvent []byte
+
+func (e rawEvent) Lookup(path string) (any, bool) { return e.Source().Lookup(path) }
+
+func (e rawEvent) Source() Document {
+	d, err := Decode(e)
+	if err != nil {
+		return nil // not reached: the JSON was checked when it was read
+	}
+	return d
+}
+
+func (e rawEvent) Raw() []byte { return e }
+
 // Project reads one JSON object as a *Record when it is made of plain
 // nested objects, else as Decode does (a Document keeping the event's
 // shape). Input that is not a JSON object gets Decode's own error.

@@ -14,10 +14,17 @@ import (
 type Fields = jsondoc.Fields
 
 // Sourced is a field source that can give its whole event for a hit's
-// _source.
-type Sourced interface {
+// _source (see jsondoc.Sourced).
+type Sourced = jsondoc.Sourced
+
+// Slimmer is a field source that can stand in for itself with something
+// smaller once the engine keeps the event only to return it as a hit (in
+// an open sequence or a result): the stand-in need only give the _source.
+// A Record projected on a search's fields is one: its stand-in is its
+// JSON.
+type Slimmer interface {
 	Fields
-	Source() jsondoc.Document
+	Slim() Sourced
 }
 
 // sourceOf is the _source of a hit on the event f.

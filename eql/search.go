@@ -170,6 +170,14 @@ type event struct {
 	hasTS bool
 	tb    val
 	ord   int64 // ingest order across all sources
+	// slim: kept only for a hit, with doc's Slim stand-in (keepForHit)
+	slim *slimHit
+}
+
+// slimHit is what a hit needs of an event kept only for it.
+type slimHit struct {
+	index, id string
+	src       Sourced
 }
 
 // before orders events by timestamp, tiebreaker, ingest order.
@@ -217,6 +225,7 @@ type runner struct {
 	// when a sequence or result keeps it (most events are dropped).
 	scratch event
 	kept    *event
+	slimmed *event // keepForHit's copy of the current event
 	fillCtx evalCtx
 	keyCtx  evalCtx
 	keyBuf  []byte
@@ -237,6 +246,28 @@ func (r *runner) retain(e *event) *event {
 	c := *e
 	r.kept = &c
 	return r.kept
+}
+
+// keepForHit is retain for an event kept only to be a hit (in an open
+// sequence or a result, never evaluated again): when its document is a
+// Slimmer, a copy holding the hit's _index and _id and the document's
+// smaller stand-in. The event itself is left as it is: it may also wait
+// in the missing-event list, which evaluates it again.
+func (r *runner) keepForHit(e *event) *event {
+	ke := r.retain(e)
+	sl, ok := ke.doc.(Slimmer)
+	if !ok || ke.slim != nil {
+		return ke
+	}
+	if r.slimmed != nil && r.slimmed.ord == ke.ord {
+		return r.slimmed
+	}
+	h := r.hitIdentity(ke)
+	c := *ke
+	c.slim = &slimHit{index: h.Index, id: h.ID, src: sl.Slim()}
+	c.doc = c.slim.src
+	r.slimmed = &c
+	return r.slimmed
 }
 
 func newRunner(ctx context.Context, p *Program, req Request, cfg config, sources []Source) *runner {
@@ -480,7 +511,17 @@ func (r *runner) noteFailure(index, reason string) {
 // it carries them (an export of search hits), else from the input position
 // and the configured index; computed here, for results only.
 func (r *runner) hit(e *event) Hit {
-	h := Hit{Index: e.index, ID: strconv.Itoa(e.pos), Source: sourceOf(e.doc)}
+	if e.slim != nil {
+		return Hit{Index: e.slim.index, ID: e.slim.id, Source: e.slim.src.Source()}
+	}
+	h := r.hitIdentity(e)
+	h.Source = sourceOf(e.doc)
+	return h
+}
+
+// hitIdentity is a hit's _index and _id.
+func (r *runner) hitIdentity(e *event) Hit {
+	h := Hit{Index: e.index, ID: strconv.Itoa(e.pos)}
 	if v, ok := e.doc.Lookup("_id"); ok {
 		if id, ok := v.(string); ok {
 			h.ID = id
@@ -561,7 +602,7 @@ func (r *runner) runEvents() (*Response, error) {
 		if !ok {
 			continue
 		}
-		if !keep.add(r.retain(e)) {
+		if !keep.add(r.keepForHit(e)) {
 			break // a head window is full: the rest of the stream cannot change the answer
 		}
 	}

@@ -293,7 +293,7 @@ func (r *runner) runSequence() (*Response, error) {
 						st = &seqState{stages: make([]*pending, len(pos))}
 						state[kt.id] = st
 					}
-					ke := r.retain(e)
+					ke := r.keepForHit(e)
 					evs := make([]*event, 1, len(pos))
 					evs[0] = ke
 					st.stages[0] = &pending{key: kt, events: evs, start: ke, last: ke}
@@ -316,7 +316,7 @@ func (r *runner) runSequence() (*Response, error) {
 					continue
 				}
 				// p left stage pi-1 for good: it advances in place
-				ke := r.retain(e)
+				ke := r.keepForHit(e)
 				p.events = append(p.events, ke)
 				p.last = ke
 				r.progress(p)

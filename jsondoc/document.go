@@ -24,6 +24,13 @@ type Fields interface {
 
 var _ Fields = Document(nil)
 
+// Sourced is a field source that can give its whole event, for a search
+// hit's _source.
+type Sourced interface {
+	Fields
+	Source() Document
+}
+
 // Document is one event: a JSON object decoded into Go values. Numbers keep
 // whatever Go type the producer used (int, int64, uint16, float64 or
 // json.Number); consumers normalise them.
