@@ -39,6 +39,7 @@ type Projection struct {
 type recordShape struct {
 	slot  map[string]int
 	paths []string
+	store *SourceStore // where Slim puts the JSON, if anywhere
 }
 
 // NewProjection projects onto paths (dotted field names).
@@ -122,7 +123,18 @@ func (r *Record) Raw() []byte { return r.raw }
 
 // Slim is the record reduced to its JSON: all a search needs of an event
 // it keeps only to return it (eql.Slimmer).
-func (r *Record) Slim() jsondoc.Sourced { return rawEvent(r.raw) }
+func (r *Record) Slim() jsondoc.Sourced {
+	if st := r.shape.store; st != nil {
+		if e, ok := st.put(r.raw); ok {
+			return e
+		}
+	}
+	return rawEvent(r.raw)
+}
+
+// StoreSources makes the Slim stand-ins of p's records keep their JSON in
+// s instead of memory.
+func (p *Projection) StoreSources(s *SourceStore) { p.shape.store = s }
 
 // rawEvent is an event held as its JSON alone, decoded when asked.
 type rawEvent []byte
@@ -137,7 +149,7 @@ func (e rawEvent) Source() Document {
 	return d
 }
 
-func (e rawEvent) Raw() []byte { return e }
+func (e rawEvent) Raw() ([]byte, error) { return e, nil }
 
 // Project reads one JSON object as a *Record when it is made of plain
 // nested objects, else as Decode does (a Document keeping the event's

@@ -181,7 +181,18 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return func(raw []byte) (eql.Fields, error) { return ecs.Decode(raw) }
 	}
 	if fields, ok := eql.SearchFields(q, req, mapping); ok && os.Getenv("PURPLEHARNESS_FULL_DECODE") == "" {
-		newDecode = func() func([]byte) (eql.Fields, error) { return ecs.NewProjection(fields).Project }
+		// The events kept to be returned (open sequences, results) keep
+		// their JSON on disk, in an unlinked temporary file.
+		store, err := ecs.NewSourceStore("")
+		if err != nil {
+			return fmt.Errorf("query: %w", err)
+		}
+		defer store.Close()
+		newDecode = func() func([]byte) (eql.Fields, error) {
+			p := ecs.NewProjection(fields)
+			p.StoreSources(store)
+			return p.Project
+		}
 	}
 	if !*sorted {
 		opts = append(opts, eql.WithSpill(eql.Spill{Budget: int64(memory), Encode: spillEncode, Decode: newDecode()}))
@@ -199,7 +210,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	res, err := eql.Search(ctx, req, eventsWith(files, stdin, newDecode, progress), opts...)
 	stopProgress()
 	if err == nil {
-		restoreSources(res)
+		err = restoreSources(res)
 	}
 	if err != nil {
 		var ee *ecs.ReadError
@@ -298,6 +309,8 @@ func spillEncode(f eql.Fields) ([]byte, error) {
 	switch e := f.(type) {
 	case *ecs.Record:
 		return e.Raw(), nil
+	case interface{ Raw() ([]byte, error) }:
+		return e.Raw()
 	case ecs.Document:
 		if raw, ok := e[ecs.RawKey].([]byte); ok {
 			return raw, nil
@@ -307,18 +320,26 @@ func spillEncode(f eql.Fields) ([]byte, error) {
 }
 
 // restoreSources gives every hit of a projected search its whole event.
-func restoreSources(res *eql.Response) {
+func restoreSources(res *eql.Response) error {
+	var err error
+	restore := func(h *eql.Hit) {
+		switch {
+		case err != nil || h.Missing:
+		case h.Source == nil:
+			err = errors.New("an event's JSON could not be read back from its temporary file")
+		default:
+			h.Source = ecs.FullSource(h.Source)
+		}
+	}
 	for i := range res.Hits.Events {
-		res.Hits.Events[i].Source = ecs.FullSource(res.Hits.Events[i].Source)
+		restore(&res.Hits.Events[i])
 	}
 	for i := range res.Hits.Sequences {
 		for j := range res.Hits.Sequences[i].Events {
-			h := &res.Hits.Sequences[i].Events[j]
-			if h.Source != nil {
-				h.Source = ecs.FullSource(h.Source)
-			}
+			restore(&res.Hits.Sequences[i].Events[j])
 		}
 	}
+	return err
 }
 
 // byteSize is a flag holding a number of bytes: 512MiB, 1GiB, 64MB, 4096.

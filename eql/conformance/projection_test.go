@@ -131,11 +131,19 @@ func TestProjectionDifferential(t *testing.T) {
 			if full != projected {
 				t.Errorf("%s %s: projected response differs\nquery: %s\nfull:      %.400s\nprojected: %.400s", q.File, q.Name, q.Query, full, projected)
 			}
-			// Spilled every few events: many runs merged back.
+			// Spilled every few events (many runs merged back), and the
+			// hits' JSON kept in a SourceStore on disk.
+			store, err := ecs.NewSourceStore(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
 			project := ecs.NewProjection(fields)
+			project.StoreSources(store)
 			spill := eql.Spill{Dir: t.TempDir(), Budget: 3000, Encode: rawOf,
 				Decode: project.Project}
-			if spilled := search(q, req, ecs.NewProjection(fields).Project, eql.WithSpill(spill)); full != spilled {
+			spilled := search(q, req, project.Project, eql.WithSpill(spill))
+			store.Close()
+			if full != spilled {
 				t.Errorf("%s %s: spilled response differs\nquery: %s\nfull:    %.400s\nspilled: %.400s", q.File, q.Name, q.Query, full, spilled)
 			}
 			n++
