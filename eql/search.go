@@ -335,6 +335,11 @@ func (r *runner) events() iter.Seq2[*event, error] {
 					yield(nil, err)
 					return
 				}
+				if doc == Dropped {
+					pos++
+					r.ord++
+					continue
+				}
 				r.fill(e, doc, r.sources[0].Index, pos)
 				pos++
 				if pos%4096 == 0 {
@@ -361,6 +366,11 @@ func (r *runner) events() iter.Seq2[*event, error] {
 				for doc, err := range s.Events {
 					if err != nil {
 						return err
+					}
+					if doc == Dropped {
+						pos++
+						r.ord++
+						continue
 					}
 					e := r.makeEvent(doc, s.Index, pos)
 					pos++
@@ -394,6 +404,16 @@ func (r *runner) prefilter() func(*event) bool {
 	if r.cfg.report != nil || r.cfg.holdAll {
 		return nil
 	}
+	wanted := r.wantedTest()
+	sequence := r.p.q.Kind == SequenceQuery
+	return func(e *event) bool {
+		return !(sequence && !e.hasTS) && wanted(e.doc, e.index)
+	}
+}
+
+// wantedTest is prefilter's test of an event's fields. Each test has its
+// own evaluation state; the runner's it only reads.
+func (r *runner) wantedTest() func(doc Fields, index string) bool {
 	var filters []*stage
 	seen := map[*term]bool{}
 	for _, s := range r.p.stages {
@@ -405,20 +425,17 @@ func (r *runner) prefilter() func(*event) bool {
 	if r.p.until != nil {
 		filters = append(filters, r.p.until)
 	}
-	sequence := r.p.q.Kind == SequenceQuery
 	c := &evalCtx{}
-	return func(e *event) bool {
-		if sequence && !e.hasTS {
-			return false
-		}
+	e := &event{}
+	return func(doc Fields, index string) bool {
+		e.doc, e.index = doc, index
 		for _, s := range filters {
 			if s.category != "" && !r.categoryIs(e, s.category) {
 				continue
 			}
-			*c = evalCtx{doc: e.doc}
+			*c = evalCtx{doc: doc}
 			if bf := r.cfg.badField; bf != nil {
-				idx := e.index
-				c.bad = func(f string) bool { return bf(idx, f) }
+				c.bad = func(f string) bool { return bf(index, f) }
 			}
 			if v := s.cond.eval(c); c.failed || v.k == vBool && v.b {
 				return true
@@ -426,6 +443,50 @@ func (r *runner) prefilter() func(*event) bool {
 		}
 		return false
 	}
+}
+
+// Dropped stands, in the stream given to Search, for an event that a
+// test from Wanted refused: Search counts it (its position gives the
+// default _id of later events, and input order breaks ties) and reads
+// nothing of it. With Sorted(), a dropped event's order is not checked.
+var Dropped Fields = dropped{}
+
+type dropped struct{}
+
+func (dropped) Lookup(string) (any, bool) { return nil, false }
+
+// Wanted gives tests of whether an event of unsorted input can take part
+// in req's answer, for the goroutines that read the input: an event a
+// test refuses matches no filter of the query (stage, until or missing
+// stage) and cannot fail one, so it may be given to Search as Dropped,
+// which neither holds nor evaluates it (Search would drop it too, on its
+// own goroutine). Each call of the returned function gives a test for one
+// goroutine. opts are the search's own (mapping, index, failing fields).
+func Wanted(req Request, opts ...Option) (func() func(Fields) bool, error) {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	req, err := checkRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	q, perr := parse(req.Query)
+	if perr != nil {
+		return nil, perr
+	}
+	prog, cerr := compile(q, &cfg)
+	if cerr != nil {
+		return nil, cerr
+	}
+	r := newRunner(context.Background(), prog, req, cfg, nil)
+	return func() func(Fields) bool {
+		if r.cfg.report != nil || r.cfg.holdAll {
+			return func(Fields) bool { return true }
+		}
+		test := r.wantedTest()
+		return func(f Fields) bool { return test(f, cfg.index) }
+	}, nil
 }
 
 // categoryIs tests the event category (a term query on
@@ -466,6 +527,11 @@ func (r *runner) inputOrder() iter.Seq2[*event, error] {
 				if err != nil {
 					yield(nil, err)
 					return
+				}
+				if doc == Dropped {
+					pos++
+					r.ord++
+					continue
 				}
 				if !yield(r.makeEvent(doc, s.Index, pos), nil) {
 					return

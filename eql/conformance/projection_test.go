@@ -96,7 +96,7 @@ func TestProjectionDifferential(t *testing.T) {
 		}
 		return string(out)
 	}
-	n, withHits, errs := 0, 0, 0
+	n, withHits, errs, dropped := 0, 0, 0, 0
 	for _, s := range c.Suites {
 		for _, q := range s.Queries {
 			if strings.Contains(q.Index, ",") {
@@ -131,6 +131,26 @@ func TestProjectionDifferential(t *testing.T) {
 			if full != projected {
 				t.Errorf("%s %s: projected response differs\nquery: %s\nfull:      %.400s\nprojected: %.400s", q.File, q.Name, q.Query, full, projected)
 			}
+			// Events no filter can match dropped by the reader (Wanted).
+			wanted, err := eql.Wanted(req, eql.WithIndex(q.Index), eql.WithMapping(mappings[q.Index]))
+			if err != nil {
+				if !strings.HasPrefix(full, "error") {
+					t.Errorf("%s %s: Wanted: %v, but the search answered", q.File, q.Name, err)
+				}
+			} else {
+				project, test := ecs.NewProjection(fields), wanted()
+				dropping := func(raw []byte) (eql.Fields, error) {
+					f, err := project.Project(raw)
+					if err == nil && !test(f) {
+						dropped++
+						return eql.Dropped, nil
+					}
+					return f, err
+				}
+				if got := search(q, req, dropping); full != got {
+					t.Errorf("%s %s: response with dropped events differs\nquery: %s\nfull:    %.400s\ndropped: %.400s", q.File, q.Name, q.Query, full, got)
+				}
+			}
 			// Spilled every few events (many runs merged back), and the
 			// hits' JSON kept in a SourceStore on disk.
 			store, err := ecs.NewSourceStore(t.TempDir())
@@ -152,5 +172,8 @@ func TestProjectionDifferential(t *testing.T) {
 	if n < 250 || withHits < n/2 {
 		t.Errorf("only %d queries compared, %d with hits", n, withHits)
 	}
-	t.Logf("%d queries: identical responses, %d of them with hits", n, withHits)
+	if dropped == 0 {
+		t.Error("no event was dropped by a Wanted test")
+	}
+	t.Logf("%d queries: identical responses, %d of them with hits; %d events dropped by Wanted tests", n, withHits, dropped)
 }
