@@ -32,8 +32,7 @@ type token struct {
 	kind tokKind
 	text string // literal source text for idents/punct/keywords; decoded value for strings
 	pos  Pos
-	end  int  // byte offset just past the token
-	opt  bool // ?field
+	end  int // byte offset just past the token
 }
 
 var keywords = map[string]bool{

@@ -102,8 +102,7 @@ func (sp *spiller) writeRun(evs []*event, sourceOf map[string]int) error {
 
 // runReader reads one run back.
 type runReader struct {
-	r    *bufio.Reader
-	head *event
+	r *bufio.Reader
 }
 
 func (r *runner) readSpilled(rr *runReader, sp *spiller) (*event, error) {

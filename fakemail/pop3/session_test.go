@@ -517,7 +517,7 @@ func waitFor(t testing.TB, cond func() bool) {
 
 // lfCountingBackend makes the classic backend mistake: it sizes a message
 // with bare LF line ends by its stored length.
-type lfCountingBackend struct{ staticBackend }
+type lfCountingBackend struct{}
 
 func (lfCountingBackend) Login(context.Context, string, string) (Mailbox, error) {
 	return lfCountingMailbox{}, nil
