@@ -196,23 +196,24 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if !*sorted {
 		opts = append(opts, eql.WithSpill(eql.Spill{Budget: int64(memory), Encode: spillEncode, Decode: newDecode()}))
-		// The readers on every core drop the events no filter of the
-		// query can match, so that the search's own goroutine does not
-		// read them at all.
-		wanted, err := eql.Wanted(req, opts...)
-		if err != nil {
-			return ruleQueryError(rule, err, stderr)
-		}
-		decodeAll := newDecode
-		newDecode = func() func([]byte) (eql.Fields, error) {
-			decode, test := decodeAll(), wanted()
-			return func(raw []byte) (eql.Fields, error) {
-				f, err := decode(raw)
-				if err == nil && !test(f) {
-					return eql.Dropped, nil
-				}
-				return f, err
+	}
+	// The readers on every core drop the events no filter of the query
+	// can match, so that the search's own goroutine does not read them at
+	// all. They cannot change the answer, sorted or not; with --sorted
+	// their order goes unchecked.
+	wanted, err := eql.Wanted(req, opts...)
+	if err != nil {
+		return ruleQueryError(rule, err, stderr)
+	}
+	decodeAll := newDecode
+	newDecode = func() func([]byte) (eql.Fields, error) {
+		decode, test := decodeAll(), wanted()
+		return func(raw []byte) (eql.Fields, error) {
+			f, err := decode(raw)
+			if err == nil && !test(f) {
+				return eql.Dropped, nil
 			}
+			return f, err
 		}
 	}
 	// A progress line on a terminal, for searches that take a while.
