@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -32,6 +33,7 @@ type Projection struct {
 	seenAt  []uint64            // flatScan: the event (epoch) in which each prefix was last met
 	epoch   uint64
 	shape   *recordShape // the kept paths' slots in a Record, shared by its records
+	scratch Record       // ProjectWanted's record for the event at hand
 }
 
 // recordShape numbers a Projection's kept paths: a Record holds the value
@@ -150,6 +152,38 @@ func (e rawEvent) Source() Document {
 }
 
 func (e rawEvent) Raw() ([]byte, error) { return e, nil }
+
+// ProjectWanted is Project for the events wanted accepts: an event it
+// refuses gives ok false, and when it is a plain one nothing of it is
+// kept (its fields are read into a record reused for the next event), so
+// that an event no filter can match costs no allocation of its own.
+// wanted must not keep the Fields it is given.
+func (p *Projection) ProjectWanted(raw []byte, wanted func(jsondoc.Fields) bool) (f jsondoc.Fields, ok bool, err error) {
+	if len(p.scratch.vals) != len(p.shape.paths) {
+		p.scratch = Record{shape: p.shape, vals: make([]any, len(p.shape.paths))}
+	}
+	vals := p.scratch.vals
+	for i := range vals {
+		vals[i] = absent
+	}
+	if p.flatScan(raw, vals) {
+		p.scratch.raw = raw
+		keep := wanted(&p.scratch)
+		p.scratch.raw = nil
+		if !keep {
+			clear(vals)
+			return nil, false, nil
+		}
+		r := &Record{shape: p.shape, vals: slices.Clone(vals), raw: bytes.Clone(raw)}
+		clear(vals)
+		return r, true, nil
+	}
+	d, err := p.decodeNested(raw)
+	if err != nil {
+		return nil, false, err
+	}
+	return d, wanted(d), nil
+}
 
 // Project reads one JSON object as a *Record when it is made of plain
 // nested objects, else as Decode does (a Document keeping the event's

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/purpleharness/purpleharness/jsondoc"
 )
 
 var projectionDocs = []string{
@@ -137,6 +139,29 @@ func FuzzProjection(f *testing.F) {
 		}
 		if r, ok := rec.(*Record); ok && !reflect.DeepEqual(r.Source(), full) {
 			t.Fatalf("%q: Record.Source() = %v, want %v", raw, r.Source(), full)
+		}
+		// ProjectWanted: the test sees what Project gives; refused, no
+		// event; accepted, the same event.
+		var seen any
+		if _, ok, err := p.ProjectWanted(raw, func(f jsondoc.Fields) bool {
+			seen, _ = f.Lookup("process.name")
+			return false
+		}); ok || err != nil {
+			t.Fatalf("%q: refused event: ok %v, err %v", raw, ok, err)
+		}
+		if want, _ := rec.Lookup("process.name"); !reflect.DeepEqual(seen, want) {
+			t.Fatalf("%q: the test saw process.name %#v, Project gives %#v", raw, seen, want)
+		}
+		kept, ok, err := p.ProjectWanted(raw, func(jsondoc.Fields) bool { return true })
+		if !ok || err != nil || reflect.TypeOf(kept) != reflect.TypeOf(rec) {
+			t.Fatalf("%q: accepted event: %T, %v, %v; Project gives a %T", raw, kept, ok, err, rec)
+		}
+		for _, path := range projectionPaths {
+			kv, kok := kept.Lookup(path)
+			rv, rok := rec.Lookup(path)
+			if kok != rok || !reflect.DeepEqual(kv, rv) {
+				t.Fatalf("%q: %s = %#v from ProjectWanted, %#v from Project", raw, path, kv, rv)
+			}
 		}
 	})
 }

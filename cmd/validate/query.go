@@ -177,43 +177,55 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// the mapping's aliases and sub-fields), unless a runtime field's
 	// script may read any; hits get their whole event back afterwards.
 	// PURPLEHARNESS_FULL_DECODE=1 decodes everything (the reference).
-	newDecode := func() func([]byte) (eql.Fields, error) {
-		return func(raw []byte) (eql.Fields, error) { return ecs.Decode(raw) }
-	}
-	if fields, ok := eql.SearchFields(q, req, mapping); ok && os.Getenv("PURPLEHARNESS_FULL_DECODE") == "" {
+	fields, project := eql.SearchFields(q, req, mapping)
+	project = project && os.Getenv("PURPLEHARNESS_FULL_DECODE") == ""
+	var store *ecs.SourceStore
+	if project {
 		// The events kept to be returned (open sequences, results) keep
 		// their JSON on disk, in an unlinked temporary file.
-		store, err := ecs.NewSourceStore("")
-		if err != nil {
+		if store, err = ecs.NewSourceStore(""); err != nil {
 			return fmt.Errorf("query: %w", err)
 		}
 		defer store.Close()
-		newDecode = func() func([]byte) (eql.Fields, error) {
-			p := ecs.NewProjection(fields)
-			p.StoreSources(store)
-			return p.Project
-		}
+	}
+	newProjection := func() *ecs.Projection {
+		p := ecs.NewProjection(fields)
+		p.StoreSources(store)
+		return p
 	}
 	if !*sorted {
-		opts = append(opts, eql.WithSpill(eql.Spill{Budget: int64(memory), Encode: spillEncode, Decode: newDecode()}))
+		decode := func(raw []byte) (eql.Fields, error) { return ecs.Decode(raw) }
+		if project {
+			decode = newProjection().Project
+		}
+		opts = append(opts, eql.WithSpill(eql.Spill{Budget: int64(memory), Encode: spillEncode, Decode: decode}))
 	}
 	// The readers on every core drop the events no filter of the query
 	// can match, so that the search's own goroutine does not read them at
-	// all. They cannot change the answer, sorted or not; with --sorted
-	// their order goes unchecked.
+	// all (and a projected one is not even kept). They cannot change the
+	// answer, sorted or not; with --sorted their order goes unchecked.
 	wanted, err := eql.Wanted(req, opts...)
 	if err != nil {
 		return ruleQueryError(rule, err, stderr)
 	}
-	decodeAll := newDecode
-	newDecode = func() func([]byte) (eql.Fields, error) {
-		decode, test := decodeAll(), wanted()
+	newDecode := func() func([]byte) (eql.Fields, error) {
+		test := wanted()
+		if project {
+			p := newProjection()
+			return func(raw []byte) (eql.Fields, error) {
+				f, ok, err := p.ProjectWanted(raw, test)
+				if err == nil && !ok {
+					return eql.Dropped, nil
+				}
+				return f, err
+			}
+		}
 		return func(raw []byte) (eql.Fields, error) {
-			f, err := decode(raw)
-			if err == nil && !test(f) {
+			d, err := ecs.Decode(raw)
+			if err == nil && !test(d) {
 				return eql.Dropped, nil
 			}
-			return f, err
+			return d, err
 		}
 	}
 	// A progress line on a terminal, for searches that take a while.

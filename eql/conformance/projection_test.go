@@ -140,8 +140,8 @@ func TestProjectionDifferential(t *testing.T) {
 			} else {
 				project, test := ecs.NewProjection(fields), wanted()
 				dropping := func(raw []byte) (eql.Fields, error) {
-					f, err := project.Project(raw)
-					if err == nil && !test(f) {
+					f, ok, err := project.ProjectWanted(raw, test)
+					if err == nil && !ok {
 						dropped++
 						return eql.Dropped, nil
 					}
