@@ -45,10 +45,22 @@ type spiller struct {
 	s    Spill
 	f    *os.File
 	w    *bufio.Writer
-	size int64   // bytes written
-	runs []int64 // start offset of each run; a run ends where the next starts
+	size int64 // bytes written
+	runs []run // the runs not yet merged into another
 	buf  []byte
 }
+
+// run is a sorted stretch of the file. Runs written from memory are of
+// level 0; mergeRuns' output is one level above its inputs.
+type run struct {
+	start, end int64
+	level      int
+}
+
+// maxRunsPerLevel bounds the runs merged at once: when a level holds
+// this many, they become one run of the next level, so that the final
+// merge reads at most this many per level, whatever the budget.
+var maxRunsPerLevel = 32
 
 func newSpiller(s Spill) (*spiller, error) {
 	f, err := os.CreateTemp(s.Dir, "purpleharness-eql-spill-*")
@@ -66,38 +78,89 @@ func newSpiller(s Spill) (*spiller, error) {
 
 func (sp *spiller) close() { sp.f.Close() }
 
-// writeRun writes evs, already sorted, as one run.
+// writeRun writes evs, already sorted, as one run of level 0.
 func (sp *spiller) writeRun(evs []*event, sourceOf map[string]int) error {
-	sp.runs = append(sp.runs, sp.size)
+	start := sp.size
 	for _, e := range evs {
-		raw, err := sp.s.Encode(e.doc)
-		if err != nil {
-			return fmt.Errorf("spill: %w", err)
+		if err := sp.writeEvent(e, sourceOf); err != nil {
+			return err
 		}
-		b := sp.buf[:0]
-		b = binary.AppendUvarint(b, uint64(len(raw)))
-		b = binary.AppendVarint(b, e.ts)
-		if e.hasTS {
-			b = append(b, 1)
-		} else {
-			b = append(b, 0)
-		}
-		b = binary.AppendVarint(b, e.ord)
-		b = binary.AppendUvarint(b, uint64(e.pos))
-		b = binary.AppendUvarint(b, uint64(sourceOf[e.index]))
-		sp.buf = b
-		if _, err := sp.w.Write(b); err != nil {
-			return fmt.Errorf("spill: %w", err)
-		}
-		if _, err := sp.w.Write(raw); err != nil {
-			return fmt.Errorf("spill: %w", err)
-		}
-		sp.size += int64(len(b) + len(raw))
 	}
 	if err := sp.w.Flush(); err != nil {
 		return fmt.Errorf("spill: %w", err)
 	}
+	sp.runs = append(sp.runs, run{start: start, end: sp.size})
 	return nil
+}
+
+// writeEvent appends one event's record.
+func (sp *spiller) writeEvent(e *event, sourceOf map[string]int) error {
+	raw, err := sp.s.Encode(e.doc)
+	if err != nil {
+		return fmt.Errorf("spill: %w", err)
+	}
+	b := sp.buf[:0]
+	b = binary.AppendUvarint(b, uint64(len(raw)))
+	b = binary.AppendVarint(b, e.ts)
+	if e.hasTS {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	b = binary.AppendVarint(b, e.ord)
+	b = binary.AppendUvarint(b, uint64(e.pos))
+	b = binary.AppendUvarint(b, uint64(sourceOf[e.index]))
+	sp.buf = b
+	if _, err := sp.w.Write(b); err != nil {
+		return fmt.Errorf("spill: %w", err)
+	}
+	if _, err := sp.w.Write(raw); err != nil {
+		return fmt.Errorf("spill: %w", err)
+	}
+	sp.size += int64(len(b) + len(raw))
+	return nil
+}
+
+// mergeLevels merges the runs of any level that holds maxRunsPerLevel
+// of them into one run of the next level, written at the end of the
+// file, until no level is full.
+func (r *runner) mergeLevels(sp *spiller, sourceOf map[string]int) error {
+	for {
+		count := map[int]int{}
+		full := -1
+		for _, rn := range sp.runs {
+			if count[rn.level]++; count[rn.level] >= maxRunsPerLevel {
+				full = rn.level
+				break
+			}
+		}
+		if full < 0 {
+			return nil
+		}
+		var merge, keep []run
+		for _, rn := range sp.runs {
+			if rn.level == full {
+				merge = append(merge, rn)
+			} else {
+				keep = append(keep, rn)
+			}
+		}
+		start := sp.size
+		var werr error
+		r.mergeRuns(sp, merge, nil, func(e *event, err error) bool {
+			if werr = err; werr == nil {
+				werr = sp.writeEvent(e, sourceOf)
+			}
+			return werr == nil
+		})
+		if werr == nil {
+			werr = sp.w.Flush()
+		}
+		if werr != nil {
+			return fmt.Errorf("spill: %w", werr)
+		}
+		sp.runs = append(keep, run{start: start, end: sp.size, level: full + 1})
+	}
 }
 
 // runReader reads one run back.
@@ -143,17 +206,13 @@ func (r *runner) readSpilled(rr *runReader, sp *spiller) (*event, error) {
 	return e, nil
 }
 
-// merge yields the spilled runs and the sorted events still in memory
-// (tail) as one ordered stream.
-func (r *runner) merge(sp *spiller, tail []*event, yield func(*event, error) bool) {
+// mergeRuns yields the events of runs and the sorted events still in
+// memory (tail) as one ordered stream.
+func (r *runner) mergeRuns(sp *spiller, runs []run, tail []*event, yield func(*event, error) bool) {
 	var h eventHeap
-	readers := make([]*runReader, len(sp.runs))
-	for i, start := range sp.runs {
-		end := sp.size
-		if i+1 < len(sp.runs) {
-			end = sp.runs[i+1]
-		}
-		rr := &runReader{r: bufio.NewReaderSize(io.NewSectionReader(sp.f, start, end-start), 16<<10)}
+	readers := make([]*runReader, len(runs))
+	for i, rn := range runs {
+		rr := &runReader{r: bufio.NewReaderSize(io.NewSectionReader(sp.f, rn.start, rn.end-rn.start), 16<<10)}
 		readers[i] = rr
 		e, err := r.readSpilled(rr, sp)
 		if err != nil {
@@ -260,6 +319,9 @@ func (r *runner) sortHeld(collect func(hold func(*event) error) error, yield fun
 		if err := sp.writeRun(all, sourceOf); err != nil {
 			return err
 		}
+		if err := r.mergeLevels(sp, sourceOf); err != nil {
+			return err
+		}
 		clear(all)
 		all, held = all[:0], 0
 		return nil
@@ -277,5 +339,5 @@ func (r *runner) sortHeld(collect func(hold func(*event) error) error, yield fun
 		}
 		return
 	}
-	r.merge(sp, all, yield)
+	r.mergeRuns(sp, sp.runs, all, yield)
 }
