@@ -2,9 +2,10 @@ package ecs
 
 import (
 	_ "embed"
-	"sort"
 	"strings"
 	"sync"
+
+	"github.com/purpleharness/purpleharness/internal/editdist"
 )
 
 // defendFieldsText is generated from elastic/endpoint-package (see its
@@ -48,35 +49,14 @@ func NearestField(name string, fields map[string]string) string {
 	for p := range fields {
 		paths = append(paths, p)
 	}
-	sort.Strings(paths)
-	best, bestD := "", max(3, len(name)/3)+1
-	for _, p := range paths {
-		if d := editDistance(name, p); d < bestD {
-			best, bestD = p, d
-		}
-	}
-	return best
+	return editdist.Nearest(name, paths, max(3, len(name)/3)+1, editDistance)
 }
 
+// editDistance is the edit distance, for paths less than 9 bytes apart in
+// length (others are not close).
 func editDistance(a, b string) int {
 	if d := len(a) - len(b); d > 8 || d < -8 {
 		return 99
 	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return editdist.Levenshtein(a, b)
 }

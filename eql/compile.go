@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/purpleharness/purpleharness/internal/editdist"
 )
 
 // Option configures Compile and Search.
@@ -407,27 +409,13 @@ func (c *compiler) suggest(name string) string {
 	return ", did you mean any of [" + strings.Join(best, ", ") + "]?"
 }
 
+// editDistance is the edit distance, for names of at most 64 bytes
+// (longer ones get no suggestion).
 func editDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		return 99
 	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return editdist.Levenshtein(a, b)
 }
 
 func isField(e Expr) bool {

@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
+
+	"github.com/purpleharness/purpleharness/internal/editdist"
 )
 
 // kibanaRuleKeys are the top-level fields of a detection rule as Kibana's
@@ -79,12 +80,5 @@ func nearestKey(name string, set map[string]bool) string {
 	for n := range set {
 		names = append(names, n)
 	}
-	sort.Strings(names)
-	best, bestD := "", len(name)/2+1
-	for _, n := range names {
-		if d := editDistance(name, n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
+	return editdist.Nearest(name, names, len(name)/2+1, editdist.Levenshtein)
 }

@@ -3,10 +3,11 @@ package rules
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/purpleharness/purpleharness/internal/editdist"
 )
 
 // keys is the shape of a TOML table: each allowed key and, for a table or
@@ -171,33 +172,5 @@ func nearest(name string, shape keys) string {
 	for n := range shape {
 		names = append(names, n)
 	}
-	sort.Strings(names)
-	best, bestD := "", len(name)/2+1
-	for _, n := range names {
-		if d := editDistance(name, n); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return editdist.Nearest(name, names, len(name)/2+1, editdist.Levenshtein)
 }
