@@ -61,14 +61,6 @@ func SearchSources(ctx context.Context, req Request, sources []Source, opts ...O
 
 func searchSources(ctx context.Context, req Request, sources []Source, cfg config) (*Response, error) {
 	start := time.Now()
-	req, err := checkRequest(req)
-	if err != nil {
-		return nil, err
-	}
-	q, perr := parse(req.Query)
-	if perr != nil {
-		return nil, perr
-	}
 	var ms []*Mapping
 	anyMapping := false
 	for _, s := range sources {
@@ -84,11 +76,8 @@ func searchSources(ctx context.Context, req Request, sources []Source, cfg confi
 	if anyMapping {
 		cfg.mapping = Merge(ms...)
 	}
-	prog, cerr := compile(q, &cfg)
-	if cerr != nil {
-		return nil, cerr
-	}
-	if err := checkCategoryField(q, req.EventCategoryField, cfg.mapping); err != nil {
+	req, prog, err := prepare(req, &cfg)
+	if err != nil {
 		return nil, err
 	}
 	r := newRunner(ctx, prog, req, cfg, sources)
@@ -98,6 +87,27 @@ func searchSources(ctx context.Context, req Request, sources []Source, cfg confi
 	}
 	resp.Took = time.Since(start).Milliseconds()
 	return resp, nil
+}
+
+// prepare checks req and compiles its query against cfg's mapping: what a
+// search does before it reads any event.
+func prepare(req Request, cfg *config) (Request, *Program, error) {
+	req, err := checkRequest(req)
+	if err != nil {
+		return req, nil, err
+	}
+	q, perr := parse(req.Query)
+	if perr != nil {
+		return req, nil, perr
+	}
+	prog, cerr := compile(q, cfg)
+	if cerr != nil {
+		return req, nil, cerr
+	}
+	if err := checkCategoryField(q, req.EventCategoryField, cfg.mapping); err != nil {
+		return req, nil, err
+	}
+	return req, prog, nil
 }
 
 // checkRequest applies Elasticsearch's defaults and rejects what it
@@ -467,17 +477,9 @@ func Wanted(req Request, opts ...Option) (func() func(Fields) bool, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	req, err := checkRequest(req)
+	req, prog, err := prepare(req, &cfg)
 	if err != nil {
 		return nil, err
-	}
-	q, perr := parse(req.Query)
-	if perr != nil {
-		return nil, perr
-	}
-	prog, cerr := compile(q, &cfg)
-	if cerr != nil {
-		return nil, cerr
 	}
 	r := newRunner(context.Background(), prog, req, cfg, nil)
 	return func() func(Fields) bool {
