@@ -151,7 +151,6 @@ func (e rawEvent) Source() Document {
 	return d
 }
 
-func (e rawEvent) Raw() ([]byte, error) { return e, nil }
 
 // ProjectWanted is Project for the events wanted accepts: an event it
 // refuses gives ok false, and when it is a plain one nothing of it is

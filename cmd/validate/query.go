@@ -340,8 +340,6 @@ func spillEncode(f eql.Fields) ([]byte, error) {
 	switch e := f.(type) {
 	case *ecs.Record:
 		return e.Raw(), nil
-	case interface{ Raw() ([]byte, error) }:
-		return e.Raw()
 	case ecs.Document:
 		if raw, ok := e[ecs.RawKey].([]byte); ok {
 			return raw, nil
