@@ -37,7 +37,7 @@ func Reap(ctx context.Context, dead func(pid int, startTick int64) bool) ([]stri
 		if !ok {
 			continue
 		}
-		if oldest == nil || in.StartTick < oldest.StartTick || in.StartTick == oldest.StartTick && in.N < oldest.N {
+		if in.startedBefore(oldest) {
 			cp := in
 			oldest = &cp
 		}

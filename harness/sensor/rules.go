@@ -41,6 +41,12 @@ func (in instance) key() string {
 	return fmt.Sprintf("%s:%d:%d:%d:e%d:b%d", Key, in.PID, in.StartTick, in.N, in.Enabled, in.Backlog)
 }
 
+// startedBefore reports whether in started before o (nil: no sensor yet);
+// sensors started in the same tick go by their number.
+func (in instance) startedBefore(o *instance) bool {
+	return o == nil || in.StartTick < o.StartTick || in.StartTick == o.StartTick && in.N < o.N
+}
+
 // parseInstanceKey reads a key written by instance.key.
 func parseInstanceKey(k string) (instance, bool) {
 	f := strings.Split(k, ":")

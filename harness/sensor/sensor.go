@@ -347,7 +347,7 @@ func (s *Sensor) install() error {
 		// changed it; inherit it rather than the current, raised state.
 		// Should keys disagree, the earliest-started sensor saw the
 		// host before any of the others touched it.
-		if oldest == nil || in.StartTick < oldest.StartTick || in.StartTick == oldest.StartTick && in.N < oldest.N {
+		if in.startedBefore(oldest) {
 			cp := in
 			oldest = &cp
 		}
