@@ -151,7 +151,6 @@ func (e rawEvent) Source() Document {
 	return d
 }
 
-
 // ProjectWanted is Project for the events wanted accepts: an event it
 // refuses gives ok false, and when it is a plain one nothing of it is
 // kept (its fields are read into a record reused for the next event), so
