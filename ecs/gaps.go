@@ -117,6 +117,7 @@ func Unrendered(p Profile) []Gap {
 			g("process.env_vars", "", noObs), g("*.Ext.command_line_truncated", "", noObs),
 			g("process.Ext.trusted*", "", noObs), g("process.ai_agent.*", "", noObs),
 			g("cloud.*", "", noObs), g("container.*", "", noObs), g("orchestrator.*", "", noObs),
+			g("process.entry_leader.entry_meta.source.*", "", "the remote address of an entry (an sshd client) is not observed"),
 		}
 	case Auditbeat:
 		return []Gap{

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/purpleharness/purpleharness/ecs"
@@ -43,6 +44,21 @@ func TestDependsOn(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("%s: dependsOn = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	// The eBPF sensor links the entry leader, but nothing observes the
+	// address an sshd entry came from.
+	bpf := runGaps("endpoint", &AuditSensor{S: ebpfSensor{}})
+	for q, want := range map[string]string{
+		`process where process.entry_leader.entry_meta.type == "container"`: "",
+		`process where process.entry_leader.entry_meta.source.ip == "10.0.0.1"`: "process.entry_leader.entry_meta.source.ip",
+	} {
+		var got []string
+		for _, g := range dependsOn(ruleRefs(q), bpf) {
+			got = append(got, g.String())
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("eBPF sensor, %s: dependsOn = %q, want %q", q, got, want)
 		}
 	}
 	// A sensor that sees everything leaves only the profile's own gaps.

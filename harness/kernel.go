@@ -95,9 +95,8 @@ func (e ebpfSensor) Lost() uint64                   { return e.s.Stats().Lost() 
 func (e ebpfSensor) Summary() string                { return e.s.Stats().String() }
 func (e ebpfSensor) Notes() []string                { return nil }
 
-// Unobserved: the eBPF sensor links group and session leaders but not the
-// entry leader.
-func (e ebpfSensor) Unobserved() []ecs.Observes { return []ecs.Observes{ecs.ObservesEntryLeader} }
+// Unobserved: the eBPF sensor observes all of ecs.Observes.
+func (e ebpfSensor) Unobserved() []ecs.Observes { return nil }
 func (e ebpfSensor) Close() error               { return e.s.Close() }
 func (e ebpfSensor) Track(pid int)              { e.s.Track(pid) }
 func (e ebpfSensor) AddInfra(pid int)           { e.s.AddInfra(pid) }

@@ -89,7 +89,10 @@ type phTaskInfo struct {
 	Egid          uint32
 	Auid          uint32
 	Ses           uint32
+	TtyMajor      uint32
+	TtyMinor      uint32
 	Comm          [16]uint8
+	TtyName       [32]uint8
 	_             [4]byte
 }
 

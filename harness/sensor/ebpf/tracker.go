@@ -48,13 +48,21 @@ type tracker struct {
 }
 
 type proc struct {
-	p             ecs.Process // Parent and leaders unset; snapshot links them
-	startNs       uint64
-	parentStartNs uint64
-	pgid, sid     uint32
-	exited        bool
-	snap          ecs.Process // the last snapshot, valid while snapGen == tracker.gen
-	snapGen       uint64
+	p                  ecs.Process // Parent and leaders unset; snapshot links them
+	startNs            uint64
+	parentStartNs      uint64
+	pgid, sid          uint32
+	ttyMajor, ttyMinor uint32 // controlling terminal; 0, 0 for none
+	exited             bool
+	// entry is the process's entry leader (nil: none), valid once
+	// entryDecided; entryType is how the session was entered, set on
+	// the entry leader itself. A fork inherits the parent's; an exec
+	// decides again (sensor.DecideEntry).
+	entry        *proc
+	entryType    ecs.EntryType
+	entryDecided bool
+	snap         ecs.Process // the last snapshot, valid while snapGen == tracker.gen
+	snapGen      uint64
 }
 
 type sock struct {
@@ -120,10 +128,12 @@ func (t *tracker) proc(e *phProcEvent) (sensor.Observation, bool) {
 		parent := t.parentOf(&e.Task)
 		child := t.newProc(&e.Task)
 		if parent != nil {
-			// Until it execs, the child runs its parent's image.
+			// Until it execs, the child runs its parent's image, in
+			// its parent's entry.
 			child.p.Executable = parent.p.Executable
 			child.p.Args = parent.p.Args
 			child.p.WorkingDirectory = parent.p.WorkingDirectory
+			child.entry, child.entryDecided = t.entryOf(parent, 0), true
 		}
 		t.remember(child)
 		if t.members[int(e.Task.Ppid)] {
@@ -160,6 +170,7 @@ func (t *tracker) exec(e *phExecEvent) (sensor.Observation, bool) {
 	if cwd := joinPath(e.Cwd[:min(int(e.CwdLen), len(e.Cwd))]); cwd != "" {
 		pr.p.WorkingDirectory = cwd
 	}
+	pr.entry, pr.entryType, pr.entryDecided = nil, "", false
 	// A new image may be a reused pid: decide membership afresh.
 	delete(t.outside, int(e.Task.Pid))
 	p := t.snapshot(pr)
@@ -320,7 +331,8 @@ func (t *tracker) refresh(pr *proc, ti *phTaskInfo) {
 	if pr.snapGen != 0 && int(ti.Ppid) == pr.p.PPID && ti.ParentStartNs == pr.parentStartNs &&
 		ti.Pgid == pr.pgid && ti.Sid == pr.sid && cstring(ti.Comm[:]) == pr.p.Comm &&
 		int(ti.Uid) == pr.p.UID && int(ti.Euid) == pr.p.EUID && int(ti.Gid) == pr.p.GID && int(ti.Egid) == pr.p.EGID &&
-		ti.Auid == pr.p.AUID && ti.Ses == pr.p.Session {
+		ti.Auid == pr.p.AUID && ti.Ses == pr.p.Session &&
+		ti.TtyMajor == pr.ttyMajor && ti.TtyMinor == pr.ttyMinor && ttyOf(ti) == pr.p.TTY {
 		return
 	}
 	t.gen++
@@ -339,6 +351,8 @@ func (t *tracker) refresh(pr *proc, ti *phTaskInfo) {
 		p.EGroup = t.names.group(p.EGID)
 	}
 	p.AUID, p.Session = ti.Auid, ti.Ses
+	pr.ttyMajor, pr.ttyMinor = ti.TtyMajor, ti.TtyMinor
+	p.TTY = ttyOf(ti)
 	p.AUser = ""
 	if p.AUID != ecs.NoID && int64(p.AUID) != int64(p.UID) {
 		p.AUser = t.names.user(int(p.AUID))
@@ -383,13 +397,14 @@ func (t *tracker) byPID(pid uint32, startNs uint64) *proc {
 	if startNs == 0 {
 		startNs = f.startTicks * 1e7
 	}
-	pr := &proc{startNs: startNs, pgid: f.pgid, sid: f.sid}
+	pr := &proc{startNs: startNs, pgid: f.pgid, sid: f.sid, ttyMajor: f.ttyMajor, ttyMinor: f.ttyMinor}
 	pr.p = ecs.Process{
 		PID: int(pid), PPID: f.ppid, Start: t.clk.wall(startNs),
 		Executable: f.exe, Args: f.args, WorkingDirectory: f.cwd, Comm: f.comm,
 		UID: f.uid, EUID: f.euid, GID: f.gid, EGID: f.egid,
 		User: t.names.user(f.uid), Group: t.names.group(f.gid),
 		AUID: ecs.NoID, Session: ecs.NoID,
+		TTY: ttyName(f.ttyMajor, f.ttyMinor),
 	}
 	if pp, ok := readProc(f.ppid); ok {
 		pr.parentStartNs = pp.startTicks * 1e7
@@ -423,8 +438,62 @@ func (t *tracker) snapshot(pr *proc) ecs.Process {
 		cp := l.p
 		p.SessionLeader = &cp
 	}
+	if l := t.entryOf(pr, 0); l != nil {
+		cp := l.p
+		cp.EntryMeta = ecs.EntryMeta{Type: l.entryType}
+		if par := t.byPID(uint32(l.p.PPID), l.parentStartNs); par != nil && par != l {
+			pp := par.p
+			cp.Parent = &pp
+		}
+		p.EntryLeader = &cp
+	}
 	pr.snap, pr.snapGen = p, t.gen
 	return p
+}
+
+// maxEntryDepth bounds the walk through relatives that decides an entry
+// leader (each step is remembered, so it is walked once).
+const maxEntryDepth = 64
+
+// entryOf returns pr's entry leader, nil when it has none, deciding it on
+// first need from pr's facts and then from its parent, session leader and
+// group leader, in that order (sensor.DecideEntry).
+func (t *tracker) entryOf(pr *proc, depth int) *proc {
+	if pr.entryDecided {
+		return pr.entry
+	}
+	// Decided (as none) before the walk, so that a cycle of relatives ends.
+	pr.entryDecided = true
+	parent := t.byPID(uint32(pr.p.PPID), pr.parentStartNs)
+	f := sensor.EntryFacts{
+		PID: pr.p.PID, PPID: pr.p.PPID, SID: int(pr.sid),
+		TTYMajor: pr.ttyMajor, TTYMinor: pr.ttyMinor, Executable: pr.p.Executable,
+	}
+	if parent != nil {
+		f.ParentExecutable = parent.p.Executable
+	}
+	switch d, typ := sensor.DecideEntry(f); d {
+	case sensor.EntryNever:
+		return nil
+	case sensor.EntryOwn:
+		pr.entry, pr.entryType = pr, typ
+		return pr
+	}
+	if depth < maxEntryDepth {
+		for _, rel := range []*proc{parent, t.byPID(pr.sid, 0), t.byPID(pr.pgid, 0)} {
+			if rel == nil || rel == pr {
+				continue
+			}
+			if l := t.entryOf(rel, depth+1); l != nil {
+				pr.entry = l
+				return l
+			}
+		}
+	}
+	if pr.p.PID == int(pr.sid) {
+		pr.entry, pr.entryType = pr, ecs.EntryUnknown
+	}
+	return pr.entry
 }
 
 func (t *tracker) classify(o sensor.Observation, p *ecs.Process) (sensor.Observation, bool) {
@@ -519,11 +588,44 @@ func cstring(b []byte) string {
 	return string(b)
 }
 
+// noTTY is what audit prints, and the renderers read, for a process
+// without a controlling terminal.
+const noTTY = "(none)"
+
+// ttyOf is the name of ti's controlling terminal as audit prints it
+// (tty->name: "pts0", "tty1", "ttyS0"), noTTY when it has none.
+func ttyOf(ti *phTaskInfo) string {
+	if n := cstring(ti.TtyName[:]); n != "" {
+		return n
+	}
+	return noTTY
+}
+
+// ttyName names the terminal device major:minor (from /proc's tty_nr) the
+// way the kernel names it (Documentation/admin-guide/devices.txt): noTTY
+// for none, "" for a device it does not name here.
+func ttyName(major, minor uint32) string {
+	switch {
+	case major == 0 && minor == 0:
+		return noTTY
+	case major >= 136 && major <= 143:
+		return "pts" + strconv.FormatUint(uint64((major-136)<<8|minor), 10)
+	case major == 4 && minor <= 63:
+		return "tty" + strconv.FormatUint(uint64(minor), 10)
+	case major == 4 && minor <= 255:
+		return "ttyS" + strconv.FormatUint(uint64(minor-64), 10)
+	case major == 5 && minor == 1:
+		return "console"
+	}
+	return ""
+}
+
 // procInfo is what /proc says about a live process the sensor did not see
 // start.
 type procInfo struct {
 	ppid                 int
 	pgid, sid            uint32
+	ttyMajor, ttyMinor   uint32
 	startTicks           uint64
 	comm, exe, cwd       string
 	args                 []string
@@ -553,6 +655,11 @@ func readProc(pid int) (procInfo, bool) {
 	pg, _ := strconv.ParseUint(f[2], 10, 32)
 	sid, _ := strconv.ParseUint(f[3], 10, 32)
 	fi.pgid, fi.sid = uint32(pg), uint32(sid)
+	// tty_nr: minor in bits 0-7 and 20-31, major in bits 8-19 (proc(5)).
+	if nr, err := strconv.ParseInt(f[4], 10, 64); err == nil {
+		fi.ttyMajor = uint32(nr>>8) & 0xfff
+		fi.ttyMinor = uint32(nr&0xff) | uint32(nr>>12)&0xfff00
+	}
 	fi.startTicks, _ = strconv.ParseUint(f[19], 10, 64)
 	fi.exe, _ = os.Readlink(dir + "/exe")
 	fi.cwd, _ = os.Readlink(dir + "/cwd")

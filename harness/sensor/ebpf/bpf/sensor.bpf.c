@@ -46,7 +46,9 @@ struct task_info {
 	__u32 sid;
 	__u32 uid, euid, gid, egid;
 	__u32 auid, ses;
+	__u32 tty_major, tty_minor; /* controlling terminal; 0, 0 for none */
 	__u8 comm[16];
+	__u8 tty_name[32];          /* its name as audit prints it ("pts0"); "" for none */
 };
 
 /* Fork (the child) and exit (the process whose last thread exited). */
@@ -177,6 +179,16 @@ static __always_inline void fill_task(struct task_info *out, struct task_struct 
 	out->auid = BPF_CORE_READ(t, loginuid.val);
 	out->ses = BPF_CORE_READ(t, sessionid);
 	BPF_CORE_READ_STR_INTO(&out->comm, t, comm);
+	struct tty_struct *tty = BPF_CORE_READ(t, signal, tty);
+	if (tty) {
+		out->tty_major = BPF_CORE_READ(tty, driver, major);
+		out->tty_minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+		BPF_CORE_READ_STR_INTO(&out->tty_name, tty, name);
+	} else {
+		out->tty_major = 0;
+		out->tty_minor = 0;
+		out->tty_name[0] = 0;
+	}
 }
 
 /* Writes the components of p into buf, leaf first, crossing mount points,

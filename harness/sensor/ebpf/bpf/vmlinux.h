@@ -104,10 +104,22 @@ struct pid {
 	struct upid numbers[1];
 };
 
+struct tty_driver {
+	int major;
+	int minor_start;
+};
+
+struct tty_struct {
+	struct tty_driver *driver;
+	int index;
+	char name[64];
+};
+
 struct signal_struct {
 	atomic_t live;
 	int group_exit_code;
 	struct pid *pids[4];
+	struct tty_struct *tty;
 };
 
 struct task_struct {
