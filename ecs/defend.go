@@ -2,6 +2,9 @@ package ecs
 
 import (
 	_ "embed"
+	"encoding/json"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -16,12 +19,22 @@ var defendFieldsText string
 
 var defendFields = sync.OnceValue(func() map[string]string {
 	m := map[string]string{}
+	for path, decl := range defendDecls() {
+		m[path], _, _ = strings.Cut(decl, " ")
+	}
+	return m
+})
+
+// defendDecls maps each field of defend_fields.txt to its declaration: the
+// type, then any "normalizer=" and "ignore_above=" options.
+var defendDecls = sync.OnceValue(func() map[string]string {
+	m := map[string]string{}
 	for _, line := range strings.Split(defendFieldsText, "\n") {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		if path, typ, ok := strings.Cut(line, " "); ok {
-			m[path] = typ
+		if path, decl, ok := strings.Cut(line, " "); ok {
+			m[path] = decl
 		}
 	}
 	return m
@@ -59,4 +72,103 @@ func editDistance(a, b string) int {
 		return 99
 	}
 	return editdist.Levenshtein(a, b)
+}
+
+// IndexMappingJSON returns the mapping of the index the real data source
+// writes profile p's events to, as an Elasticsearch mapping body
+// ({"dynamic": ..., "properties": ...}, multi-fields under their field's
+// "fields"), for a search to type its fields as Elasticsearch would:
+// Defend's user.id is the number 0 in _source yet a keyword in the index,
+// Auditbeat's destination.port a string yet a long.
+//
+// complete reports whether the mapping lists every field the index can
+// search. For Elastic Defend it is the event templates' own list
+// (defend_fields.txt, dynamic: false, with their normalizers and
+// ignore_above). For Auditbeat and Sysmon for Linux it holds only the
+// fields the renderer writes, with their ECS types, and maps others
+// dynamically: their real templates define many more, so a field missing
+// here is not known to be missing there.
+func IndexMappingJSON(p Profile) (mapping []byte, complete bool) {
+	if p != Endpoint {
+		return MappingJSON(p), false
+	}
+	decls := defendDecls()
+	paths := make([]string, 0, len(decls))
+	for path := range decls {
+		paths = append(paths, path)
+	}
+	// Shorter paths first: a field before its multi-fields.
+	sort.Slice(paths, func(i, j int) bool {
+		if len(paths[i]) != len(paths[j]) {
+			return len(paths[i]) < len(paths[j])
+		}
+		return paths[i] < paths[j]
+	})
+	root := map[string]any{}
+	leaves := map[string]map[string]any{}
+	for _, path := range paths {
+		fields := strings.Fields(decls[path])
+		f := map[string]any{"type": fields[0]}
+		for _, opt := range fields[1:] {
+			k, v, _ := strings.Cut(opt, "=")
+			if n, err := strconv.Atoi(v); err == nil {
+				f[k] = n
+			} else {
+				f[k] = v
+			}
+		}
+		parent, leaf := "", path
+		if i := strings.LastIndexByte(path, '.'); i >= 0 {
+			parent, leaf = path[:i], path[i+1:]
+		}
+		if owner, ok := leaves[parent]; ok {
+			// A multi-field of the field parent.
+			sub, _ := owner["fields"].(map[string]any)
+			if sub == nil {
+				sub = map[string]any{}
+				owner["fields"] = sub
+			}
+			sub[leaf] = f
+			continue
+		}
+		props := root
+		if parent != "" {
+			props = objectAt(root, parent)
+		}
+		if t := fields[0]; t == "object" || t == "nested" {
+			// An object holds fields; a nested one is searched
+			// differently (and EQL refuses to read under it).
+			if node := objectNode(props, leaf); t == "nested" {
+				node["type"] = "nested"
+			}
+			continue
+		}
+		props[leaf] = f
+		leaves[path] = f
+	}
+	b, err := json.Marshal(map[string]any{"dynamic": false, "properties": root})
+	if err != nil {
+		panic("ecs: marshal mapping: " + err.Error()) // maps of strings and ints always marshal
+	}
+	return b, true
+}
+
+// objectNode returns the object field at the dotted path under props,
+// creating it (and the objects above it) if needed.
+func objectNode(props map[string]any, path string) map[string]any {
+	var obj map[string]any
+	for _, part := range strings.Split(path, ".") {
+		o, ok := props[part].(map[string]any)
+		if !ok || o["properties"] == nil {
+			o = map[string]any{"properties": map[string]any{}}
+			props[part] = o
+		}
+		obj, props = o, o["properties"].(map[string]any)
+	}
+	return obj
+}
+
+// objectAt returns the properties of the object field at path under props.
+func objectAt(props map[string]any, path string) map[string]any {
+	return objectNode(props, path)["properties"].(map[string]any)
 }

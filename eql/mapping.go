@@ -73,6 +73,20 @@ type Mapping struct {
 	numericDetection bool
 	templates        []dynamicTemplate
 	composedOf       []string
+	// partial: the mapping lists only some of the index's fields (see
+	// Partial).
+	partial bool
+}
+
+// Partial marks m as listing only some of the fields the index really
+// maps, and returns it. A field m does not know is then read as it appears
+// in the events, untyped, as without a mapping, instead of being an
+// unknown column: for describing an index whose full mapping is not at
+// hand, where a field missing from m is not known to be missing from the
+// index. A merge with a partial mapping is partial.
+func (m *Mapping) Partial() *Mapping {
+	m.partial = true
+	return m
 }
 
 // dynamicTemplate is one entry of dynamic_templates, in order.
@@ -788,6 +802,9 @@ func (m *Mapping) resolve(name string) (string, fieldType, bool) {
 		name = p
 	}
 	ft, ok := m.fields[name]
+	if !ok && m.partial {
+		return name, ftUnknown, true
+	}
 	return name, ft, ok
 }
 
@@ -885,6 +902,7 @@ func Merge(ms ...*Mapping) *Mapping {
 		if m == nil {
 			continue
 		}
+		out.partial = out.partial || m.partial
 		for k, v := range m.fields {
 			if old, ok := out.fields[k]; !ok || old == ftObject {
 				out.fields[k] = v

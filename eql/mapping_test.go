@@ -494,3 +494,36 @@ func TestMissingCategoryField(t *testing.T) {
 		}
 	}
 }
+
+// TestPartialMapping: a partial mapping types the fields it lists and reads
+// the others untyped, as a search without a mapping does, instead of
+// refusing them as unknown columns; merged with a complete one it stays
+// partial.
+func TestPartialMapping(t *testing.T) {
+	doc := ecs.Document{"@timestamp": "2026-01-01T00:00:00Z", "event": map[string]any{"category": "network"},
+		"destination": map[string]any{"port": "25"}, "s": "x"}
+	m := mustMapping(t, `{"properties": {"@timestamp": {"type": "date"}, "destination": {"properties": {"port": {"type": "long"}}}}}`).Partial()
+	for q, want := range map[string]int{
+		`network where destination.port == 25`: 1, // typed: the string "25" is the long 25
+		`network where destination.port > 100`: 0,
+		`network where s == "x"`:               1, // unlisted: read as it is
+		`network where nowhere.field == "x"`:   0, // unlisted and absent: null, no error
+		`network where nowhere.field != "x"`:   1, // must_not of a term: matches where the field is absent
+	} {
+		for _, opt := range []Option{WithMapping(m), WithMapping(Merge(mustMapping(t, `{"properties": {"other": {"type": "keyword"}}}`), m))} {
+			resp, err := Search(context.Background(), Request{Query: q}, docs(doc), opt)
+			if err != nil {
+				t.Errorf("%s: %v", q, err)
+				continue
+			}
+			if got := len(resp.Hits.Events); got != want {
+				t.Errorf("%s: %d hits, want %d", q, got, want)
+			}
+		}
+	}
+	// The same mapping, complete: the unlisted field is an unknown column.
+	full := mustMapping(t, `{"properties": {"@timestamp": {"type": "date"}, "destination": {"properties": {"port": {"type": "long"}}}}}`)
+	if _, err := Search(context.Background(), Request{Query: `network where nowhere.field == "x"`}, docs(doc), WithMapping(full)); err == nil || !strings.Contains(err.Error(), "Unknown column [nowhere.field]") {
+		t.Errorf("complete mapping: %v, want Unknown column [nowhere.field]", err)
+	}
+}

@@ -76,3 +76,35 @@ func BenchmarkAnalyse(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(docs))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestEmbeddedTypesLikeTheIndex: the embedded engine searches each index
+// through the mapping its real source's index has, so a comparison goes by
+// the mapped type, not the JSON type the source writes to _source (as
+// Elasticsearch's field extraction does): Defend writes user.id as the
+// number 0, mapped keyword; Auditbeat writes destination.port as a string,
+// mapped long. Without the mapping each of these verdicts flips.
+func TestEmbeddedTypesLikeTheIndex(t *testing.T) {
+	for _, c := range []struct {
+		profile ecs.Profile
+		query   string
+		want    int
+	}{
+		{ecs.Endpoint, `network where user.id == "0"`, 1},
+		{ecs.Endpoint, `network where user.id != "0"`, 0},
+		{ecs.Endpoint, `network where process.pid == "100"`, 1},
+		{ecs.Auditbeat, `network where destination.port == 110`, 1},
+		{ecs.Auditbeat, `network where destination.port >= 100 and destination.port < 200`, 1},
+		{ecs.Auditbeat, `network where destination.port == 110 and not_rendered.here == "x"`, 0},
+	} {
+		docs := render(t, c.profile, conn{100, 10, "/usr/bin/curl", 110, 0})
+		r := &rules.Rule{Name: "typed", Query: c.query}
+		resp, err := Embedded{}.Search(context.Background(), r, eql.Request{Query: c.query, Size: 10}, docs)
+		if err != nil {
+			t.Errorf("%s: %s: %v", c.profile, c.query, err)
+			continue
+		}
+		if got := len(resp.Hits.Events); got != c.want {
+			t.Errorf("%s: %s: %d hits, want %d", c.profile, c.query, got, c.want)
+		}
+	}
+}

@@ -50,7 +50,7 @@ func TestDependsOn(t *testing.T) {
 	// address an sshd entry came from.
 	bpf := runGaps("endpoint", &AuditSensor{S: ebpfSensor{}})
 	for q, want := range map[string]string{
-		`process where process.entry_leader.entry_meta.type == "container"`: "",
+		`process where process.entry_leader.entry_meta.type == "container"`:     "",
 		`process where process.entry_leader.entry_meta.source.ip == "10.0.0.1"`: "process.entry_leader.entry_meta.source.ip",
 	} {
 		var got []string

@@ -61,12 +61,76 @@ func (Embedded) Search(ctx context.Context, rule *rules.Rule, req eql.Request, d
 	sort.Strings(names)
 	var sources []eql.Source
 	for _, n := range names {
-		sources = append(sources, eql.Source{Index: n, Events: eql.Events(docSeq(byIndex[n]))})
+		m, err := indexMapping(byIndex[n])
+		if err != nil {
+			return nil, fmt.Errorf("index %s: %w", n, err)
+		}
+		sources = append(sources, eql.Source{Index: n, Mapping: m, Events: eql.Events(docSeq(byIndex[n]))})
 	}
 	if len(sources) == 0 {
 		sources = []eql.Source{{Index: strings.Join(rule.Index, ","), Events: eql.Events(docSeq(nil))}}
 	}
 	return eql.SearchSources(ctx, req, sources)
+}
+
+// shapeMapping is the merge of every profile's index mapping, partial.
+var shapeMapping = sync.OnceValue(func() *eql.Mapping {
+	var ms []*eql.Mapping
+	for _, p := range ecs.Profiles {
+		body, _ := ecs.IndexMappingJSON(p)
+		m, err := eql.ParseMapping(body)
+		if err != nil {
+			panic("harness: the " + string(p) + " mapping does not parse: " + err.Error()) // built from fixed tables; TestIndexMappingDefend parses them
+		}
+		ms = append(ms, m)
+	}
+	return eql.Merge(ms...).Partial()
+})
+
+// indexMapping is the mapping Elasticsearch would hold for an index of the
+// real data source holding docs: the source's index template
+// (ecs.IndexMappingJSON) with docs indexed into it, so that fields compare
+// by their mapped types as in Elasticsearch (Defend's numeric user.id 0
+// equals "0"). A template held here only in part (Auditbeat, Sysmon for
+// Linux) is a partial mapping: a field it does not list reads untyped.
+// Documents of no known source get no mapping.
+func indexMapping(docs []ecs.Document) (*eql.Mapping, error) {
+	if len(docs) == 0 {
+		return nil, nil
+	}
+	p := docProfile(docs[0])
+	if p == "" {
+		return nil, nil
+	}
+	body, complete := ecs.IndexMappingJSON(p)
+	m, err := eql.ParseMapping(body)
+	if err != nil {
+		return nil, fmt.Errorf("the %s mapping: %w", p, err)
+	}
+	if !complete {
+		m.Partial()
+	}
+	for _, d := range docs {
+		if err := m.AddDynamic(d); err != nil {
+			return nil, fmt.Errorf("a %s document does not index: %w", p, err)
+		}
+	}
+	return m, nil
+}
+
+// docProfile names the data source a document is shaped after, by the
+// index it would be written to; "" when none is recognised.
+func docProfile(d ecs.Document) ecs.Profile {
+	switch ds := docString(d, "data_stream.dataset"); {
+	case strings.HasPrefix(ds, "endpoint.events."):
+		return ecs.Endpoint
+	case ds == "sysmon_linux.log":
+		return ecs.SysmonLinux
+	}
+	if docString(d, "agent.type") == "auditbeat" {
+		return ecs.Auditbeat
+	}
+	return ""
 }
 
 func docSeq(docs []ecs.Document) iter.Seq2[ecs.Document, error] {
@@ -126,8 +190,16 @@ func (Embedded) Shape(query string) (*Shape, error) {
 	if _, err := eql.Compile(q); err != nil {
 		return nil, err
 	}
+	// The conditions are evaluated as the search evaluates them: typed by
+	// the sources' index mappings (indexMapping). The shape does not know
+	// which source's events it will explain; the profiles map their common
+	// fields alike (ECS types), so their merge types every condition.
+	prog, err := eql.Compile(q, eql.WithMapping(shapeMapping()))
+	if err != nil {
+		return nil, err
+	}
 	s := &Shape{Kind: string(q.Kind), JoinKeys: q.Keys(), MaxSpan: q.MaxSpan}
-	for _, st := range q.Stages() {
+	for _, st := range prog.Stages() {
 		if st.Missing {
 			continue
 		}

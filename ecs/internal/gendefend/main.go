@@ -2,7 +2,8 @@
 // templates define (logs-endpoint.events.*), from a checkout of
 // elastic/endpoint-package: the union of package/endpoint/data_stream/*/
 // fields/*.yml over the data streams whose dataset is endpoint.events.*,
-// with their multi_fields, one "path type" line each, sorted. The event
+// with their multi_fields, one "path type [normalizer=N] [ignore_above=N]"
+// line each, sorted. The event
 // templates are "dynamic: false", so a field not listed is not searchable.
 //
 //	go run ./ecs/internal/gendefend -src PATH/TO/endpoint-package -ref COMMIT > ecs/defend_fields.txt
@@ -23,8 +24,23 @@ import (
 type field struct {
 	Name        string  `yaml:"name"`
 	Type        string  `yaml:"type"`
+	Normalizer  string  `yaml:"normalizer"`
+	IgnoreAbove int     `yaml:"ignore_above"`
 	Fields      []field `yaml:"fields"`
 	MultiFields []field `yaml:"multi_fields"`
+}
+
+// decl is a field's line after its path: the type, then the options that
+// change what a search matches (normalizer=, ignore_above=).
+func (f field) decl() string {
+	d := f.Type
+	if f.Normalizer != "" {
+		d += " normalizer=" + f.Normalizer
+	}
+	if f.IgnoreAbove > 0 {
+		d += fmt.Sprintf(" ignore_above=%d", f.IgnoreAbove)
+	}
+	return d
 }
 
 func main() {
@@ -118,8 +134,8 @@ func collect(prefix string, f field, types map[string]string) {
 		}
 		return
 	}
-	types[name] = f.Type
+	types[name] = f.decl()
 	for _, mf := range f.MultiFields {
-		types[name+"."+mf.Name] = mf.Type
+		types[name+"."+mf.Name] = mf.decl()
 	}
 }
