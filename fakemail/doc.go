@@ -10,8 +10,7 @@
 // becomes a [Session] record, built from a tap on the connection (see
 // tap.go), not from log calls in the handlers. The tap sees plaintext even
 // under TLS because it terminates TLS itself and re-encrypts towards the
-// protocol library over an in-memory pipe; see [Servers] for the handle and
-// the spec in issue 2.
+// protocol library over an in-memory pipe; see [Servers] for the handle.
 //
 // Servers bind 127.0.0.1 on the canonical ports unless configured otherwise.
 package fakemail

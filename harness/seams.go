@@ -3,8 +3,7 @@
 // servers, evaluates every detection rule over what the sensor recorded,
 // attributes each detection to the scenario whose processes caused it, and
 // gives a verdict per scenario × rule with an explanation drawn from the
-// data (issue 5: "validate: run the atomics and benign clients, evaluate the
-// rules, and explain every verdict").
+// data.
 //
 // The parts it drives are colleagues' packages; the harness sees each one
 // through a small interface declared here (Engine, Explainer, Sensor,

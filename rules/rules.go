@@ -1,6 +1,5 @@
 // Package rules loads detection rules in the formats detection engineers
-// keep them in (issue 6 "Rule formats" and issue 3 "validate lint";
-// docs/rules.md is the user's guide):
+// keep them in (docs/rules.md is the user's guide):
 //
 //   - Elastic detection-rules TOML (github.com/elastic/detection-rules):
 //     a [metadata] table and a [rule] table with language, query, index,

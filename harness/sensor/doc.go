@@ -3,8 +3,8 @@
 // typed ecs observations that package ecs renders into Elastic Defend,
 // Auditbeat or Sysmon-for-Linux documents.
 //
-// It implements the capture side of issue 4 on the Linux audit subsystem
-// through github.com/elastic/go-libaudit/v2: kernel rules tagged with the
+// It captures on the Linux audit subsystem through
+// github.com/elastic/go-libaudit/v2: kernel rules tagged with the
 // key "purpleharness" plus a per-instance key, added through a control
 // socket while events are read on a second socket — unicast as the audit
 // daemon when none runs, the multicast group when auditd (or another
@@ -17,4 +17,8 @@
 // the sensor's own rules and restores the enabled flag and backlog limit
 // once no other sensor runs; see rules.go for how concurrent sensors agree
 // on the original state without a shared file.
+//
+// It also holds what every sensor shares: the Observation type, and the
+// decision of a process's entry leader (entry.go), which the eBPF sensor
+// (package ebpf) applies.
 package sensor
