@@ -538,14 +538,41 @@ func c2Command(c scenarios.Command, c2 string) scenarios.Command {
 	if c2 == "" || c2 == DefaultC2 {
 		return c
 	}
-	c.Shell = strings.ReplaceAll(c.Shell, DefaultC2, c2)
+	c.Shell = replaceAddr(c.Shell, DefaultC2, c2)
 	argv := make([]string, len(c.Argv))
 	for i, a := range c.Argv {
-		argv[i] = strings.ReplaceAll(a, DefaultC2, c2)
+		argv[i] = replaceAddr(a, DefaultC2, c2)
 	}
 	c.Argv = argv
 	return c
 }
+
+// replaceAddr replaces the IPv4 address old where it stands as a whole
+// address in s ("127.0.0.1", "127.0.0.1:110", "pop3://127.0.0.1/"), not
+// where it is part of another ("127.0.0.10", "1127.0.0.1", "127.0.0.1.5").
+func replaceAddr(s, old, repl string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, old)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		end := i + len(old)
+		whole := (i == 0 || !addrByte(s[i-1])) &&
+			(end == len(s) || !(isDigit(s[end]) || s[end] == '.' && end+1 < len(s) && isDigit(s[end+1])))
+		b.WriteString(s[:i])
+		if whole {
+			b.WriteString(repl)
+		} else {
+			b.WriteString(old)
+		}
+		s = s[end:]
+	}
+}
+
+func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
+func addrByte(c byte) bool { return isDigit(c) || c == '.' }
 
 // Check finds the test, refuses one that cannot run as written (an
 // unknown executor or argument type, a default of the wrong type, ...;

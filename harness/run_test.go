@@ -183,3 +183,18 @@ func TestRenderErrorsAreLost(t *testing.T) {
 		t.Errorf("Lost = %d after a render error, want %d", got, before+1)
 	}
 }
+
+// TestC2Command: --c2-address replaces the default address where it stands
+// as a whole address in a benign command, and nowhere else.
+func TestC2Command(t *testing.T) {
+	c := c2Command(scenarios.Command{
+		Shell: "curl -s pop3://127.0.0.1:110/ ; ping -c1 127.0.0.10 ; echo 1127.0.0.1 127.0.0.1.5 127.0.0.1. x127.0.0.1",
+		Argv:  []string{"nc", "127.0.0.1", "25", "127.0.0.100"},
+	}, "198.51.100.25")
+	if want := "curl -s pop3://198.51.100.25:110/ ; ping -c1 127.0.0.10 ; echo 1127.0.0.1 127.0.0.1.5 198.51.100.25. x198.51.100.25"; c.Shell != want {
+		t.Errorf("shell:\n got %s\nwant %s", c.Shell, want)
+	}
+	if got, want := strings.Join(c.Argv, " "), "nc 198.51.100.25 25 127.0.0.100"; got != want {
+		t.Errorf("argv: got %q, want %q", got, want)
+	}
+}
