@@ -25,18 +25,17 @@ import (
 type Backend struct {
 	c         *Client
 	namespace string
-	template  string
 
 	mu        sync.Mutex
 	streams   map[string]bool // data streams this run has written to
-	templated bool            // template installed
+	templates []string        // index templates installed, in order
 }
 
 // NewBackend returns the backend for run runID on c. Nothing is created
 // on the cluster until the first Index.
 func (c *Client) NewBackend(runID string) *Backend {
 	ns := Namespace(runID)
-	return &Backend{c: c, namespace: ns, template: "purpleharness-" + ns, streams: map[string]bool{}}
+	return &Backend{c: c, namespace: ns, streams: map[string]bool{}}
 }
 
 // Namespace is the data_stream.namespace of the run's documents.
@@ -127,22 +126,22 @@ func withNamespace(d ecs.Document, ns string) ecs.Document {
 
 func (b *Backend) ensureTemplate(ctx context.Context) error {
 	b.mu.Lock()
-	done := b.templated
+	done := len(b.templates)
 	b.mu.Unlock()
-	if done {
-		return nil
+	all := runTemplates(b.namespace)
+	for _, t := range all[done:] {
+		body, err := json.Marshal(t.body)
+		if err != nil {
+			return err
+		}
+		req := esapi.IndicesPutIndexTemplateRequest{Name: t.name, Body: bytes.NewReader(body)}
+		if err := b.c.do(ctx, req, nil); err != nil {
+			return fmt.Errorf("install index template %s: %w", t.name, err)
+		}
+		b.mu.Lock()
+		b.templates = append(b.templates, t.name)
+		b.mu.Unlock()
 	}
-	body, err := json.Marshal(templateBody(b.namespace))
-	if err != nil {
-		return err
-	}
-	req := esapi.IndicesPutIndexTemplateRequest{Name: b.template, Body: bytes.NewReader(body)}
-	if err := b.c.do(ctx, req, nil); err != nil {
-		return fmt.Errorf("install index template %s: %w", b.template, err)
-	}
-	b.mu.Lock()
-	b.templated = true
-	b.mu.Unlock()
 	return nil
 }
 
@@ -305,18 +304,19 @@ func (b *Backend) Close(ctx context.Context) error {
 		b.mu.Unlock()
 	}
 	b.mu.Lock()
-	installed := b.templated
+	installed := slices.Clone(b.templates)
 	b.mu.Unlock()
-	if installed {
-		err := b.c.do(ctx, esapi.IndicesDeleteIndexTemplateRequest{Name: b.template}, nil)
+	kept := []string{}
+	for _, name := range installed {
+		err := b.c.do(ctx, esapi.IndicesDeleteIndexTemplateRequest{Name: name}, nil)
 		if err != nil && !isNotFound(err) {
-			errs = append(errs, fmt.Errorf("delete index template %s: %w", b.template, err))
-		} else {
-			b.mu.Lock()
-			b.templated = false
-			b.mu.Unlock()
+			errs = append(errs, fmt.Errorf("delete index template %s: %w", name, err))
+			kept = append(kept, name)
 		}
 	}
+	b.mu.Lock()
+	b.templates = kept
+	b.mu.Unlock()
 	return errors.Join(errs...)
 }
 

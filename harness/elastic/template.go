@@ -1,6 +1,7 @@
 package elastic
 
 import (
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"sort"
@@ -101,6 +102,45 @@ func templateBody(namespace string) map[string]any {
 			"description": "ECS mapping for one purpleharness run; deleted with the run's data streams",
 		},
 	}
+}
+
+// namedTemplate is an index template and the name it is installed under.
+type namedTemplate struct {
+	name string
+	body map[string]any
+}
+
+// runTemplates are the index templates of one run, in the order they are
+// installed: the run's ECS template for every stream, and above it, for
+// Elastic Defend's event streams, the mapping Defend's own templates give
+// them (ecs.IndexMappingJSON: elastic/endpoint-package's fields with their
+// multi-fields, normalizers and ignore_above, dynamic: false), the mapping
+// the embedded engine searches those streams through.
+func runTemplates(namespace string) []namedTemplate {
+	return []namedTemplate{
+		{"purpleharness-" + namespace, templateBody(namespace)},
+		{"purpleharness-" + namespace + "-endpoint", defendTemplateBody(namespace)},
+	}
+}
+
+// defendTemplateBody is the template of the run's Elastic Defend event
+// streams: templateBody's settings with Defend's mapping, at a priority
+// above the run's ECS template (both match those streams).
+func defendTemplateBody(namespace string) map[string]any {
+	var mappings map[string]any
+	body, _ := ecs.IndexMappingJSON(ecs.Endpoint)
+	if err := json.Unmarshal(body, &mappings); err != nil {
+		panic("elastic: the Defend mapping is not JSON: " + err.Error()) // ecs builds it with json.Marshal
+	}
+	t := templateBody(namespace)
+	t["index_patterns"] = []string{"logs-endpoint.events.*-" + namespace}
+	t["priority"] = templatePriority(namespace) + 1
+	t["template"].(map[string]any)["mappings"] = mappings
+	t["_meta"] = map[string]any{
+		"managed_by":  "purpleharness",
+		"description": "Elastic Defend's event mapping for one purpleharness run; deleted with the run's data streams",
+	}
+	return t
 }
 
 // properties turns dotted field paths into nested mapping properties.

@@ -508,3 +508,42 @@ func TestLiveRequestTimestampOverride(t *testing.T) {
 		}
 	}
 }
+
+// TestDefendTemplate: the run's Defend event streams get Defend's own
+// mapping, above the run's ECS template, so Elasticsearch searches them
+// through the mapping the embedded engine uses (ecs.IndexMappingJSON).
+func TestDefendTemplate(t *testing.T) {
+	ts := runTemplates("run1")
+	if len(ts) != 2 || ts[0].name != "purpleharness-run1" || ts[1].name != "purpleharness-run1-endpoint" {
+		t.Fatalf("templates: %+v", ts)
+	}
+	d := ts[1].body
+	if got := d["index_patterns"]; !reflect.DeepEqual(got, []string{"logs-endpoint.events.*-run1"}) {
+		t.Errorf("index_patterns = %v", got)
+	}
+	if d["priority"].(int) <= ts[0].body["priority"].(int) {
+		t.Errorf("priority %v is not above the ECS template's %v", d["priority"], ts[0].body["priority"])
+	}
+	mappings := d["template"].(map[string]any)["mappings"].(map[string]any)
+	if mappings["dynamic"] != false {
+		t.Errorf("dynamic = %v, want false as in Defend's templates", mappings["dynamic"])
+	}
+	body, err := json.Marshal(mappings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := ecs.IndexMappingJSON(ecs.Endpoint)
+	var a, b any
+	json.Unmarshal(body, &a)
+	json.Unmarshal(want, &b)
+	if !reflect.DeepEqual(a, b) {
+		t.Error("the template's mappings differ from ecs.IndexMappingJSON(Endpoint)")
+	}
+	name := a.(map[string]any)["properties"].(map[string]any)["process"].(map[string]any)["properties"].(map[string]any)["name"].(map[string]any)
+	if name["type"] != "keyword" || name["fields"].(map[string]any)["caseless"].(map[string]any)["normalizer"] != "lowercase" {
+		t.Errorf("process.name = %v, want a keyword with a lowercase-normalized caseless sub-field", name)
+	}
+	if _, err := eql.ParseMapping(body); err != nil {
+		t.Errorf("the template's mappings do not parse: %v", err)
+	}
+}
