@@ -21,13 +21,14 @@ type keyTuple struct {
 }
 
 type pending struct {
-	key    keyTuple
-	events []*event // per positive stage matched so far
-	start  *event
-	last   *event
+	key     keyTuple
+	events  []*event // per positive stage matched so far
+	startTS int64    // the first event's timestamp, for maxspan
 }
 
 type seqState struct {
+	// key is the join key, kept once for every sequence of the state.
+	key keyTuple
 	// per stage, the latest pending sequence that completed that stage
 	stages []*pending
 }
@@ -208,6 +209,13 @@ func (r *runner) runSequence() (*Response, error) {
 		*rep = SequenceReport{StageHits: make([]int, len(pos))}
 		r.furthest = map[string]*KeyProgress{}
 	}
+	// With no sequence to return (size 0) and nothing that reads a kept
+	// event again (missing-event stages, failing fields, a report), an
+	// open sequence keeps no event: nil stands for each.
+	hold := r.keepForHit
+	if keep.k == 0 && !anyMissing && r.cfg.badField == nil && rep == nil {
+		hold = func(*event) *event { return nil }
+	}
 	count, nextSweep := 0, 4096
 	var lastSweepTS int64
 	sweptOnce := false
@@ -249,7 +257,7 @@ func (r *runner) runSequence() (*Response, error) {
 			for k, st := range state {
 				alive := false
 				for i, p := range st.stages {
-					if p != nil && e.ts-p.start.ts > maxspan {
+					if p != nil && e.ts-p.startTS > maxspan {
 						st.stages[i] = nil
 					} else if p != nil {
 						alive = true
@@ -290,13 +298,13 @@ func (r *runner) runSequence() (*Response, error) {
 				st := state[kt.id]
 				if pi == 0 {
 					if st == nil {
-						st = &seqState{stages: make([]*pending, len(pos))}
+						st = &seqState{key: kt, stages: make([]*pending, len(pos))}
 						state[kt.id] = st
 					}
-					ke := r.keepForHit(e)
+					ke := hold(e)
 					evs := make([]*event, 1, len(pos))
 					evs[0] = ke
-					st.stages[0] = &pending{key: kt, events: evs, start: ke, last: ke}
+					st.stages[0] = &pending{key: st.key, events: evs, startTS: e.ts}
 					r.progress(st.stages[0])
 					if len(pos) == 1 {
 						stop = !emit(completed{key: kt, events: r.withPlaceholders([]*event{ke})}) || stop
@@ -309,16 +317,15 @@ func (r *runner) runSequence() (*Response, error) {
 				}
 				p := st.stages[pi-1]
 				st.stages[pi-1] = nil
-				if maxspan > 0 && e.ts-p.start.ts > maxspan {
+				if maxspan > 0 && e.ts-p.startTS > maxspan {
 					if rep != nil {
 						rep.MaxspanRejections++
 					}
 					continue
 				}
 				// p left stage pi-1 for good: it advances in place
-				ke := r.keepForHit(e)
+				ke := hold(e)
 				p.events = append(p.events, ke)
-				p.last = ke
 				r.progress(p)
 				if pi == len(pos)-1 {
 					stop = !emit(completed{key: p.key, events: r.withPlaceholders(p.events)}) || stop
