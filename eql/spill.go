@@ -59,8 +59,12 @@ type run struct {
 
 // maxRunsPerLevel bounds the runs merged at once: when a level holds
 // this many, they become one run of the next level, so that the final
-// merge reads at most this many per level, whatever the budget.
-var maxRunsPerLevel = 32
+// merge reads at most this many per level, whatever the budget. Each open
+// run costs a 16 KiB read buffer and its head event; a level merge costs a
+// second write and read (and projection) of every event in it, so the
+// bound is high: 10 M events spilled at 64 MiB make about 55 runs, one
+// merge.
+var maxRunsPerLevel = 256
 
 func newSpiller(s Spill) (*spiller, error) {
 	f, err := os.CreateTemp(s.Dir, "purpleharness-eql-spill-*")
