@@ -480,7 +480,16 @@ func (t *tracker) entryOf(pr *proc, depth int) *proc {
 		return pr
 	}
 	if depth < maxEntryDepth {
-		for _, rel := range []*proc{parent, t.byPID(pr.sid, 0), t.byPID(pr.pgid, 0)} {
+		// The session and group leaders are looked up only when the
+		// parent names no entry leader.
+		for i := range 3 {
+			rel := parent
+			switch i {
+			case 1:
+				rel = t.byPID(pr.sid, 0)
+			case 2:
+				rel = t.byPID(pr.pgid, 0)
+			}
 			if rel == nil || rel == pr {
 				continue
 			}
