@@ -3,14 +3,20 @@
 package ebpf
 
 import (
+	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/purpleharness/purpleharness/ecs"
+	"github.com/purpleharness/purpleharness/fakemail/container"
+	"github.com/purpleharness/purpleharness/prereq"
 )
 
 // TestEntryLeaders runs real sessions under the sensor. A copy of bash named
@@ -127,5 +133,72 @@ func TestControllingTerminal(t *testing.T) {
 	}
 	if !strings.HasPrefix(onPTS.TTY, "pts") {
 		t.Errorf("the command under script has terminal %q, want pts<n> (%+v)", onPTS.TTY, onPTS)
+	}
+}
+
+// TestEntryLeaderInContainer starts the mail servers' container (our
+// FROM-scratch image, run by Docker) under a sensor that watches every
+// process: the container's first process leads an entry of type container
+// (its parent is the container runtime, sensor.DecideEntry), the entry
+// Elastic's rules test with process.entry_leader.entry_meta.type ==
+// "container".
+func TestEntryLeaderInContainer(t *testing.T) {
+	s := start(t, Config{AllProcesses: true})
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "validate")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/validate")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	srv, err := container.Start(ctx, container.Options{Ephemeral: true, Binary: bin})
+	if err != nil {
+		prereq.SkipOrFail(t, err)
+	}
+	id := srv.ContainerID()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
+	syncNow(t, s)
+	var served []ecs.Process
+	for _, o := range s.Observations() {
+		if o.Exec != nil && slices.Contains(o.Exec.Process.Args, "serve-mail") {
+			served = append(served, o.Exec.Process)
+		}
+	}
+	if len(served) == 0 {
+		t.Fatalf("no exec of the container's serve-mail (container %.12s)", id)
+	}
+	for _, p := range served {
+		if p.Parent != nil {
+			t.Logf("container process %d %v, parent %s (%d)", p.PID, p.Args, p.Parent.Name(), p.Parent.PID)
+		}
+		l := p.EntryLeader
+		if l == nil || l.EntryMeta.Type != ecs.EntryContainer || l.PID != p.PID {
+			t.Errorf("the container's process %d (%v, parent %+v): entry leader %+v, want itself, type container", p.PID, p.Args, p.Parent, l)
+		}
+	}
+}
+
+// moduleRoot finds the purpleharness module from the working directory.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(data), "module github.com/purpleharness/purpleharness\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("not inside the purpleharness module")
+		}
+		dir = parent
 	}
 }
