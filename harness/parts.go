@@ -193,13 +193,15 @@ func (Embedded) Shape(query string) (*Shape, error) {
 	// The conditions are evaluated as the search evaluates them: typed by
 	// the sources' index mappings (indexMapping). The shape does not know
 	// which source's events it will explain; the profiles map their common
-	// fields alike (ECS types), so their merge types every condition.
-	prog, err := eql.Compile(q, eql.WithMapping(shapeMapping()))
-	if err != nil {
-		return nil, err
+	// fields alike (ECS types), so their merge types every condition. A
+	// query that mapping refuses (a field only one source defines, used
+	// as another cannot be) is explained untyped.
+	stages := q.Stages()
+	if prog, err := eql.Compile(q, eql.WithMapping(shapeMapping())); err == nil {
+		stages = prog.Stages()
 	}
 	s := &Shape{Kind: string(q.Kind), JoinKeys: q.Keys(), MaxSpan: q.MaxSpan}
-	for _, st := range prog.Stages() {
+	for _, st := range stages {
 		if st.Missing {
 			continue
 		}
