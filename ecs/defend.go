@@ -3,6 +3,7 @@ package ecs
 import (
 	_ "embed"
 	"encoding/json"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,6 +93,11 @@ func IndexMappingJSON(p Profile) (mapping []byte, complete bool) {
 	if p != Endpoint {
 		return MappingJSON(p), false
 	}
+	return slices.Clone(defendMappingJSON()), true
+}
+
+// defendMappingJSON builds IndexMappingJSON(Endpoint) once.
+var defendMappingJSON = sync.OnceValue(func() []byte {
 	decls := defendDecls()
 	paths := make([]string, 0, len(decls))
 	for path := range decls {
@@ -150,8 +156,8 @@ func IndexMappingJSON(p Profile) (mapping []byte, complete bool) {
 	if err != nil {
 		panic("ecs: marshal mapping: " + err.Error()) // maps of strings and ints always marshal
 	}
-	return b, true
-}
+	return b
+})
 
 // objectNode returns the object field at the dotted path under props,
 // creating it (and the objects above it) if needed.
