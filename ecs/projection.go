@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 
@@ -73,42 +74,105 @@ func NewProjection(paths []string) *Projection {
 	return p
 }
 
-// Record is an event projected on a Projection's paths: their values (as
-// Decode gives them) in one slice shared out by a path index common to
-// all the Projection's records, and the event's raw JSON. It answers
-// Lookup on those paths as the decoded event does, and gives the whole
-// event back (Source). Records are what Project makes of an event made of
-// plain nested objects; they cost one slice instead of a map per event.
+// Record is an event projected on a Projection's paths: where each of
+// their values lies in the event's raw JSON (a span per path, through a
+// path index common to all the Projection's records), and that JSON. It
+// answers Lookup on those paths as the decoded event does, building the
+// value when asked, and gives the whole event back (Source). Records are
+// what Project makes of an event made of plain nested objects; they cost
+// two slices instead of a map per event, and no value is built for a
+// field nobody reads. raw is never written once the Record holds it:
+// LookupText hands out strings that share its memory.
 type Record struct {
 	shape *recordShape
-	vals  []any
+	spans []span
 	raw   []byte
 }
 
-// absent marks a path the event does not have (a JSON null is present).
-type absentValue struct{}
+// span is where a kept path's value lies in a Record's raw JSON, and what
+// it is.
+type span struct {
+	off, end uint32
+	kind     spanKind
+}
 
-var absent any = absentValue{}
+type spanKind uint8
+
+const (
+	spanAbsent  spanKind = iota // the event does not have the path (a JSON null is present)
+	spanString                  // a string needing no unescaping, valid UTF-8: raw[off:end] is its text
+	spanString1                 // a one-element array of such a string: raw[off:end] is the element's text
+	spanNumber                  // raw[off:end] is the number
+	spanTrue
+	spanFalse
+	spanNull
+	spanJSON // anything else: raw[off:end] is its JSON, converted as Decode does
+)
+
+// value builds the value of sp as Decode gives it. Strings are copies.
+func (r *Record) value(sp span) any {
+	b := r.raw[sp.off:sp.end]
+	switch sp.kind {
+	case spanString:
+		return string(b)
+	case spanString1:
+		return []any{string(b)}
+	case spanNumber:
+		return json.Number(b)
+	case spanTrue:
+		return true
+	case spanFalse:
+		return false
+	case spanNull:
+		return nil
+	}
+	v, _ := goValueOf(b) // checked JSON: it converts
+	return v
+}
 
 // Lookup answers as on the decoded event: a path read directly, or a path
 // below one read whose value is an object or an array of objects
 // ("user.keyword" in {"user": {"keyword": ...}} when "user" is read).
 func (r *Record) Lookup(path string) (any, bool) {
 	if i, ok := r.shape.slot[path]; ok {
-		if v := r.vals[i]; v != absent {
-			return v, true
+		if sp := r.spans[i]; sp.kind != spanAbsent {
+			return r.value(sp), true
 		}
 	}
 	for i := strings.LastIndexByte(path, '.'); i > 0; i = strings.LastIndexByte(path[:i], '.') {
 		j, ok := r.shape.slot[path[:i]]
-		if !ok || r.vals[j] == absent {
-			continue
+		if !ok || r.spans[j].kind != spanJSON {
+			continue // only an object or an array holds paths below it
 		}
-		if v, ok := (Document{path[:i]: r.vals[j]}).Lookup(path); ok {
+		if v, ok := (Document{path[:i]: r.value(r.spans[j])}).Lookup(path); ok {
 			return v, true
 		}
 	}
 	return nil, false
+}
+
+// LookupText gives a path read whose value is a plain string (or a
+// one-element array of one) or a number as its text, sharing raw's
+// memory (jsondoc.TextFields).
+func (r *Record) LookupText(path string) (string, jsondoc.TextKind, bool) {
+	i, ok := r.shape.slot[path]
+	if !ok {
+		return "", 0, false
+	}
+	sp := r.spans[i]
+	var kind jsondoc.TextKind
+	switch sp.kind {
+	case spanString, spanString1:
+		kind = jsondoc.TextString
+	case spanNumber:
+		kind = jsondoc.TextNumber
+	default:
+		return "", 0, false
+	}
+	if sp.end == sp.off {
+		return "", kind, true
+	}
+	return unsafe.String(&r.raw[sp.off], sp.end-sp.off), kind, true
 }
 
 // Source is the whole event, decoded.
@@ -157,24 +221,20 @@ func (e rawEvent) Source() Document {
 // that an event no filter can match costs no allocation of its own.
 // wanted must not keep the Fields it is given.
 func (p *Projection) ProjectWanted(raw []byte, wanted func(jsondoc.Fields) bool) (f jsondoc.Fields, ok bool, err error) {
-	if len(p.scratch.vals) != len(p.shape.paths) {
-		p.scratch = Record{shape: p.shape, vals: make([]any, len(p.shape.paths))}
+	n := len(p.shape.paths)
+	if len(p.scratch.spans) != n {
+		p.scratch = Record{shape: p.shape, spans: make([]span, n)}
 	}
-	vals := p.scratch.vals
-	for i := range vals {
-		vals[i] = absent
-	}
-	if p.flatScan(raw, vals) {
+	spans := p.scratch.spans
+	clear(spans)
+	if p.flatScan(raw, spans) {
 		p.scratch.raw = raw
 		keep := wanted(&p.scratch)
 		p.scratch.raw = nil
 		if !keep {
-			clear(vals)
 			return nil, false, nil
 		}
-		r := &Record{shape: p.shape, vals: slices.Clone(vals), raw: bytes.Clone(raw)}
-		clear(vals)
-		return r, true, nil
+		return &Record{shape: p.shape, spans: slices.Clone(spans), raw: bytes.Clone(raw)}, true, nil
 	}
 	d, err := p.decodeNested(raw)
 	if err != nil {
@@ -187,12 +247,9 @@ func (p *Projection) ProjectWanted(raw []byte, wanted func(jsondoc.Fields) bool)
 // nested objects, else as Decode does (a Document keeping the event's
 // shape). Input that is not a JSON object gets Decode's own error.
 func (p *Projection) Project(raw []byte) (jsondoc.Fields, error) {
-	vals := make([]any, len(p.shape.paths))
-	for i := range vals {
-		vals[i] = absent
-	}
-	if p.flatScan(raw, vals) {
-		return &Record{shape: p.shape, vals: vals, raw: bytes.Clone(raw)}, nil
+	spans := make([]span, len(p.shape.paths))
+	if p.flatScan(raw, spans) {
+		return &Record{shape: p.shape, spans: spans, raw: bytes.Clone(raw)}, nil
 	}
 	return p.decodeNested(raw)
 }
@@ -219,8 +276,8 @@ func (p *Projection) Decode(raw []byte) (Document, error) {
 	}
 	d := Document{RawKey: r.raw}
 	for i, path := range r.shape.paths {
-		if v := r.vals[i]; v != absent {
-			d[path] = v
+		if sp := r.spans[i]; sp.kind != spanAbsent {
+			d[path] = r.value(sp)
 		}
 	}
 	return d, nil

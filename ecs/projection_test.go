@@ -1,6 +1,7 @@
 package ecs
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -103,6 +104,58 @@ func TestProjectionFastPath(t *testing.T) {
 
 // FuzzProjection: on any JSON object, a projected document answers every
 // path as the decoded one does.
+// checkText checks that LookupText answers only for a string, a
+// one-element array of a string or a number, with the text of the value
+// Decode gives (want, present).
+func checkText(t *testing.T, raw []byte, tf jsondoc.TextFields, path string, want any, present bool) {
+	t.Helper()
+	text, kind, ok := tf.LookupText(path)
+	var wantText string
+	var wantKind jsondoc.TextKind
+	switch v := want.(type) {
+	case string:
+		wantText, wantKind = v, jsondoc.TextString
+	case json.Number:
+		wantText, wantKind = string(v), jsondoc.TextNumber
+	case []any:
+		if len(v) != 1 {
+			break
+		}
+		if s, isStr := v[0].(string); isStr {
+			wantText, wantKind = s, jsondoc.TextString
+		}
+	}
+	if ok && (!present || kind != wantKind || text != wantText) {
+		t.Fatalf("%q: LookupText(%s) = %q, %d; decoded: %#v", raw, path, text, kind, want)
+	}
+}
+
+// TestLookupText: a Record gives plain strings, one-string arrays and
+// numbers as text; anything else (an escape, null, an object, a longer
+// array, an absent field) goes to Lookup.
+func TestLookupText(t *testing.T) {
+	p := NewProjection([]string{"a", "b", "c", "d", "e", "f", "g", "h"})
+	f, err := p.Project([]byte(`{"a":"x y","b":["net"],"c":-1.5e3,"d":"t\u00e9","e":null,"f":{"g":1},"g":["p","q"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := f.(jsondoc.TextFields)
+	for path, want := range map[string]struct {
+		text string
+		kind jsondoc.TextKind
+	}{
+		"a": {"x y", jsondoc.TextString}, "b": {"net", jsondoc.TextString}, "c": {"-1.5e3", jsondoc.TextNumber},
+		"d": {}, "e": {}, "f": {}, "g": {}, "h": {}, "f.g": {},
+	} {
+		text, kind, ok := tf.LookupText(path)
+		if ok != (want.kind != 0) || text != want.text || kind != want.kind {
+			t.Errorf("LookupText(%s) = %q, %d, %v; want %q, %d", path, text, kind, ok, want.text, want.kind)
+		}
+		v, present := f.Lookup(path)
+		checkText(t, nil, tf, path, v, present)
+	}
+}
+
 func FuzzProjection(f *testing.F) {
 	for _, d := range projectionDocs {
 		f.Add([]byte(d))
@@ -135,6 +188,9 @@ func FuzzProjection(f *testing.F) {
 			}
 			if rv, rok := rec.Lookup(path); rok != fok || !reflect.DeepEqual(fv, rv) {
 				t.Fatalf("%q: %s = %#v (%v) from %T, %#v (%v) decoded", raw, path, rv, rok, rec, fv, fok)
+			}
+			if tf, ok := rec.(jsondoc.TextFields); ok {
+				checkText(t, raw, tf, path, fv, fok)
 			}
 		}
 		if r, ok := rec.(*Record); ok && !reflect.DeepEqual(r.Source(), full) {

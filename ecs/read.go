@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"sync"
 )
 
 // ReadError is a problem in an events file, with its position: a line
@@ -73,14 +74,15 @@ func ReadEventsParallel[T any](file string, r io.Reader, newDecode func() func([
 		}
 		// An event (or bad JSON, reported with its line below): read the
 		// stream again from its start, as NDJSON.
-		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(head), dec.Buffered(), br), 64<<10)
-		sc := bufio.NewScanner(br)
-		sc.Buffer(make([]byte, 64<<10), maxEventLine)
+		rest := io.MultiReader(bytes.NewReader(head), dec.Buffered(), br)
 		if workers > 1 {
-			readLinesParallel(file, sc, 1+skipped, newDecode, workers, yield)
+			readLinesParallel(file, rest, 1+skipped, newDecode, workers, yield)
 			return
 		}
-		for line := 1 + skipped; sc.Scan(); line++ {
+		sc := bufio.NewScanner(bufio.NewReaderSize(rest, 64<<10))
+		sc.Buffer(make([]byte, 64<<10), maxEventLine)
+		line := 1 + skipped
+		for ; sc.Scan(); line++ {
 			b := bytes.TrimSpace(sc.Bytes())
 			if len(b) == 0 {
 				continue
@@ -94,10 +96,18 @@ func ReadEventsParallel[T any](file string, r io.Reader, newDecode func() func([
 				return
 			}
 		}
-		if err := sc.Err(); err != nil {
+		switch err := sc.Err(); {
+		case errors.Is(err, bufio.ErrTooLong):
+			yield(zero, errLineTooLong(file, line))
+		case err != nil:
 			yield(zero, &ReadError{file, "?", err})
 		}
 	}
+}
+
+// errLineTooLong reports a line longer than maxEventLine.
+func errLineTooLong(file string, line int) *ReadError {
+	return &ReadError{file, fmt.Sprint(line), fmt.Errorf("line longer than %d MiB", maxEventLine>>20)}
 }
 
 // lineError positions a decoding error of an NDJSON line: the line, and
@@ -114,31 +124,37 @@ func lineError(file string, line int, raw []byte, err error) *ReadError {
 	return &ReadError{file, pos, err}
 }
 
-// lineBatch is consecutive NDJSON lines decoded by one worker.
+// lineBatch is consecutive whole NDJSON lines, read in one block and
+// decoded by one worker.
 type lineBatch[T any] struct {
-	lines [][]byte // each line as read (untrimmed), copied
-	nums  []int    // their line numbers
+	buf   *[]byte // the lines, each with its newline (the last may lack it)
+	first int     // the line number of the first
 	docs  []T
 	err   *ReadError // the first error; docs holds the documents before it
 	done  chan struct{}
 }
 
-const linesPerBatch = 512
+// blockSize is how much of the input one batch holds (a line longer than
+// that makes its block longer, up to maxEventLine).
+const blockSize = 256 << 10
 
-// readLinesParallel reads sc's lines in batches, decodes them on workers
-// and yields the documents in order.
-func readLinesParallel[T any](file string, sc *bufio.Scanner, firstLine int, newDecode func() func([]byte) (T, error), workers int, yield func(T, error) bool) {
+// blocks recycles the batches' blocks: a decoder does not keep the bytes
+// it is given, so a block is free again once its batch is decoded.
+var blocks = sync.Pool{New: func() any { b := make([]byte, 0, blockSize); return &b }}
+
+// readLinesParallel reads r in blocks of whole lines, decodes them on
+// workers and yields the documents in order.
+func readLinesParallel[T any](file string, r io.Reader, firstLine int, newDecode func() func([]byte) (T, error), workers int, yield func(T, error) bool) {
 	var zero T
 	stop := make(chan struct{})
 	defer close(stop)
 	work := make(chan *lineBatch[T], workers)
 	order := make(chan *lineBatch[T], 2*workers)
-	var readErr error
+	var readErr *ReadError
 	go func() { // the reader: batches in input order
 		defer close(work)
 		defer close(order)
-		b := &lineBatch[T]{done: make(chan struct{})}
-		send := func() bool {
+		send := func(b *lineBatch[T]) bool {
 			select {
 			case order <- b:
 			case <-stop:
@@ -149,37 +165,76 @@ func readLinesParallel[T any](file string, sc *bufio.Scanner, firstLine int, new
 			case <-stop:
 				return false
 			}
-			b = &lineBatch[T]{done: make(chan struct{})}
 			return true
 		}
-		for line := firstLine; sc.Scan(); line++ {
-			if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-				continue
+		line := firstLine
+		var carry []byte // the start of a line the last block cut
+		for eof := false; !eof; {
+			bp := blocks.Get().(*[]byte)
+			buf := append((*bp)[:0], carry...)
+			for {
+				if len(buf) == cap(buf) {
+					if bytes.LastIndexByte(buf, '\n') >= 0 {
+						break // whole lines to decode
+					}
+					if len(buf) >= maxEventLine {
+						readErr = errLineTooLong(file, line)
+						return
+					}
+					// one line fills the block
+					buf = append(make([]byte, 0, min(2*cap(buf), maxEventLine)), buf...)
+				}
+				n, err := r.Read(buf[len(buf):cap(buf)])
+				buf = buf[:len(buf)+n]
+				if err == io.EOF {
+					eof = true
+					break
+				}
+				if err != nil {
+					readErr = &ReadError{file, "?", err}
+					return
+				}
 			}
-			b.lines = append(b.lines, bytes.Clone(sc.Bytes()))
-			b.nums = append(b.nums, line)
-			if len(b.lines) == linesPerBatch && !send() {
+			cut := len(buf)
+			if !eof {
+				cut = bytes.LastIndexByte(buf, '\n') + 1
+			}
+			carry = append(carry[:0], buf[cut:]...)
+			*bp = buf[:cut]
+			b := &lineBatch[T]{buf: bp, first: line, done: make(chan struct{})}
+			line += bytes.Count(buf[:cut], []byte{'\n'})
+			if cut > 0 && !send(b) {
 				return
 			}
-		}
-		readErr = sc.Err()
-		if len(b.lines) > 0 {
-			send()
 		}
 	}()
 	for range workers {
 		go func() {
 			decode := newDecode()
 			for b := range work {
-				for i, raw := range b.lines {
-					d, err := decode(bytes.TrimSpace(raw))
-					if err != nil {
-						b.err = lineError(file, b.nums[i], raw, err)
-						break
+				line, rest := b.first, *b.buf
+				for len(rest) > 0 {
+					raw := rest
+					if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+						raw, rest = rest[:i], rest[i+1:]
+					} else {
+						rest = nil
 					}
-					b.docs = append(b.docs, d)
+					raw = bytes.TrimSuffix(raw, []byte{'\r'}) // as bufio.ScanLines
+					if t := bytes.TrimSpace(raw); len(t) > 0 {
+						d, err := decode(t)
+						if err != nil {
+							b.err = lineError(file, line, raw, err)
+							break
+						}
+						b.docs = append(b.docs, d)
+					}
+					line++
 				}
-				b.lines = nil
+				if cap(*b.buf) == blockSize {
+					blocks.Put(b.buf)
+				}
+				b.buf = nil
 				close(b.done)
 			}
 		}()
@@ -202,7 +257,7 @@ func readLinesParallel[T any](file string, sc *bufio.Scanner, firstLine int, new
 	}
 	// order is closed after the reader's last write to readErr.
 	if readErr != nil {
-		yield(zero, &ReadError{file, "?", readErr})
+		yield(zero, readErr)
 	}
 }
 

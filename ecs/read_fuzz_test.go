@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // FuzzReadEvents feeds arbitrary input to ReadEvents (the reader of
@@ -102,5 +104,51 @@ func TestReadEventsParallel(t *testing.T) {
 		if n++; n == 10 {
 			break
 		}
+	}
+}
+
+// TestReadEventsParallelBlocks: lines cut by the reader's blocks, lines
+// longer than a block, CRLF endings and reads of any size give what one
+// decoder gives; a line over the limit is an error at its line, for both.
+func TestReadEventsParallelBlocks(t *testing.T) {
+	var in strings.Builder
+	for i := range 3000 {
+		switch {
+		case i%500 == 7:
+			fmt.Fprintf(&in, `{"n":%d,"long":"%s"}`+"\r\n", i, strings.Repeat("x", 3*blockSize+i))
+		case i%3 == 0:
+			fmt.Fprintf(&in, `{"n":%d}`+"\r\n", i)
+		default:
+			fmt.Fprintf(&in, "  {\"n\":%d,\"s\":\"%s\"}\n\n", i, strings.Repeat("y", i%700))
+		}
+	}
+	data := in.String()
+	one := func() func([]byte) (Document, error) { return Decode }
+	wantDocs, wantErr := collect(ReadEvents("f", strings.NewReader(data)))
+	if wantErr != "" || len(wantDocs) != 3000 {
+		t.Fatalf("one decoder: %d documents, error %q", len(wantDocs), wantErr)
+	}
+	for name, r := range map[string]io.Reader{
+		"whole":    strings.NewReader(data),
+		"one byte": iotest.OneByteReader(strings.NewReader(data[:200_000])),
+		"halves":   iotest.HalfReader(strings.NewReader(data)),
+	} {
+		want, wantErr := wantDocs, ""
+		if name == "one byte" { // a line cut short at the end
+			want, wantErr = collect(ReadEvents("f", strings.NewReader(data[:200_000])))
+		}
+		got, gotErr := collect(ReadEventsParallel("f", r, one, 3))
+		if gotErr != wantErr || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %d documents, error %q; want %d, error %q", name, len(got), gotErr, len(want), wantErr)
+		}
+	}
+
+	long := "{\"a\":1}\n{\"a\":2}\n{\"s\":\"" + strings.Repeat("z", maxEventLine) + "\"}\n"
+	const wantLong = "f:3: line longer than 16 MiB"
+	if _, err := collect(ReadEvents("f", strings.NewReader(long))); err != wantLong {
+		t.Errorf("one decoder: error %q, want %q", err, wantLong)
+	}
+	if _, err := collect(ReadEventsParallel("f", strings.NewReader(long), one, 2)); err != wantLong {
+		t.Errorf("2 workers: error %q, want %q", err, wantLong)
 	}
 }

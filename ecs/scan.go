@@ -3,18 +3,22 @@ package ecs
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"unicode/utf8"
 )
 
 // flatScan is the fast path of Projection.Project: one pass over raw that
-// checks its syntax as encoding/json does and fills vals (a Record's, by
-// slot) with the values of the paths read, building nothing for the rest
-// of the event. It reports false, leaving vals partly filled, whenever
+// checks its syntax as encoding/json does and fills spans (a Record's, by
+// slot, all absent) with where the values of the paths read lie, building
+// no value at all. It reports false, leaving spans partly filled, whenever
 // the event needs more than that: JSON that encoding/json refuses (the
 // slow path gives its positioned error), a top level that is not an
 // object, a key with an escape, a dot or invalid UTF-8, an array or a
 // repeated key along a path read, or nesting deeper than maxScanDepth.
-func (p *Projection) flatScan(raw []byte, vals []any) bool {
+func (p *Projection) flatScan(raw []byte, spans []span) bool {
+	if len(raw) > math.MaxUint32 {
+		return false // beyond a span's offsets
+	}
 	s := scanner{b: raw}
 	p.path = p.path[:0]
 	p.epoch++
@@ -22,7 +26,7 @@ func (p *Projection) flatScan(raw []byte, vals []any) bool {
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
 		return false
 	}
-	if !p.scanObject(&s, vals, 1) {
+	if !p.scanObject(&s, spans, 1) {
 		return false
 	}
 	s.ws()
@@ -35,7 +39,7 @@ const maxScanDepth = 200
 
 // scanObject reads the object at s.i, whose path (with its trailing dot,
 // or empty at the top) is p.path.
-func (p *Projection) scanObject(s *scanner, vals []any, depth int) bool {
+func (p *Projection) scanObject(s *scanner, spans []span, depth int) bool {
 	if depth > maxScanDepth {
 		return false
 	}
@@ -62,18 +66,14 @@ func (p *Projection) scanObject(s *scanner, vals []any, depth int) bool {
 		info, read := p.paths[string(p.path)]
 		switch {
 		case read && info.kept:
-			if vals[info.slot] != absent {
+			if spans[info.slot].kind != spanAbsent {
 				return false // a repeated key: the last one wins whole
 			}
-			start := s.i
-			if !s.skipValue(depth) {
-				return false
-			}
-			v, ok := goValueOf(s.b[start:s.i])
+			sp, ok := s.valueSpan(depth)
 			if !ok {
 				return false
 			}
-			vals[info.slot] = v
+			spans[info.slot] = sp
 		case read:
 			if p.seenAt[info.n] == p.epoch {
 				return false // a repeated key: the last one wins whole
@@ -81,7 +81,7 @@ func (p *Projection) scanObject(s *scanner, vals []any, depth int) bool {
 			p.seenAt[info.n] = p.epoch
 			if s.i < len(s.b) && s.b[s.i] == '{' {
 				p.path = append(p.path, '.')
-				if !p.scanObject(s, vals, depth+1) {
+				if !p.scanObject(s, spans, depth+1) {
 					return false
 				}
 			} else if s.i < len(s.b) && s.b[s.i] == '[' {
@@ -185,6 +185,85 @@ func scalarOf(b []byte) (any, bool) {
 		return json.Number(b), true
 	}
 	return nil, false
+}
+
+// valueSpan reads and checks the value at s.i and tells where it lies and
+// what it is.
+func (s *scanner) valueSpan(depth int) (span, bool) {
+	start := s.i
+	if start >= len(s.b) {
+		return span{}, false
+	}
+	switch s.b[start] {
+	case '"':
+		plain, ok := s.plainString()
+		if !ok {
+			return span{}, false
+		}
+		if plain {
+			return span{off: uint32(start + 1), end: uint32(s.i - 1), kind: spanString}, true
+		}
+	case '[':
+		if !s.skipComposite(']', depth) {
+			return span{}, false
+		}
+		if off, end, ok := oneString(s.b[start:s.i]); ok {
+			return span{off: uint32(start + off), end: uint32(start + end), kind: spanString1}, true
+		}
+	case 't':
+		return span{kind: spanTrue}, s.literal("true")
+	case 'f':
+		return span{kind: spanFalse}, s.literal("false")
+	case 'n':
+		return span{kind: spanNull}, s.literal("null")
+	case '{':
+		if !s.skipValue(depth) {
+			return span{}, false
+		}
+	default:
+		if !s.number() {
+			return span{}, false
+		}
+		return span{off: uint32(start), end: uint32(s.i), kind: spanNumber}, true
+	}
+	return span{off: uint32(start), end: uint32(s.i), kind: spanJSON}, true
+}
+
+// plainString reads the string at s.i and reports whether it needs no
+// unescaping and is valid UTF-8 (plain), and whether it is valid JSON.
+func (s *scanner) plainString() (plain, ok bool) {
+	var high byte
+	for j := s.i + 1; j < len(s.b); j++ {
+		c := s.b[j]
+		if plainByte[c] {
+			high |= c
+			continue
+		}
+		if c != '"' {
+			return false, s.skipString() // an escape, or a control character
+		}
+		inner := s.b[s.i+1 : j]
+		s.i = j + 1
+		return high < utf8.RuneSelf || utf8.Valid(inner), true
+	}
+	return false, false
+}
+
+// oneString reports whether the checked array v holds one string that
+// needs no unescaping and is valid UTF-8, and where its text lies in v.
+func oneString(v []byte) (off, end int, ok bool) {
+	s := scanner{b: v, i: 1}
+	s.ws()
+	if v[s.i] != '"' {
+		return 0, 0, false
+	}
+	start := s.i
+	if plain, _ := s.plainString(); !plain {
+		return 0, 0, false
+	}
+	off, end = start+1, s.i-1
+	s.ws()
+	return off, end, s.i == len(v)-1 // then v[s.i] is ']'
 }
 
 // scanner checks JSON syntax exactly as encoding/json's scanner does

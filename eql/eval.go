@@ -13,6 +13,7 @@ import (
 
 	"github.com/purpleharness/purpleharness/eql/javaregex"
 	"github.com/purpleharness/purpleharness/eql/lucene"
+	"github.com/purpleharness/purpleharness/jsondoc"
 )
 
 // evalCtx is one event under evaluation.
@@ -102,6 +103,9 @@ func (n *fieldNode) eval(c *evalCtx) val {
 	if n.hasConst {
 		return fromRaw(n.constant, n.ft)
 	}
+	if v, ok := n.evalText(c.doc); ok {
+		return v
+	}
 	raw, ok := c.doc.Lookup(n.name)
 	if !ok {
 		return nullVal
@@ -127,6 +131,52 @@ func (n *fieldNode) eval(c *evalCtx) val {
 		}
 	}
 	return fromRaw(raw, n.ft)
+}
+
+// evalText is eval's shortcut for a field source that gives a plain
+// string or number as text (jsondoc.TextFields): the value fromRaw would
+// build from it, without building the Go value first. ok is false when
+// the general path must answer (anything else, or a mapping that changes
+// the value: a date format, an ignore_above the string may exceed, a type
+// other than keyword, text or long). The string may share the event's
+// memory: whoever keeps a val beyond the event copies it (owned).
+func (n *fieldNode) evalText(doc Fields) (val, bool) {
+	tf, ok := doc.(jsondoc.TextFields)
+	if !ok || n.layouts != nil {
+		return val{}, false
+	}
+	text, kind, ok := tf.LookupText(n.name)
+	if !ok {
+		return val{}, false
+	}
+	switch kind {
+	case jsondoc.TextString:
+		if (n.ignoreAbove == 0 || len(text) <= n.ignoreAbove) && (n.ft == ftUnknown || n.ft == ftKeyword || n.ft == ftText) {
+			return val{k: vStr, s: text}, true
+		}
+	case jsondoc.TextNumber:
+		if n.ft == ftUnknown || n.ft == ftLong {
+			if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+				return val{k: vInt, i: i}, true
+			}
+		}
+	}
+	return val{}, false
+}
+
+// owned is v with no string sharing an event's memory (see evalText).
+func (v val) owned() val {
+	switch v.k {
+	case vStr:
+		v.s = strings.Clone(v.s)
+	case vList:
+		l := make([]val, len(v.l))
+		for i, e := range v.l {
+			l[i] = e.owned()
+		}
+		v.l = l
+	}
+	return v
 }
 
 // leafNode is one predicate of a filter (a comparison, in, match, function

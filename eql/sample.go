@@ -42,7 +42,7 @@ func (r *runner) runSample() (*Response, error) {
 			for _, kt := range tuples {
 				g := groups[kt.id]
 				if g == nil {
-					g = &sampleKey{kt: kt, perSt: make([][]*event, len(stages))}
+					g = &sampleKey{kt: kt.owned(), perSt: make([][]*event, len(stages))}
 					groups[kt.id] = g
 				}
 				g.perSt[si] = append(g.perSt[si], e)

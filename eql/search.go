@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/purpleharness/purpleharness/jsondoc"
 )
 
 // Source is one index of a search: its name, its mapping (may be nil)
@@ -274,6 +276,7 @@ func (r *runner) keepForHit(e *event) *event {
 	}
 	h := r.hitIdentity(ke)
 	c := *ke
+	c.tb = c.tb.owned() // the document it may share memory with goes
 	c.slim = &slimHit{index: h.Index, id: h.ID, src: sl.Slim()}
 	c.doc = c.slim.src
 	r.slimmed = &c
@@ -494,6 +497,11 @@ func Wanted(req Request, opts ...Option) (func() func(Fields) bool, error) {
 // categoryIs tests the event category (a term query on
 // event_category_field: exact, any value of an array).
 func (r *runner) categoryIs(e *event, cat string) bool {
+	if tf, ok := e.doc.(jsondoc.TextFields); ok {
+		if text, kind, ok := tf.LookupText(r.catFld.name); ok && kind == jsondoc.TextString {
+			return text == cat
+		}
+	}
 	raw, ok := e.doc.Lookup(r.catFld.name)
 	if !ok {
 		return false

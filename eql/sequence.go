@@ -20,6 +20,15 @@ type keyTuple struct {
 	vals []val
 }
 
+// owned is k with no value sharing an event's memory, to be kept.
+func (k keyTuple) owned() keyTuple {
+	vals := make([]val, len(k.vals))
+	for i, v := range k.vals {
+		vals[i] = v.owned()
+	}
+	return keyTuple{id: k.id, vals: vals}
+}
+
 type pending struct {
 	key     keyTuple
 	events  []*event // per positive stage matched so far
@@ -298,7 +307,7 @@ func (r *runner) runSequence() (*Response, error) {
 				st := state[kt.id]
 				if pi == 0 {
 					if st == nil {
-						st = &seqState{key: kt, stages: make([]*pending, len(pos))}
+						st = &seqState{key: kt.owned(), stages: make([]*pending, len(pos))}
 						state[kt.id] = st
 					}
 					ke := hold(e)
@@ -307,7 +316,7 @@ func (r *runner) runSequence() (*Response, error) {
 					st.stages[0] = &pending{key: st.key, events: evs, startTS: e.ts}
 					r.progress(st.stages[0])
 					if len(pos) == 1 {
-						stop = !emit(completed{key: kt, events: r.withPlaceholders([]*event{ke})}) || stop
+						stop = !emit(completed{key: st.key, events: r.withPlaceholders([]*event{ke})}) || stop
 						st.stages[0] = nil
 					}
 					continue

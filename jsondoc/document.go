@@ -24,6 +24,29 @@ type Fields interface {
 
 var _ Fields = Document(nil)
 
+// TextFields is a field source that can give a field's value as text,
+// without building it, when that value is one JSON string or number.
+// The text may share memory with the event: it is valid while the event
+// is, and a caller that keeps it must copy it.
+type TextFields interface {
+	Fields
+	// LookupText reports the value at path when Lookup would give a
+	// string (TextString: the string itself), a one-element array of a
+	// string (TextString too: the element) or a json.Number (TextNumber:
+	// its JSON text). ok is false otherwise, absent fields included: ask
+	// Lookup then.
+	LookupText(path string) (text string, kind TextKind, ok bool)
+}
+
+// TextKind is what LookupText's text is.
+type TextKind uint8
+
+// The kinds of LookupText.
+const (
+	TextString TextKind = iota + 1
+	TextNumber
+)
+
 // Sourced is a field source that can give its whole event, for a search
 // hit's _source.
 type Sourced interface {
