@@ -29,9 +29,8 @@ type Projection struct {
 	keep    map[string]bool // a path read: its whole value is kept
 	through map[string]int  // a proper prefix of a path read (descended into): its number
 	parser  fastjson.Parser
-	paths   map[string]pathInfo // keep and through in one, for flatScan
-	path    []byte              // flatScan's current path, reused
-	seenAt  []uint64            // flatScan: the event (epoch) in which each prefix was last met
+	root    *pathNode // keep and through as a tree of keys, for flatScan
+	seenAt  []uint64  // flatScan: the event (epoch) in which each prefix was last met
 	epoch   uint64
 	shape   *recordShape // the kept paths' slots in a Record, shared by its records
 	scratch Record       // ProjectWanted's record for the event at hand
@@ -60,16 +59,33 @@ func NewProjection(paths []string) *Projection {
 		}
 	}
 	p.seenAt = make([]uint64, len(p.through))
-	p.paths = map[string]pathInfo{}
-	for path, n := range p.through {
-		p.paths[path] = pathInfo{key: path, n: n}
-	}
 	p.shape = &recordShape{slot: map[string]int{}}
 	for path := range p.keep {
 		p.shape.slot[path] = len(p.shape.paths)
 		p.shape.paths = append(p.shape.paths, path)
-		// a kept path is not descended into
-		p.paths[path] = pathInfo{key: path, kept: true, slot: p.shape.slot[path]}
+	}
+	p.root = &pathNode{}
+	for path := range p.keep {
+		node := p.root
+		for prefix := range strings.SplitSeq(path, ".") {
+			if node == nil {
+				break // below a kept path, which is not descended into
+			}
+			full := path[:len(node.prefix)+len(prefix)]
+			k := node.find([]byte(prefix))
+			if k == nil {
+				node.keys = append(node.keys, pathKey{key: prefix})
+				k = &node.keys[len(node.keys)-1]
+			}
+			switch slot, kept := p.shape.slot[full]; {
+			case kept:
+				k.kept, k.slot, k.next = true, slot, nil
+			case k.next == nil && !k.kept:
+				k.n = p.through[full]
+				k.next = &pathNode{prefix: full + "."}
+			}
+			node = k.next
+		}
 	}
 	return p
 }
@@ -84,9 +100,22 @@ func NewProjection(paths []string) *Projection {
 // field nobody reads. raw is never written once the Record holds it:
 // LookupText hands out strings that share its memory.
 type Record struct {
-	shape *recordShape
-	spans []span
-	raw   []byte
+	shape   *recordShape
+	spans   []span
+	raw     []byte
+	markKey any // jsondoc.Marked
+	marks   uint64
+}
+
+// Mark leaves bits under key (jsondoc.Marked), in place of any others.
+func (r *Record) Mark(key any, bits uint64) { r.markKey, r.marks = key, bits }
+
+// Marks gives the bits Mark left under key.
+func (r *Record) Marks(key any) uint64 {
+	if r.markKey != key || key == nil {
+		return 0
+	}
+	return r.marks
 }
 
 // span is where a kept path's value lies in a Record's raw JSON, and what
@@ -215,11 +244,12 @@ func (e rawEvent) Source() Document {
 	return d
 }
 
-// ProjectWanted is Project for the events wanted accepts: an event it
-// refuses gives ok false, and when it is a plain one nothing of it is
-// kept (its fields are read into a record reused for the next event), so
-// that an event no filter can match costs no allocation of its own.
-// wanted must not keep the Fields it is given.
+// ProjectWanted is Project for the events wanted accepts, with the marks
+// it left on them (jsondoc.Marked): an event it refuses gives ok false,
+// and when it is a plain one nothing of it is kept (its fields are read
+// into a record reused for the next event), so that an event no filter
+// can match costs no allocation of its own. wanted must not keep the
+// Fields it is given.
 func (p *Projection) ProjectWanted(raw []byte, wanted func(jsondoc.Fields) bool) (f jsondoc.Fields, ok bool, err error) {
 	n := len(p.shape.paths)
 	if len(p.scratch.spans) != n {
@@ -228,13 +258,13 @@ func (p *Projection) ProjectWanted(raw []byte, wanted func(jsondoc.Fields) bool)
 	spans := p.scratch.spans
 	clear(spans)
 	if p.flatScan(raw, spans) {
-		p.scratch.raw = raw
+		p.scratch.raw, p.scratch.markKey, p.scratch.marks = raw, nil, 0
 		keep := wanted(&p.scratch)
 		p.scratch.raw = nil
 		if !keep {
 			return nil, false, nil
 		}
-		return &Record{shape: p.shape, spans: slices.Clone(spans), raw: bytes.Clone(raw)}, true, nil
+		return &Record{shape: p.shape, spans: slices.Clone(spans), raw: bytes.Clone(raw), markKey: p.scratch.markKey, marks: p.scratch.marks}, true, nil
 	}
 	d, err := p.decodeNested(raw)
 	if err != nil {

@@ -20,13 +20,12 @@ func (p *Projection) flatScan(raw []byte, spans []span) bool {
 		return false // beyond a span's offsets
 	}
 	s := scanner{b: raw}
-	p.path = p.path[:0]
 	p.epoch++
 	s.ws()
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
 		return false
 	}
-	if !p.scanObject(&s, spans, 1) {
+	if !p.scanObject(&s, p.root, spans, 1) {
 		return false
 	}
 	s.ws()
@@ -37,13 +36,12 @@ func (p *Projection) flatScan(raw []byte, spans []span) bool {
 // slow path, which applies encoding/json's own limit.
 const maxScanDepth = 200
 
-// scanObject reads the object at s.i, whose path (with its trailing dot,
-// or empty at the top) is p.path.
-func (p *Projection) scanObject(s *scanner, spans []span, depth int) bool {
+// scanObject reads the object at s.i, whose keys read or descended into
+// are node's (nil: none).
+func (p *Projection) scanObject(s *scanner, node *pathNode, spans []span, depth int) bool {
 	if depth > maxScanDepth {
 		return false
 	}
-	base := len(p.path)
 	s.i++ // '{'
 	s.ws()
 	if s.i < len(s.b) && s.b[s.i] == '}' {
@@ -62,26 +60,28 @@ func (p *Projection) scanObject(s *scanner, spans []span, depth int) bool {
 		}
 		s.i++
 		s.ws()
-		p.path = append(p.path[:base], key...)
-		info, read := p.paths[string(p.path)]
+		k := node.find(key)
 		switch {
-		case read && info.kept:
-			if spans[info.slot].kind != spanAbsent {
+		case k == nil:
+			if !s.skipValue(depth) {
+				return false
+			}
+		case k.kept:
+			if spans[k.slot].kind != spanAbsent {
 				return false // a repeated key: the last one wins whole
 			}
 			sp, ok := s.valueSpan(depth)
 			if !ok {
 				return false
 			}
-			spans[info.slot] = sp
-		case read:
-			if p.seenAt[info.n] == p.epoch {
+			spans[k.slot] = sp
+		default:
+			if p.seenAt[k.n] == p.epoch {
 				return false // a repeated key: the last one wins whole
 			}
-			p.seenAt[info.n] = p.epoch
+			p.seenAt[k.n] = p.epoch
 			if s.i < len(s.b) && s.b[s.i] == '{' {
-				p.path = append(p.path, '.')
-				if !p.scanObject(s, spans, depth+1) {
+				if !p.scanObject(s, k.next, spans, depth+1) {
 					return false
 				}
 			} else if s.i < len(s.b) && s.b[s.i] == '[' {
@@ -89,12 +89,7 @@ func (p *Projection) scanObject(s *scanner, spans []span, depth int) bool {
 			} else if !s.skipValue(depth) {
 				return false
 			}
-		default:
-			if !s.skipValue(depth) {
-				return false
-			}
 		}
-		p.path = p.path[:base]
 		s.ws()
 		if s.i >= len(s.b) {
 			return false
@@ -111,12 +106,33 @@ func (p *Projection) scanObject(s *scanner, spans []span, depth int) bool {
 	}
 }
 
-// pathInfo is what flatScan knows of a path read or a prefix of one.
-type pathInfo struct {
-	key  string // the path
-	kept bool   // a path read, else a prefix descended into
-	slot int    // a path read: its slot in a Record
-	n    int    // a prefix's number (Projection.seenAt)
+// pathNode is one level of the paths a Projection reads: the keys of an
+// object at that level that are read (kept) or descended into.
+type pathNode struct {
+	prefix string // the level's path, with its trailing dot; empty at the top
+	keys   []pathKey
+}
+
+// pathKey is a key of a pathNode.
+type pathKey struct {
+	key  string
+	kept bool      // a path read: its value is kept, at slot of a Record
+	slot int       // kept: its slot in a Record
+	n    int       // descended into: its number (Projection.seenAt)
+	next *pathNode // descended into: the keys below it
+}
+
+// find returns the key k of node, or nil; a nil node has no keys.
+func (node *pathNode) find(k []byte) *pathKey {
+	if node == nil {
+		return nil
+	}
+	for i := range node.keys {
+		if pk := &node.keys[i]; len(pk.key) == len(k) && pk.key == string(k) {
+			return pk
+		}
+	}
+	return nil
 }
 
 // goValueOf converts one checked JSON value as Decode does: scalars and
@@ -274,15 +290,13 @@ type scanner struct {
 }
 
 func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
+	for s.i < len(s.b) && s.b[s.i] <= ' ' && space[s.b[s.i]] {
+		s.i++
 	}
 }
+
+// space marks JSON's white space.
+var space = [256]bool{' ': true, '\t': true, '\n': true, '\r': true}
 
 // plainKey reads an object key that needs no unescaping, holds no dot and
 // is valid UTF-8, and returns its bytes; any other key reports false.
@@ -291,22 +305,30 @@ func (s *scanner) plainKey() ([]byte, bool) {
 		return nil, false
 	}
 	start := s.i + 1
+	var high byte
 	for j := start; j < len(s.b); j++ {
 		c := s.b[j]
-		if plainByte[c] && c != '.' {
+		if keyByte[c] {
+			high |= c
 			continue
 		}
-		switch {
-		case c == '"':
-			s.i = j + 1
-			key := s.b[start:j]
-			return key, utf8.Valid(key)
-		case c == '\\' || c == '.' || c < 0x20:
-			return nil, false
+		if c != '"' {
+			return nil, false // an escape, a dot or a control character
 		}
+		s.i = j + 1
+		key := s.b[start:j]
+		return key, high < utf8.RuneSelf || utf8.Valid(key)
 	}
 	return nil, false
 }
+
+// keyByte marks the bytes plainKey takes as they are: plainByte's, but
+// not '.'.
+var keyByte = func() (t [256]bool) {
+	t = plainByte
+	t['.'] = false
+	return t
+}()
 
 func (s *scanner) skipValue(depth int) bool {
 	if s.i >= len(s.b) {

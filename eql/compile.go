@@ -20,6 +20,7 @@ type config struct {
 	report    *SequenceReport
 	holdAll   bool // hold every event for the sort, even one no filter matches (the reference)
 	spill     *Spill
+	marks     *marksKey // take the marks of a Prefilter's tests (Prefilter.Marks)
 }
 
 // WithMapping gives the engine the index mapping: field types, aliases

@@ -220,19 +220,20 @@ func (a *event) cmp(b *event) int {
 }
 
 type runner struct {
-	ctx      context.Context
-	p        *Program
-	req      Request
-	cfg      config
-	sources  []Source
-	tsField  *fieldNode
-	tbField  *fieldNode
-	catFld   *fieldNode
-	ord      int64
-	partial  bool
-	failures []ShardFailure
-	failed   map[int]bool // stage index (len(stages) = until) whose search failed on some index
-	ectx     evalCtx
+	ctx       context.Context
+	p         *Program
+	req       Request
+	cfg       config
+	sources   []Source
+	tsField   *fieldNode
+	tbField   *fieldNode
+	catFld    *fieldNode
+	ord       int64
+	partial   bool
+	failures  []ShardFailure
+	failed    map[int]bool // stage index (len(stages) = until) whose search failed on some index
+	ectx      evalCtx
+	filterBit map[*term]uint64 // marked: each filter's bit in a Prefilter's marks
 	// Streaming reuses one event struct; retain copies the current event
 	// when a sequence or result keeps it (most events are dropped).
 	scratch event
@@ -417,16 +418,56 @@ func (r *runner) prefilter() func(*event) bool {
 	if r.cfg.report != nil || r.cfg.holdAll {
 		return nil
 	}
-	wanted := r.wantedTest()
+	wanted := r.wantedTest(nil)
 	sequence := r.p.q.Kind == SequenceQuery
 	return func(e *event) bool {
-		return !(sequence && !e.hasTS) && wanted(e.doc, e.index)
+		if sequence && !e.hasTS {
+			return false
+		}
+		if r.cfg.marks != nil {
+			if m, ok := e.doc.(jsondoc.Marked); ok && m.Marks(r.cfg.marks) != 0 {
+				return true // a Prefilter's test found a filter matching
+			}
+		}
+		return wanted(e.doc, e.index)
 	}
 }
 
 // wantedTest is prefilter's test of an event's fields. Each test has its
-// own evaluation state; the runner's it only reads.
-func (r *runner) wantedTest() func(doc Fields, index string) bool {
+// own evaluation state; the runner's it only reads. With a key, it marks
+// the first filter it finds matching an event that keeps marks.
+func (r *runner) wantedTest(key *marksKey) func(doc Fields, index string) bool {
+	filters := r.filters()
+	c := &evalCtx{}
+	e := &event{}
+	return func(doc Fields, index string) bool {
+		e.doc, e.index = doc, index
+		for i, s := range filters {
+			if s.category != "" && !r.categoryIs(e, s.category) {
+				continue
+			}
+			*c = evalCtx{doc: doc}
+			if bf := r.cfg.badField; bf != nil {
+				c.bad = func(f string) bool { return bf(index, f) }
+			}
+			v := s.cond.eval(c)
+			if c.failed {
+				return true
+			}
+			if v.k == vBool && v.b {
+				if m, ok := doc.(jsondoc.Marked); ok && key != nil && i < 64 {
+					m.Mark(key, 1<<i)
+				}
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// filters are the distinct filters of the query's stages, then its until
+// filter: the order in which a Prefilter numbers them in its marks.
+func (r *runner) filters() []*stage {
 	var filters []*stage
 	seen := map[*term]bool{}
 	for _, s := range r.p.stages {
@@ -438,24 +479,31 @@ func (r *runner) wantedTest() func(doc Fields, index string) bool {
 	if r.p.until != nil {
 		filters = append(filters, r.p.until)
 	}
-	c := &evalCtx{}
-	e := &event{}
-	return func(doc Fields, index string) bool {
-		e.doc, e.index = doc, index
-		for _, s := range filters {
-			if s.category != "" && !r.categoryIs(e, s.category) {
-				continue
-			}
-			*c = evalCtx{doc: doc}
-			if bf := r.cfg.badField; bf != nil {
-				c.bad = func(f string) bool { return bf(index, f) }
-			}
-			if v := s.cond.eval(c); c.failed || v.k == vBool && v.b {
-				return true
-			}
-		}
+	return filters
+}
+
+// marked reports whether a Prefilter's test marked s as matching e.
+func (r *runner) marked(s *stage, e *event) bool {
+	if r.cfg.marks == nil {
 		return false
 	}
+	m, ok := e.doc.(jsondoc.Marked)
+	if !ok {
+		return false
+	}
+	bits := m.Marks(r.cfg.marks)
+	if bits == 0 {
+		return false
+	}
+	if r.filterBit == nil {
+		r.filterBit = map[*term]uint64{}
+		for i, f := range r.filters() {
+			if i < 64 && f.t != nil {
+				r.filterBit[f.t] = 1 << i
+			}
+		}
+	}
+	return bits&r.filterBit[s.t] != 0
 }
 
 // Dropped stands, in the stream given to Search, for an event that a
@@ -468,14 +516,26 @@ type dropped struct{}
 
 func (dropped) Lookup(string) (any, bool) { return nil, false }
 
+// Prefilter gives tests of whether an event of unsorted input can take
+// part in a request's answer, for the goroutines that read the input (see
+// Wanted).
+type Prefilter struct {
+	r   *runner
+	cfg config
+	key *marksKey
+}
+
+// marksKey is the key under which a Prefilter's tests mark events.
+type marksKey struct{}
+
 // Wanted gives tests of whether an event of unsorted input can take part
 // in req's answer, for the goroutines that read the input: an event a
 // test refuses matches no filter of the query (stage, until or missing
 // stage) and cannot fail one, so it may be given to Search as Dropped,
 // which neither holds nor evaluates it (Search would drop it too, on its
-// own goroutine). Each call of the returned function gives a test for one
-// goroutine. opts are the search's own (mapping, index, failing fields).
-func Wanted(req Request, opts ...Option) (func() func(Fields) bool, error) {
+// own goroutine). opts are the search's own (mapping, index, failing
+// fields).
+func Wanted(req Request, opts ...Option) (*Prefilter, error) {
 	var cfg config
 	for _, o := range opts {
 		o(&cfg)
@@ -484,15 +544,24 @@ func Wanted(req Request, opts ...Option) (func() func(Fields) bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := newRunner(context.Background(), prog, req, cfg, nil)
-	return func() func(Fields) bool {
-		if r.cfg.report != nil || r.cfg.holdAll {
-			return func(Fields) bool { return true }
-		}
-		test := r.wantedTest()
-		return func(f Fields) bool { return test(f, cfg.index) }
-	}, nil
+	return &Prefilter{r: newRunner(context.Background(), prog, req, cfg, nil), cfg: cfg, key: &marksKey{}}, nil
 }
+
+// Test gives a test for one goroutine. On an event that can keep marks
+// (jsondoc.Marked), the test marks the filters it found matching, so that
+// a search given Marks() does not evaluate them again.
+func (p *Prefilter) Test() func(Fields) bool {
+	r := p.r
+	if r.cfg.report != nil || r.cfg.holdAll {
+		return func(Fields) bool { return true }
+	}
+	test := r.wantedTest(p.key)
+	return func(f Fields) bool { return test(f, p.cfg.index) }
+}
+
+// Marks is the option that makes Search take the marks of p's tests: a
+// filter marked as matching an event is not evaluated on it again.
+func (p *Prefilter) Marks() Option { return func(c *config) { c.marks = p.key } }
 
 // categoryIs tests the event category (a term query on
 // event_category_field: exact, any value of an array).
@@ -555,6 +624,9 @@ func (r *runner) inputOrder() iter.Seq2[*event, error] {
 // matches evaluates a stage filter (category and condition) on e.
 // failed reports a field that could not be evaluated on e's index.
 func (r *runner) matches(s *stage, e *event) (ok, failed bool) {
+	if r.marked(s, e) {
+		return true, false
+	}
 	c := &r.ectx
 	*c = evalCtx{doc: e.doc}
 	if r.cfg.badField != nil {

@@ -47,6 +47,16 @@ const (
 	TextNumber
 )
 
+// Marked is a field source that carries marks a test left on it where it
+// was read, for a later reader to find: bits under a key, so that a
+// reader with another key never takes them for its own.
+type Marked interface {
+	Fields
+	Mark(key any, bits uint64)
+	// Marks gives the bits left under key (none under another key).
+	Marks(key any) uint64
+}
+
 // Sourced is a field source that can give its whole event, for a search
 // hit's _source.
 type Sourced interface {

@@ -208,8 +208,10 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return ruleQueryError(rule, err, stderr)
 	}
+	// The filters the readers found matching are not evaluated again.
+	opts = append(opts, wanted.Marks())
 	newDecode := func() func([]byte) (eql.Fields, error) {
-		test := wanted()
+		test := wanted.Test()
 		if project {
 			p := newProjection()
 			return func(raw []byte) (eql.Fields, error) {

@@ -138,7 +138,7 @@ func TestProjectionDifferential(t *testing.T) {
 					t.Errorf("%s %s: Wanted: %v, but the search answered", q.File, q.Name, err)
 				}
 			} else {
-				project, test := ecs.NewProjection(fields), wanted()
+				project, test := ecs.NewProjection(fields), wanted.Test()
 				dropping := func(raw []byte) (eql.Fields, error) {
 					f, ok, err := project.ProjectWanted(raw, test)
 					if err == nil && !ok {
@@ -149,6 +149,10 @@ func TestProjectionDifferential(t *testing.T) {
 				}
 				if got := search(q, req, dropping); full != got {
 					t.Errorf("%s %s: response with dropped events differs\nquery: %s\nfull:    %.400s\ndropped: %.400s", q.File, q.Name, q.Query, full, got)
+				}
+				// and the filters the test found matching taken as marked
+				if got := search(q, req, dropping, wanted.Marks()); full != got {
+					t.Errorf("%s %s: response with marked events differs\nquery: %s\nfull:   %.400s\nmarked: %.400s", q.File, q.Name, q.Query, full, got)
 				}
 			}
 			// Spilled every few events (many runs merged back), and the
