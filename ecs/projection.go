@@ -2,8 +2,11 @@ package ecs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"maps"
+	"math"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -26,14 +29,15 @@ const RawKey = "\x00raw"
 // any of the paths answers as on the fully decoded document; what else
 // the event holds costs neither a map nor a string.
 type Projection struct {
-	keep    map[string]bool // a path read: its whole value is kept
-	through map[string]int  // a proper prefix of a path read (descended into): its number
-	parser  fastjson.Parser
-	root    *pathNode // keep and through as a tree of keys, for flatScan
-	seenAt  []uint64  // flatScan: the event (epoch) in which each prefix was last met
-	epoch   uint64
-	shape   *recordShape // the kept paths' slots in a Record, shared by its records
-	scratch Record       // ProjectWanted's record for the event at hand
+	keep     map[string]bool // a path read: its whole value is kept
+	through  map[string]int  // a proper prefix of a path read (descended into): its number
+	parser   fastjson.Parser
+	root     *pathNode // keep and through as a tree of keys, for flatScan
+	seenAt   []uint64  // flatScan: the event (epoch) in which each prefix was last met
+	epoch    uint64
+	shape    *recordShape // the kept paths' slots in a Record, shared by its records
+	scratch  Record       // ProjectWanted's record for the event at hand
+	spillBuf []byte       // EncodeSpilled's, reused
 }
 
 // recordShape numbers a Projection's kept paths: a Record holds the value
@@ -60,7 +64,9 @@ func NewProjection(paths []string) *Projection {
 	}
 	p.seenAt = make([]uint64, len(p.through))
 	p.shape = &recordShape{slot: map[string]int{}}
-	for path := range p.keep {
+	// Slots in path order: two Projections on the same paths number them
+	// alike (FromBinary).
+	for _, path := range slices.Sorted(maps.Keys(p.keep)) {
 		p.shape.slot[path] = len(p.shape.paths)
 		p.shape.paths = append(p.shape.paths, path)
 	}
@@ -447,3 +453,94 @@ func FullSource(d Document) Document {
 	}
 	return full
 }
+
+// AppendBinary appends r in the form a Projection on the same paths reads
+// back with FromBinary, without scanning its JSON again: where each field
+// lies, then the JSON. Marks are not kept.
+func (r *Record) AppendBinary(b []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(r.spans)))
+	for _, sp := range r.spans {
+		b = append(b, byte(sp.kind))
+		if sp.kind != spanAbsent {
+			b = binary.AppendUvarint(b, uint64(sp.off))
+			b = binary.AppendUvarint(b, uint64(sp.end-sp.off))
+		}
+	}
+	return append(b, r.raw...)
+}
+
+// errBinary reports a record FromBinary cannot read.
+var errBinary = errors.New("not a record of this projection")
+
+// FromBinary reads a Record that AppendBinary wrote from a record of a
+// Projection on the same paths. The Record keeps b (its JSON is read in
+// place): b must not change afterwards.
+func (p *Projection) FromBinary(b []byte) (*Record, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n != uint64(len(p.shape.paths)) {
+		return nil, errBinary
+	}
+	b = b[k:]
+	spans := make([]span, n)
+	for i := range spans {
+		if len(b) == 0 || b[0] > byte(spanJSON) {
+			return nil, errBinary
+		}
+		spans[i].kind, b = spanKind(b[0]), b[1:]
+		if spans[i].kind == spanAbsent {
+			continue
+		}
+		off, k1 := binary.Uvarint(b)
+		if k1 <= 0 {
+			return nil, errBinary
+		}
+		size, k2 := binary.Uvarint(b[k1:])
+		if k2 <= 0 || off > math.MaxUint32 || size > math.MaxUint32-off {
+			return nil, errBinary
+		}
+		b = b[k1+k2:]
+		spans[i].off, spans[i].end = uint32(off), uint32(off+size)
+	}
+	for _, sp := range spans {
+		if uint64(sp.end) > uint64(len(b)) || sp.off > sp.end {
+			return nil, errBinary
+		}
+	}
+	return &Record{shape: p.shape, spans: spans, raw: b}, nil
+}
+
+// EncodeSpilled and DecodeSpilled write an event p made to a spill file and
+// read it back (eql.Spill): a Record as AppendBinary writes it, read back
+// without scanning, anything else as its JSON, projected again. The bytes
+// EncodeSpilled returns are valid until its next call; DecodeSpilled keeps
+// the bytes it is given. Like p, they are not safe for concurrent use.
+func (p *Projection) EncodeSpilled(f jsondoc.Fields) ([]byte, error) {
+	switch e := f.(type) {
+	case *Record:
+		p.spillBuf = e.AppendBinary(append(p.spillBuf[:0], spilledRecord))
+		return p.spillBuf, nil
+	case Document:
+		if raw, ok := e[RawKey].([]byte); ok {
+			return append([]byte{spilledJSON}, raw...), nil
+		}
+	}
+	raw, err := json.Marshal(f)
+	return append([]byte{spilledJSON}, raw...), err
+}
+
+// DecodeSpilled reads back what EncodeSpilled wrote.
+func (p *Projection) DecodeSpilled(b []byte) (jsondoc.Fields, error) {
+	if len(b) > 0 && b[0] == spilledRecord {
+		return p.FromBinary(b[1:])
+	}
+	if len(b) > 0 && b[0] == spilledJSON {
+		return p.Project(b[1:])
+	}
+	return nil, errBinary
+}
+
+// The first byte of a spilled event: how the rest is written.
+const (
+	spilledJSON   = 'j'
+	spilledRecord = 'r'
+)

@@ -43,7 +43,7 @@ func (r *runner) runSample() (*Response, error) {
 				g := groups[kt.id]
 				if g == nil {
 					g = &sampleKey{kt: kt.owned(), perSt: make([][]*event, len(stages))}
-					groups[kt.id] = g
+					groups[g.kt.id] = g
 				}
 				g.perSt[si] = append(g.perSt[si], e)
 			}

@@ -242,6 +242,7 @@ type runner struct {
 	fillCtx evalCtx
 	keyCtx  evalCtx
 	keyBuf  []byte
+	keyVals []val
 	tuple1  [1]keyTuple
 	// furthest tracks per-key progress for a SequenceReport.
 	furthest map[string]*KeyProgress

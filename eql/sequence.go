@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Sequence matching follows Elasticsearch's SequenceMatcher: events are
@@ -20,13 +21,14 @@ type keyTuple struct {
 	vals []val
 }
 
-// owned is k with no value sharing an event's memory, to be kept.
+// owned is k sharing no memory with an event or the runner's buffers
+// (simpleKey), to be kept.
 func (k keyTuple) owned() keyTuple {
 	vals := make([]val, len(k.vals))
 	for i, v := range k.vals {
 		vals[i] = v.owned()
 	}
-	return keyTuple{id: k.id, vals: vals}
+	return keyTuple{id: strings.Clone(k.id), vals: vals}
 }
 
 type pending struct {
@@ -120,9 +122,9 @@ func (r *runner) keyTuples(s *stage, e *event) ([]keyTuple, bool) {
 // single-valued (the common case); simple=false sends the caller to the
 // general path.
 func (r *runner) simpleKey(s *stage, e *event, nk int) (t keyTuple, ok, simple bool) {
-	vals := make([]val, 0, nk)
+	vals := r.keyVals[:0]
 	b := r.keyBuf[:0]
-	defer func() { r.keyBuf = b }()
+	defer func() { r.keyBuf, r.keyVals = b, vals }()
 	one := func(fn *fieldNode, opt bool) bool {
 		c := &r.keyCtx
 		*c = evalCtx{doc: e.doc}
@@ -155,7 +157,10 @@ func (r *runner) simpleKey(s *stage, e *event, nk int) (t keyTuple, ok, simple b
 			return t, ok, simple
 		}
 	}
-	return keyTuple{id: string(b), vals: vals}, true, true
+	// The tuple shares the runner's buffers (and its strings the event's
+	// memory) until the next call: a caller that keeps it keeps its
+	// owned copy.
+	return keyTuple{id: unsafe.String(unsafe.SliceData(b), len(b)), vals: vals}, true, true
 }
 
 func distinctSorted(v val) []val {
@@ -308,7 +313,7 @@ func (r *runner) runSequence() (*Response, error) {
 				if pi == 0 {
 					if st == nil {
 						st = &seqState{key: kt.owned(), stages: make([]*pending, len(pos))}
-						state[kt.id] = st
+						state[st.key.id] = st
 					}
 					ke := hold(e)
 					evs := make([]*event, 1, len(pos))

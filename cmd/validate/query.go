@@ -194,11 +194,12 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return p
 	}
 	if !*sorted {
-		decode := func(raw []byte) (eql.Fields, error) { return ecs.Decode(raw) }
+		spill := eql.Spill{Budget: int64(memory), Encode: spillEncode, Decode: func(raw []byte) (eql.Fields, error) { return ecs.Decode(raw) }}
 		if project {
-			decode = newProjection().Project
+			p := newProjection()
+			spill.Encode, spill.Decode = p.EncodeSpilled, p.DecodeSpilled
 		}
-		opts = append(opts, eql.WithSpill(eql.Spill{Budget: int64(memory), Encode: spillEncode, Decode: decode}))
+		opts = append(opts, eql.WithSpill(spill))
 	}
 	// The readers on every core drop the events no filter of the query
 	// can match, so that the search's own goroutine does not read them at
@@ -337,7 +338,7 @@ func indexName(events string) string {
 	return strings.TrimSuffix(base, filepath.Ext(base))
 }
 
-// spillEncode is the JSON an event is spilled as: a projected event's own.
+// spillEncode is the JSON an event is spilled as when it was decoded whole.
 func spillEncode(f eql.Fields) ([]byte, error) {
 	switch e := f.(type) {
 	case *ecs.Record:

@@ -166,10 +166,15 @@ func TestProjectionDifferential(t *testing.T) {
 			spill := eql.Spill{Dir: t.TempDir(), Budget: 3000, Encode: rawOf,
 				Decode: project.Project}
 			spilled := search(q, req, project.Project, eql.WithSpill(spill))
-			store.Close()
 			if full != spilled {
 				t.Errorf("%s %s: spilled response differs\nquery: %s\nfull:    %.400s\nspilled: %.400s", q.File, q.Name, q.Query, full, spilled)
 			}
+			// the same, spilled as records that are not scanned again
+			spill.Encode, spill.Decode = project.EncodeSpilled, project.DecodeSpilled
+			if got := search(q, req, project.Project, eql.WithSpill(spill)); full != got {
+				t.Errorf("%s %s: response spilled as records differs\nquery: %s\nfull:    %.400s\nspilled: %.400s", q.File, q.Name, q.Query, full, got)
+			}
+			store.Close()
 			n++
 		}
 	}
