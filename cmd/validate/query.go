@@ -191,6 +191,9 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	newProjection := func() *ecs.Projection {
 		p := ecs.NewProjection(fields)
 		p.StoreSources(store)
+		if req.Size < 0 {
+			p.KeepValuesOnly() // no event is returned
+		}
 		return p
 	}
 	if !*sorted {
