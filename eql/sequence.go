@@ -31,17 +31,20 @@ func (k keyTuple) owned() keyTuple {
 	return keyTuple{id: strings.Clone(k.id), vals: vals}
 }
 
+// pending is a sequence that has matched some stages; the zero pending
+// is none.
 type pending struct {
-	key     keyTuple
 	events  []*event // per positive stage matched so far
 	startTS int64    // the first event's timestamp, for maxspan
+	live    bool
 }
 
 type seqState struct {
 	// key is the join key, kept once for every sequence of the state.
 	key keyTuple
-	// per stage, the latest pending sequence that completed that stage
-	stages []*pending
+	// per stage, the latest pending sequence that completed that stage,
+	// held in place: the matcher reads them for every event of the key
+	stages []pending
 }
 
 type completed struct {
@@ -225,11 +228,8 @@ func (r *runner) runSequence() (*Response, error) {
 	}
 	// With no sequence to return (size 0) and nothing that reads a kept
 	// event again (missing-event stages, failing fields, a report), an
-	// open sequence keeps no event: nil stands for each.
-	hold := r.keepForHit
-	if keep.k == 0 && !anyMissing && r.cfg.badField == nil && rep == nil {
-		hold = func(*event) *event { return nil }
-	}
+	// open sequence keeps no event, nor a slice for them.
+	noHits := keep.k == 0 && !anyMissing && r.cfg.badField == nil && rep == nil
 	count, nextSweep := 0, 4096
 	var lastSweepTS int64
 	sweptOnce := false
@@ -271,9 +271,9 @@ func (r *runner) runSequence() (*Response, error) {
 			for k, st := range state {
 				alive := false
 				for i, p := range st.stages {
-					if p != nil && e.ts-p.startTS > maxspan {
-						st.stages[i] = nil
-					} else if p != nil {
+					if p.live && e.ts-p.startTS > maxspan {
+						st.stages[i] = pending{}
+					} else if p.live {
 						alive = true
 					}
 				}
@@ -312,25 +312,30 @@ func (r *runner) runSequence() (*Response, error) {
 				st := state[kt.id]
 				if pi == 0 {
 					if st == nil {
-						st = &seqState{key: kt.owned(), stages: make([]*pending, len(pos))}
+						st = &seqState{key: kt.owned(), stages: make([]pending, len(pos))}
 						state[st.key.id] = st
 					}
-					ke := hold(e)
-					evs := make([]*event, 1, len(pos))
-					evs[0] = ke
-					st.stages[0] = &pending{key: st.key, events: evs, startTS: e.ts}
-					r.progress(st.stages[0])
+					var evs []*event
+					if !noHits {
+						evs = make([]*event, 1, len(pos))
+						evs[0] = r.keepForHit(e)
+					}
+					st.stages[0] = pending{events: evs, startTS: e.ts, live: true}
+					r.progress(st.key, &st.stages[0])
 					if len(pos) == 1 {
-						stop = !emit(completed{key: st.key, events: r.withPlaceholders([]*event{ke})}) || stop
-						st.stages[0] = nil
+						if !noHits {
+							evs = r.withPlaceholders(slices.Clip(evs))
+						}
+						stop = !emit(completed{key: st.key, events: evs}) || stop
+						st.stages[0] = pending{}
 					}
 					continue
 				}
-				if st == nil || st.stages[pi-1] == nil {
+				if st == nil || !st.stages[pi-1].live {
 					continue
 				}
 				p := st.stages[pi-1]
-				st.stages[pi-1] = nil
+				st.stages[pi-1] = pending{}
 				if maxspan > 0 && e.ts-p.startTS > maxspan {
 					if rep != nil {
 						rep.MaxspanRejections++
@@ -338,11 +343,16 @@ func (r *runner) runSequence() (*Response, error) {
 					continue
 				}
 				// p left stage pi-1 for good: it advances in place
-				ke := hold(e)
-				p.events = append(p.events, ke)
-				r.progress(p)
+				if !noHits {
+					p.events = append(p.events, r.keepForHit(e))
+				}
+				r.progress(st.key, &p)
 				if pi == len(pos)-1 {
-					stop = !emit(completed{key: p.key, events: r.withPlaceholders(p.events)}) || stop
+					evs := p.events
+					if !noHits {
+						evs = r.withPlaceholders(p.events)
+					}
+					stop = !emit(completed{key: st.key, events: evs}) || stop
 					continue
 				}
 				st.stages[pi] = p
@@ -364,7 +374,7 @@ func (r *runner) runSequence() (*Response, error) {
 							// are dropped too.
 							if rep != nil {
 								for _, p := range st.stages {
-									if p != nil {
+									if p.live {
 										rep.UntilRejections++
 									}
 								}
@@ -611,17 +621,17 @@ func WithSequenceReport(rep *SequenceReport) Option {
 }
 
 // progress records a pending sequence's length for its key.
-func (r *runner) progress(p *pending) {
+func (r *runner) progress(key keyTuple, p *pending) {
 	if r.furthest == nil {
 		return
 	}
-	kp := r.furthest[p.key.id]
+	kp := r.furthest[key.id]
 	if kp != nil && kp.Stages >= len(p.events) {
 		return
 	}
 	if kp == nil {
-		kp = &KeyProgress{JoinKeys: r.joinKeyValues(p.key), id: p.key.id}
-		r.furthest[p.key.id] = kp
+		kp = &KeyProgress{JoinKeys: r.joinKeyValues(key), id: key.id}
+		r.furthest[key.id] = kp
 	}
 	kp.Stages = len(p.events)
 	kp.Events = kp.Events[:0]
