@@ -342,7 +342,8 @@ func (r *runner) fill(e *event, doc Fields, index string, pos int) {
 func (r *runner) events() iter.Seq2[*event, error] {
 	return func(yield func(*event, error) bool) {
 		if r.cfg.streaming && len(r.sources) == 1 {
-			var prev event
+			var prev event // the last event not dropped, if any (havePrev)
+			havePrev := false
 			pos := 0
 			e := &r.scratch
 			for doc, err := range r.sources[0].Events {
@@ -363,11 +364,11 @@ func (r *runner) events() iter.Seq2[*event, error] {
 						return
 					}
 				}
-				if pos > 1 && e.before(&prev) {
+				if havePrev && e.before(&prev) {
 					yield(nil, fmt.Errorf("event %d is out of order (timestamp/tiebreaker before event %d's) and Sorted() was given", pos, pos-1))
 					return
 				}
-				prev = event{ts: e.ts, hasTS: e.hasTS, tb: e.tb, ord: e.ord}
+				prev, havePrev = event{ts: e.ts, hasTS: e.hasTS, tb: e.tb, ord: e.ord}, true
 				if !yield(e, nil) {
 					return
 				}

@@ -45,3 +45,28 @@ func TestSequenceNoHits(t *testing.T) {
 		}
 	}
 }
+
+// TestSortedAfterDropped: with Sorted(), events the readers dropped
+// (Dropped) are not ordered against the ones after them; the first event
+// kept is compared with nothing, even when it is not the first event.
+func TestSortedAfterDropped(t *testing.T) {
+	stream := []Fields{Dropped, Dropped, ev(1, "2026-01-01T00:00:02Z"), Dropped, ev(2, "2026-01-01T00:00:03Z")}
+	events := func(yield func(Fields, error) bool) {
+		for _, f := range stream {
+			if !yield(f, nil) {
+				return
+			}
+		}
+	}
+	resp, err := Search(context.Background(), Request{Query: "process where true"}, events, Sorted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := selected(t, resp); fmt.Sprint(got) != "[1 2]" {
+		t.Errorf("selected %v, want [1 2]", got)
+	}
+	stream[4] = ev(3, "2026-01-01T00:00:01Z") // out of order after a kept one
+	if _, err := Search(context.Background(), Request{Query: "process where true"}, events, Sorted()); err == nil {
+		t.Error("an event out of order after a kept one: no error")
+	}
+}
