@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 	"unsafe"
 
@@ -40,11 +41,18 @@ type Projection struct {
 	spillBuf []byte       // EncodeSpilled's, reused
 }
 
+// layout stands for one numbering of paths (Record.Layout): one per set
+// of paths, for the life of the process.
+type layout struct{ _ byte }
+
+var layouts sync.Map // the paths, joined by NUL: *layout
+
 // recordShape numbers a Projection's kept paths: a Record holds the value
 // of path p at slot[p].
 type recordShape struct {
 	slot       map[string]int
 	paths      []string
+	layout     *layout      // shared by the shapes on the same paths
 	valuesOnly bool         // KeepValuesOnly
 	store      *SourceStore // where Slim puts the JSON, if anywhere
 }
@@ -71,6 +79,8 @@ func NewProjection(paths []string) *Projection {
 		p.shape.slot[path] = len(p.shape.paths)
 		p.shape.paths = append(p.shape.paths, path)
 	}
+	l, _ := layouts.LoadOrStore(strings.Join(p.shape.paths, "\x00"), &layout{})
+	p.shape.layout = l.(*layout)
 	p.root = &pathNode{}
 	for path := range p.keep {
 		node := p.root
@@ -195,7 +205,24 @@ func (r *Record) LookupText(path string) (string, jsondoc.TextKind, bool) {
 	if !ok {
 		return "", 0, false
 	}
-	sp := r.spans[i]
+	return r.TextAt(i)
+}
+
+// Layout is the numbering of r's fields, the same for the records of all
+// projections on the same paths (jsondoc.SlottedText).
+func (r *Record) Layout() any { return r.shape.layout }
+
+// Slot is path's number in r's layout, or -1.
+func (r *Record) Slot(path string) int {
+	if i, ok := r.shape.slot[path]; ok {
+		return i
+	}
+	return -1
+}
+
+// TextAt is LookupText of the path numbered slot.
+func (r *Record) TextAt(slot int) (string, jsondoc.TextKind, bool) {
+	sp := r.spans[slot]
 	var kind jsondoc.TextKind
 	switch sp.kind {
 	case spanString, spanString1:

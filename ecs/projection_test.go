@@ -154,6 +154,25 @@ func TestLookupText(t *testing.T) {
 		}
 		v, present := f.Lookup(path)
 		checkText(t, nil, tf, path, v, present)
+		// by number: the same answer
+		st := f.(jsondoc.SlottedText)
+		if i := st.Slot(path); i >= 0 {
+			if t2, k2, ok2 := st.TextAt(i); t2 != text || k2 != kind || ok2 != ok {
+				t.Errorf("TextAt(Slot(%s)) = %q, %d, %v; LookupText gives %q, %d, %v", path, t2, k2, ok2, text, kind, ok)
+			}
+		} else if ok {
+			t.Errorf("Slot(%s) = -1, but LookupText answers", path)
+		}
+	}
+	// The records of two projections on the same paths share a layout;
+	// on other paths they do not.
+	same, _ := NewProjection([]string{"h", "g", "f", "e", "d", "c", "b", "a"}).Project([]byte(`{"a":"z"}`))
+	other, _ := NewProjection([]string{"a", "b"}).Project([]byte(`{"a":"z"}`))
+	if same.(jsondoc.SlottedText).Layout() != f.(jsondoc.SlottedText).Layout() {
+		t.Error("projections on the same paths: different layouts")
+	}
+	if other.(jsondoc.SlottedText).Layout() == f.(jsondoc.SlottedText).Layout() {
+		t.Error("projections on other paths: the same layout")
 	}
 }
 

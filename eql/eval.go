@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -55,6 +56,37 @@ type fieldNode struct {
 	// ignore_above: such values are not indexed); 0 keeps all.
 	ignoreAbove int
 	inexact     bool // text without an exact sub-field
+	// slot is the field's number in the layout of the events last read
+	// (jsondoc.SlottedText), shared by the goroutines that evaluate it.
+	slot atomic.Pointer[slotHint]
+}
+
+// slotHint is a field's number in one layout.
+type slotHint struct {
+	layout any
+	slot   int
+}
+
+// lookupText is doc's LookupText of the field, by number when doc's
+// fields are numbered (the number looked up once per layout).
+func (n *fieldNode) lookupText(doc Fields) (string, jsondoc.TextKind, bool) {
+	st, ok := doc.(jsondoc.SlottedText)
+	if !ok {
+		if tf, ok := doc.(jsondoc.TextFields); ok {
+			return tf.LookupText(n.name)
+		}
+		return "", 0, false
+	}
+	layout := st.Layout()
+	h := n.slot.Load()
+	if h == nil || h.layout != layout {
+		h = &slotHint{layout: layout, slot: st.Slot(n.name)}
+		n.slot.Store(h)
+	}
+	if h.slot < 0 {
+		return "", 0, false
+	}
+	return st.TextAt(h.slot)
 }
 
 // dropIgnored removes the strings a keyword's ignore_above left out of the
@@ -141,11 +173,10 @@ func (n *fieldNode) eval(c *evalCtx) val {
 // other than keyword, text or long). The string may share the event's
 // memory: whoever keeps a val beyond the event copies it (owned).
 func (n *fieldNode) evalText(doc Fields) (val, bool) {
-	tf, ok := doc.(jsondoc.TextFields)
-	if !ok || n.layouts != nil {
+	if n.layouts != nil {
 		return val{}, false
 	}
-	text, kind, ok := tf.LookupText(n.name)
+	text, kind, ok := n.lookupText(doc)
 	if !ok {
 		return val{}, false
 	}

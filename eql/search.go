@@ -568,10 +568,8 @@ func (p *Prefilter) Marks() Option { return func(c *config) { c.marks = p.key } 
 // categoryIs tests the event category (a term query on
 // event_category_field: exact, any value of an array).
 func (r *runner) categoryIs(e *event, cat string) bool {
-	if tf, ok := e.doc.(jsondoc.TextFields); ok {
-		if text, kind, ok := tf.LookupText(r.catFld.name); ok && kind == jsondoc.TextString {
-			return text == cat
-		}
+	if text, kind, ok := r.catFld.lookupText(e.doc); ok && kind == jsondoc.TextString {
+		return text == cat
 	}
 	raw, ok := e.doc.Lookup(r.catFld.name)
 	if !ok {

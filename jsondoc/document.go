@@ -38,6 +38,20 @@ type TextFields interface {
 	LookupText(path string) (text string, kind TextKind, ok bool)
 }
 
+// SlottedText is a TextFields whose fields are numbered alike for all the
+// events of one layout (the records of projections on the same paths): a
+// reader looks a path's number up once per layout and reads each event by
+// number.
+type SlottedText interface {
+	TextFields
+	// Layout identifies the numbering (comparable).
+	Layout() any
+	// Slot is path's number in the layout, or -1.
+	Slot(path string) int
+	// TextAt answers LookupText for the path numbered slot.
+	TextAt(slot int) (text string, kind TextKind, ok bool)
+}
+
 // TextKind is what LookupText's text is.
 type TextKind uint8
 
