@@ -54,6 +54,7 @@ type recordShape struct {
 	paths      []string
 	layout     *layout      // shared by the shapes on the same paths
 	valuesOnly bool         // KeepValuesOnly
+	stash      bool         // StashSources
 	store      *SourceStore // where Slim puts the JSON, if anywhere
 }
 
@@ -122,6 +123,9 @@ type Record struct {
 	raw     []byte
 	markKey any // jsondoc.Marked
 	marks   uint64
+	// src is where the event's JSON is when raw holds only the values of
+	// the fields read (StashSources).
+	src storedEvent
 }
 
 // Mark leaves bits under key (jsondoc.Marked), in place of any others.
@@ -240,6 +244,9 @@ func (r *Record) TextAt(slot int) (string, jsondoc.TextKind, bool) {
 
 // Source is the whole event, decoded.
 func (r *Record) Source() Document {
+	if r.src.s != nil {
+		return r.src.Source()
+	}
 	if r.shape.valuesOnly {
 		return nil // only the values of the fields read were kept
 	}
@@ -251,8 +258,12 @@ func (r *Record) Source() Document {
 }
 
 // Raw is the JSON the record was read from (nil when only its values
-// were kept).
+// were kept, or when its JSON cannot be read back from its store).
 func (r *Record) Raw() []byte {
+	if r.src.s != nil {
+		raw, _ := r.src.Raw()
+		return raw
+	}
 	if r.shape.valuesOnly {
 		return nil
 	}
@@ -262,6 +273,9 @@ func (r *Record) Raw() []byte {
 // Slim is the record reduced to its JSON: all a search needs of an event
 // it keeps only to return it (eql.Slimmer).
 func (r *Record) Slim() jsondoc.Sourced {
+	if r.src.s != nil {
+		return r.src
+	}
 	if r.shape.valuesOnly {
 		return rawEvent(nil) // no JSON to give back: its Source is nil
 	}
@@ -279,12 +293,31 @@ func (r *Record) Slim() jsondoc.Sourced {
 // Source is then nil, and a hit made of one has no _source.
 func (p *Projection) KeepValuesOnly() { p.shape.valuesOnly = true }
 
+// StashSources makes p's records put their JSON in the store of
+// StoreSources as soon as they are made, keeping in memory only the values
+// of the fields read and where the JSON is: for events held to be sorted,
+// few of which become hits. Without a store it does nothing.
+func (p *Projection) StashSources() { p.shape.stash = true }
+
 // newRecord is a Record of p with spans into raw, owning copies of both
-// (of the values alone, with KeepValuesOnly).
+// (of the values alone, with KeepValuesOnly or StashSources).
 func (p *Projection) newRecord(spans []span, raw []byte) *Record {
+	if st := p.shape.store; p.shape.stash && !p.shape.valuesOnly && st != nil {
+		if src, ok := st.put(raw); ok {
+			r := p.valuesRecord(spans, raw)
+			r.src = src
+			return r
+		}
+	}
 	if !p.shape.valuesOnly {
 		return &Record{shape: p.shape, spans: slices.Clone(spans), raw: bytes.Clone(raw)}
 	}
+	return p.valuesRecord(spans, raw)
+}
+
+// valuesRecord is a Record of p holding a copy of the values of raw at
+// spans alone.
+func (p *Projection) valuesRecord(spans []span, raw []byte) *Record {
 	n := 0
 	for _, sp := range spans {
 		n += int(sp.end - sp.off)
@@ -525,9 +558,10 @@ func FullSource(d Document) Document {
 	return full
 }
 
-// AppendBinary appends r in the form a Projection on the same paths reads
-// back with FromBinary, without scanning its JSON again: where each field
-// lies, then the JSON. Marks are not kept.
+// AppendBinary appends r in the form a Projection on the same paths (and
+// the same store) reads back with FromBinary, without scanning its JSON
+// again: where each field lies, where its JSON is when that is in a store,
+// then its bytes. Marks are not kept.
 func (r *Record) AppendBinary(b []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(r.spans)))
 	for _, sp := range r.spans {
@@ -536,6 +570,13 @@ func (r *Record) AppendBinary(b []byte) []byte {
 			b = binary.AppendUvarint(b, uint64(sp.off))
 			b = binary.AppendUvarint(b, uint64(sp.end-sp.off))
 		}
+	}
+	if r.src.s != nil {
+		b = append(b, 1)
+		b = binary.AppendUvarint(b, uint64(r.src.off))
+		b = binary.AppendUvarint(b, uint64(r.src.n))
+	} else {
+		b = append(b, 0)
 	}
 	return append(b, r.raw...)
 }
@@ -572,12 +613,30 @@ func (p *Projection) FromBinary(b []byte) (*Record, error) {
 		b = b[k1+k2:]
 		spans[i].off, spans[i].end = uint32(off), uint32(off+size)
 	}
+	if len(b) == 0 || b[0] > 1 {
+		return nil, errBinary
+	}
+	stored := b[0] == 1
+	b = b[1:]
+	var src storedEvent
+	if stored {
+		off, k1 := binary.Uvarint(b)
+		n, k2 := uint64(0), 0
+		if k1 > 0 {
+			n, k2 = binary.Uvarint(b[k1:])
+		}
+		if k1 <= 0 || k2 <= 0 || p.shape.store == nil || off > math.MaxInt64 || n > math.MaxInt32 {
+			return nil, errBinary
+		}
+		src = storedEvent{s: p.shape.store, off: int64(off), n: int(n)}
+		b = b[k1+k2:]
+	}
 	for _, sp := range spans {
 		if uint64(sp.end) > uint64(len(b)) || sp.off > sp.end {
 			return nil, errBinary
 		}
 	}
-	return &Record{shape: p.shape, spans: spans, raw: b}, nil
+	return &Record{shape: p.shape, spans: spans, raw: b, src: src}, nil
 }
 
 // EncodeSpilled and DecodeSpilled write an event p made to a spill file and

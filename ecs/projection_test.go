@@ -184,6 +184,14 @@ func FuzzProjection(f *testing.F) {
 		f.Add([]byte(d))
 	}
 	p := NewProjection(projectionPaths)
+	store, err := NewSourceStore(f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { store.Close() })
+	stash := NewProjection(projectionPaths)
+	stash.StoreSources(store)
+	stash.StashSources()
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		full, err := Decode(raw)
 		proj, perr := p.Decode(raw)
@@ -236,6 +244,34 @@ func FuzzProjection(f *testing.F) {
 		// Cut short, a spilled record is an error, not a panic.
 		for i := range min(len(enc), 40) {
 			NewProjection(projectionPaths).DecodeSpilled(enc[:i])
+		}
+		// Its JSON stashed in a store: the same answers, the same event
+		// back, spilled and read back too.
+		stashed, err := stash.Project(raw)
+		if err != nil {
+			t.Fatalf("%q: stashed: %v", raw, err)
+		}
+		enc, err = stash.EncodeSpilled(stashed)
+		if err != nil {
+			t.Fatalf("%q: EncodeSpilled, stashed: %v", raw, err)
+		}
+		back, err = stash.DecodeSpilled(bytes.Clone(enc))
+		if err != nil {
+			t.Fatalf("%q: DecodeSpilled, stashed: %v", raw, err)
+		}
+		for _, f := range []jsondoc.Fields{stashed, back} {
+			for _, path := range projectionPaths {
+				sv, sok := f.Lookup(path)
+				rv, rok := rec.Lookup(path)
+				if sok != rok || !reflect.DeepEqual(sv, rv) {
+					t.Fatalf("%q: %s = %#v stashed, %#v not", raw, path, sv, rv)
+				}
+			}
+			if r, ok := f.(*Record); ok {
+				if !reflect.DeepEqual(r.Source(), full) || !reflect.DeepEqual(r.Slim().Source(), full) {
+					t.Fatalf("%q: a stashed record gives %v, Slim %v; want %v", raw, r.Source(), r.Slim().Source(), full)
+				}
+			}
 		}
 		// ProjectWanted: the test sees what Project gives; refused, no
 		// event; accepted, the same event.

@@ -59,7 +59,9 @@ flags:
                                 for the sort up to SIZE (default 512MiB; units B, KiB,
                                 MiB, GiB, KB, MB, GB), then sorted into a temporary file
                                 (in $TMPDIR, unlinked at once) and merged back; the
-                                answer is the same. Open sequences are not counted
+                                answer is the same. Open sequences are not counted.
+                                The JSON of a held event waits for the hits in a second
+                                temporary file, its fields' values in memory
   --compact                     one-line JSON instead of indented
 `
 
@@ -191,8 +193,13 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	newProjection := func() *ecs.Projection {
 		p := ecs.NewProjection(fields)
 		p.StoreSources(store)
-		if req.Size < 0 {
+		switch {
+		case req.Size < 0:
 			p.KeepValuesOnly() // no event is returned
+		case !*sorted:
+			// The events held for the sort keep their JSON on disk
+			// from the start: few of them become hits.
+			p.StashSources()
 		}
 		return p
 	}

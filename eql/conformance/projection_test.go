@@ -174,6 +174,15 @@ func TestProjectionDifferential(t *testing.T) {
 			if got := search(q, req, project.Project, eql.WithSpill(spill)); full != got {
 				t.Errorf("%s %s: response spilled as records differs\nquery: %s\nfull:    %.400s\nspilled: %.400s", q.File, q.Name, q.Query, full, got)
 			}
+			// and as records whose JSON went to the store when they were
+			// read
+			stash := ecs.NewProjection(fields)
+			stash.StoreSources(store)
+			stash.StashSources()
+			spill.Encode, spill.Decode = stash.EncodeSpilled, stash.DecodeSpilled
+			if got := search(q, req, stash.Project, eql.WithSpill(spill)); full != got {
+				t.Errorf("%s %s: response from stashed records differs\nquery: %s\nfull:    %.400s\nstashed: %.400s", q.File, q.Name, q.Query, full, got)
+			}
 			store.Close()
 			// Records keeping only their values (for a search that returns
 			// no event, size 0), spilled and read back, find the same
