@@ -180,7 +180,7 @@ type event struct {
 	pos   int // position in its source, the default _id
 	ts    int64
 	hasTS bool
-	tb    val
+	tb    *val  // the tiebreaker, nil when null or none
 	ord   int64 // ingest order across all sources
 	// slim: kept only for a hit, with doc's Slim stand-in (keepForHit)
 	slim *slimHit
@@ -205,14 +205,14 @@ func (a *event) cmp(b *event) int {
 	if a.ts != b.ts {
 		return cmpInt(a.ts, b.ts)
 	}
-	if a.tb.k != vNull || b.tb.k != vNull {
-		if a.tb.k == vNull {
+	if a.tb != nil || b.tb != nil {
+		if a.tb == nil {
 			return 1
 		}
-		if b.tb.k == vNull {
+		if b.tb == nil {
 			return -1
 		}
-		if c, ok := compareVals(a.tb, b.tb); ok && c != 0 {
+		if c, ok := compareVals(*a.tb, *b.tb); ok && c != 0 {
 			return c
 		}
 	}
@@ -278,7 +278,10 @@ func (r *runner) keepForHit(e *event) *event {
 	}
 	h := r.hitIdentity(ke)
 	c := *ke
-	c.tb = c.tb.owned() // the document it may share memory with goes
+	if c.tb != nil {
+		tb := c.tb.owned() // the document it may share memory with goes
+		c.tb = &tb
+	}
 	c.slim = &slimHit{index: h.Index, id: h.ID, src: sl.Slim()}
 	c.doc = c.slim.src
 	r.slimmed = &c
@@ -333,8 +336,16 @@ func (r *runner) fill(e *event, doc Fields, index string, pos int) {
 		e.ts, e.hasTS = ns, true
 	}
 	if r.tbField != nil {
-		e.tb = first(r.tbField.eval(c))
+		e.tb = tiebreaker(first(r.tbField.eval(c)))
 	}
+}
+
+// tiebreaker is an event's tiebreaker value (nil: null).
+func tiebreaker(v val) *val {
+	if v.k == vNull {
+		return nil
+	}
+	return &v
 }
 
 // events yields the input in order: streamed when cfg.streaming, sorted

@@ -205,7 +205,7 @@ func (r *runner) readSpilled(rr *runReader, sp *spiller) (*event, error) {
 	}
 	e.doc, e.hasTS, e.pos, e.index = doc, hasTS == 1, int(pos), r.sources[src].Index
 	if r.tbField != nil {
-		e.tb = first(r.tbField.eval(&evalCtx{doc: doc}))
+		e.tb = tiebreaker(first(r.tbField.eval(&evalCtx{doc: doc})))
 	}
 	return e, nil
 }

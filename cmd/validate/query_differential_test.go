@@ -45,10 +45,10 @@ var differentialQueries = []string{
 // strings, missing fields and timestamps), every fast path of validate
 // query (projection into records, the readers' prefilter and its marks,
 // records keeping only their values with --size 0, records spilled and
-// read back, streaming with --sorted) answers exactly as the reference:
-// every event decoded whole (PURPLEHARNESS_FULL_DECODE=1) and searched by
-// eql.Search holding every event (eql.HoldAll). The queries are the rule
-// shapes of rules/ and differentialQueries.
+// read back, a tiebreaker, streaming with --sorted) answers exactly as the
+// reference: every event decoded whole (PURPLEHARNESS_FULL_DECODE=1) and
+// searched by eql.Search holding every event (eql.HoldAll). The queries
+// are the rule shapes of rules/ and differentialQueries.
 func TestQueryDifferential(t *testing.T) {
 	queries := slices.Clone(differentialQueries)
 	files, _ := filepath.Glob("../../rules/*.toml")
@@ -76,7 +76,7 @@ func TestQueryDifferential(t *testing.T) {
 		sorted := writeLines(t, filepath.Join(dir, fmt.Sprintf("s%d.sorted.ndjson", seed)), sortedByTimestamp(events))
 		for _, q := range queries {
 			for _, size := range []string{"10", "0"} {
-				want := referenceAnswer(t, unsorted, q, size)
+				want := referenceAnswer(t, unsorted, q, size, "")
 				if strings.Contains(want, `"_source"`) {
 					withHits++
 				}
@@ -85,7 +85,12 @@ func TestQueryDifferential(t *testing.T) {
 						t.Errorf("seed %d, size %s, %v: %s\nprojected: %.600s\nreference: %.600s", seed, size, mode, q, got, want)
 					}
 				}
-				if got, want := differentialQuery(t, "", sorted, q, size, "--sorted"), referenceAnswer(t, sorted, q, size); got != want {
+				// ties broken by a tiebreaker (itself tied, or missing, at times)
+				wantTB := referenceAnswer(t, unsorted, q, size, "event.sequence")
+				if got := differentialQuery(t, "", unsorted, q, size, "--memory", "2KiB", "--tiebreaker-field", "event.sequence"); got != wantTB {
+					t.Errorf("seed %d, size %s, tiebreaker: %s\nprojected: %.600s\nreference: %.600s", seed, size, q, got, wantTB)
+				}
+				if got, want := differentialQuery(t, "", sorted, q, size, "--sorted"), referenceAnswer(t, sorted, q, size, ""); got != want {
 					t.Errorf("seed %d, size %s, --sorted: %s\nprojected: %.600s\nreference: %.600s", seed, size, q, got, want)
 				}
 				compared++
@@ -98,19 +103,24 @@ func TestQueryDifferential(t *testing.T) {
 	if left, _ := os.ReadDir(tmp); len(left) > 0 {
 		t.Errorf("left in $TMPDIR: %v", left)
 	}
-	t.Logf("%d queries × streams × sizes compared in 4 modes, %d with hits", compared, withHits)
+	t.Logf("%d queries × streams × sizes compared in 5 modes, %d with hits", compared, withHits)
 }
 
 // referenceAnswer is the answer of validate query decoding every event
-// whole, checked against eql.Search holding every event.
-func referenceAnswer(t *testing.T, file, query, size string) string {
+// whole, checked against eql.Search holding every event; tiebreaker names
+// the tiebreaker field, if any.
+func referenceAnswer(t *testing.T, file, query, size, tiebreaker string) string {
 	t.Helper()
-	want := differentialQuery(t, "1", file, query, size)
+	var args []string
+	if tiebreaker != "" {
+		args = []string{"--tiebreaker-field", tiebreaker}
+	}
+	want := differentialQuery(t, "1", file, query, size, args...)
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := eql.Request{Query: query, Size: -1}
+	req := eql.Request{Query: query, Size: -1, TiebreakerField: tiebreaker}
 	if size != "0" {
 		req.Size = 10
 	}
@@ -185,6 +195,9 @@ func differentialStream(rng *rand.Rand, n int) []map[string]any {
 			"category": pick(cat, []any{cat}, []any{"process", "network"}),
 			"action":   pick("connection_attempted", "disconnect_received", "exec", "fork"),
 			"type":     []any{pick("start", "end")},
+		}
+		if rng.IntN(20) > 0 {
+			e["event"].(map[string]any)["sequence"] = rng.IntN(40)
 		}
 		e["host"] = map[string]any{"name": pick("host-0", "host-1", "host-2")}
 		proc := map[string]any{
