@@ -359,12 +359,7 @@ func (e rawEvent) Source() Document {
 // can match costs no allocation of its own. wanted must not keep the
 // Fields it is given.
 func (p *Projection) ProjectWanted(raw []byte, wanted func(jsondoc.Fields) bool) (f jsondoc.Fields, ok bool, err error) {
-	n := len(p.shape.paths)
-	if len(p.scratch.spans) != n {
-		p.scratch = Record{shape: p.shape, spans: make([]span, n)}
-	}
-	spans := p.scratch.spans
-	clear(spans)
+	spans := p.scratchSpans()
 	if p.flatScan(raw, spans) {
 		p.scratch.raw, p.scratch.markKey, p.scratch.marks = raw, nil, 0
 		keep := wanted(&p.scratch)
@@ -383,11 +378,20 @@ func (p *Projection) ProjectWanted(raw []byte, wanted func(jsondoc.Fields) bool)
 	return d, wanted(d), nil
 }
 
+// scratchSpans are the spans of p's scratch record, all absent.
+func (p *Projection) scratchSpans() []span {
+	if n := len(p.shape.paths); len(p.scratch.spans) != n {
+		p.scratch = Record{shape: p.shape, spans: make([]span, n)}
+	}
+	clear(p.scratch.spans)
+	return p.scratch.spans
+}
+
 // Project reads one JSON object as a *Record when it is made of plain
 // nested objects, else as Decode does (a Document keeping the event's
 // shape). Input that is not a JSON object gets Decode's own error.
 func (p *Projection) Project(raw []byte) (jsondoc.Fields, error) {
-	spans := make([]span, len(p.shape.paths))
+	spans := p.scratchSpans() // newRecord copies them
 	if p.flatScan(raw, spans) {
 		return p.newRecord(spans, raw), nil
 	}

@@ -324,7 +324,7 @@ func (r *runner) runSequence() (*Response, error) {
 					r.progress(st.key, &st.stages[0])
 					if len(pos) == 1 {
 						if !noHits {
-							evs = r.withPlaceholders(slices.Clip(evs))
+							evs = r.withPlaceholders(evs)
 						}
 						stop = !emit(completed{key: st.key, events: evs}) || stop
 						st.stages[0] = pending{}

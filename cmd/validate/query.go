@@ -348,18 +348,8 @@ func indexName(events string) string {
 	return strings.TrimSuffix(base, filepath.Ext(base))
 }
 
-// spillEncode is the JSON an event is spilled as when it was decoded whole.
-func spillEncode(f eql.Fields) ([]byte, error) {
-	switch e := f.(type) {
-	case *ecs.Record:
-		return e.Raw(), nil
-	case ecs.Document:
-		if raw, ok := e[ecs.RawKey].([]byte); ok {
-			return raw, nil
-		}
-	}
-	return json.Marshal(f)
-}
+// spillEncode is the JSON an event decoded whole is spilled as.
+func spillEncode(f eql.Fields) ([]byte, error) { return json.Marshal(f) }
 
 // restoreSources gives every hit of a projected search its whole event.
 func restoreSources(res *eql.Response) error {
