@@ -246,6 +246,8 @@ type runner struct {
 	tuple1  [1]keyTuple
 	// furthest tracks per-key progress for a SequenceReport.
 	furthest map[string]*KeyProgress
+	// parts is how many parts a sequence search was matched in (shard.go).
+	parts int
 }
 
 // retain returns an event value that may be kept beyond the current
@@ -386,36 +388,40 @@ func (r *runner) events() iter.Seq2[*event, error] {
 			}
 			return
 		}
-		wanted := r.prefilter()
-		r.sortHeld(func(hold func(*event) error) error {
-			for _, s := range r.sources {
-				pos := 0
-				for doc, err := range s.Events {
-					if err != nil {
-						return err
-					}
-					if doc == Dropped {
-						pos++
-						r.ord++
-						continue
-					}
-					e := r.makeEvent(doc, s.Index, pos)
-					pos++
-					if wanted == nil || wanted(e) {
-						if err := hold(e); err != nil {
-							return err
-						}
-					}
-					if r.ord%4096 == 0 {
-						if err := r.ctx.Err(); err != nil {
-							return err
-						}
-					}
+		r.sortHeld(r.collect, yield)
+	}
+}
+
+// collect reads every source and holds the events the sort must order
+// (prefilter).
+func (r *runner) collect(hold func(*event) error) error {
+	wanted := r.prefilter()
+	for _, s := range r.sources {
+		pos := 0
+		for doc, err := range s.Events {
+			if err != nil {
+				return err
+			}
+			if doc == Dropped {
+				pos++
+				r.ord++
+				continue
+			}
+			e := r.makeEvent(doc, s.Index, pos)
+			pos++
+			if wanted == nil || wanted(e) {
+				if err := hold(e); err != nil {
+					return err
 				}
 			}
-			return nil
-		}, yield)
+			if r.ord%4096 == 0 {
+				if err := r.ctx.Err(); err != nil {
+					return err
+				}
+			}
+		}
 	}
+	return nil
 }
 
 // prefilter returns the test that decides which events the sort must

@@ -1,6 +1,7 @@
 package eql
 
 import (
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -50,6 +51,12 @@ type seqState struct {
 type completed struct {
 	key    keyTuple
 	events []*event // per stage; nil for a missing-event stage
+	// at is the event that completed it and tuple the key's place among
+	// that event's key tuples: the order sequences complete in, by which
+	// the shards' results merge (at is the runner's scratch event when
+	// the input is streamed).
+	at    *event
+	tuple int
 }
 
 // keyValues returns the join-key values of e for a stage: the global keys
@@ -191,6 +198,22 @@ func distinctSorted(v val) []val {
 }
 
 func (r *runner) runSequence() (*Response, error) {
+	if n := r.shardCount(); n > 1 {
+		return r.runSequenceSharded(n)
+	}
+	r.parts = 1
+	done, missing, err := r.matchSequences(r.events())
+	if err != nil {
+		return nil, err
+	}
+	return r.sequenceResponse(done, missing), nil
+}
+
+// matchSequences runs the matcher over events, in order, and returns the
+// completed sequences that can reach the response, in the order they
+// completed (all of them when missing-event stages or failing fields are
+// checked afterwards), and the events that match a missing-event stage.
+func (r *runner) matchSequences(events iter.Seq2[*event, error]) (done []completed, missing []*event, err error) {
 	stages := r.p.stages
 	n := len(stages)
 	// positive stages carry the matching; missing stages are checked later
@@ -205,7 +228,6 @@ func (r *runner) runSequence() (*Response, error) {
 	// Without missing-event stages (checked at the end) and without
 	// failures (which may discard everything), only the result window
 	// needs to be kept, so memory does not grow with the stream.
-	var done []completed
 	ev := r.keeper()
 	keep := &bounded[completed]{head: ev.head, k: ev.k}
 	emit := func(c completed) bool {
@@ -216,7 +238,6 @@ func (r *runner) runSequence() (*Response, error) {
 		return keep.add(c)
 	}
 	stop := false
-	var missing []*event // events matching some missing stage, for the check
 	anyMissing := len(pos) != n
 	// Expired sequences are swept once the stream has moved on by a
 	// maxspan since the last sweep, and no more often than once per
@@ -254,9 +275,9 @@ func (r *runner) runSequence() (*Response, error) {
 		}
 		return memo.ok, memo.failed, memo.tuples, memo.keyed
 	}
-	for e, err := range r.events() {
+	for e, err := range events {
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if stop {
 			break
@@ -282,7 +303,7 @@ func (r *runner) runSequence() (*Response, error) {
 				}
 			}
 			if err := r.ctx.Err(); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		if anyMissing {
@@ -308,7 +329,7 @@ func (r *runner) runSequence() (*Response, error) {
 			if !ok || !keyed {
 				continue
 			}
-			for _, kt := range tuples {
+			for ti, kt := range tuples {
 				st := state[kt.id]
 				if pi == 0 {
 					if st == nil {
@@ -326,7 +347,7 @@ func (r *runner) runSequence() (*Response, error) {
 						if !noHits {
 							evs = r.withPlaceholders(evs)
 						}
-						stop = !emit(completed{key: st.key, events: evs}) || stop
+						stop = !emit(completed{key: st.key, events: evs, at: e, tuple: ti}) || stop
 						st.stages[0] = pending{}
 					}
 					continue
@@ -352,7 +373,7 @@ func (r *runner) runSequence() (*Response, error) {
 					if !noHits {
 						evs = r.withPlaceholders(p.events)
 					}
-					stop = !emit(completed{key: st.key, events: evs}) || stop
+					stop = !emit(completed{key: st.key, events: evs, at: e, tuple: ti}) || stop
 					continue
 				}
 				st.stages[pi] = p
@@ -389,6 +410,14 @@ func (r *runner) runSequence() (*Response, error) {
 	if len(pos) == n && r.cfg.badField == nil {
 		done = keep.items()
 	}
+	return done, missing, nil
+}
+
+// sequenceResponse renders the completed sequences of matchSequences,
+// after the checks that need the whole stream: missing-event stages and
+// failures.
+func (r *runner) sequenceResponse(done []completed, missing []*event) *Response {
+	rep := r.cfg.report
 	if rep != nil {
 		for _, kp := range r.furthest {
 			rep.Keys = append(rep.Keys, *kp)
@@ -403,8 +432,8 @@ func (r *runner) runSequence() (*Response, error) {
 			rep.Keys = rep.Keys[:maxReportKeys]
 		}
 	}
-	if anyMissing {
-		done = r.checkMissing(done, missing, maxspan)
+	if slices.ContainsFunc(r.p.stages, func(s *stage) bool { return s.missing }) {
+		done = r.checkMissing(done, missing, int64(r.p.q.MaxSpan/time.Nanosecond))
 	}
 	if len(r.failed) > 0 {
 		r.partial = true
@@ -431,7 +460,7 @@ func (r *runner) runSequence() (*Response, error) {
 		resp.Hits.Sequences = append(resp.Hits.Sequences, sq)
 	}
 	resp.Hits.Total = Total{Value: len(resp.Hits.Sequences), Relation: "eq"}
-	return resp, nil
+	return resp
 }
 
 // withPlaceholders spreads the positive-stage events over all stages,

@@ -287,22 +287,49 @@ func (h *eventHeap) Pop() any {
 // sortHeld orders the held events, spilling past the budget when one is
 // set; it yields them in order.
 func (r *runner) sortHeld(collect func(hold func(*event) error) error, yield func(*event, error) bool) {
-	var all []*event
-	var sp *spiller
-	var held int64
-	sourceOf := map[string]int{}
-	for i, s := range r.sources {
-		if _, ok := sourceOf[s.Index]; !ok {
-			sourceOf[s.Index] = i
-		}
+	h, err := r.holdEvents(collect, nil, 0)
+	defer h.close()
+	if err != nil {
+		yield(nil, err)
+		return
 	}
-	defer func() {
-		if sp != nil {
-			sp.close()
-		}
-	}()
+	r.yieldHeld(h, yield)
+}
+
+// held is what the sort holds once the input is read: the events still in
+// memory, in input order, and the runs spilled before them.
+type held struct {
+	all []*event
+	sp  *spiller
+	// parts are all's events by shard (holdEvents' route), nil once an
+	// event belongs to several shards or the sort spills.
+	parts [][]*event
+}
+
+func (h *held) close() {
+	if h.sp != nil {
+		h.sp.close()
+	}
+}
+
+// holdEvents holds what collect gives, spilling past the budget. With a
+// route (see router), it also parts the events among shards.
+func (r *runner) holdEvents(collect func(hold func(*event) error) error, route func(*event) (int, bool), shards int) (*held, error) {
+	h := &held{}
+	var held int64
+	if route != nil {
+		h.parts = make([][]*event, shards)
+	}
+	sourceOf := r.sourceOf()
 	err := collect(func(e *event) error {
-		all = append(all, e)
+		h.all = append(h.all, e)
+		if h.parts != nil {
+			if s, ok := route(e); ok {
+				h.parts[s] = append(h.parts[s], e)
+			} else {
+				h.parts = nil
+			}
+		}
 		if r.cfg.spill == nil {
 			return nil
 		}
@@ -314,34 +341,50 @@ func (r *runner) sortHeld(collect func(hold func(*event) error) error, yield fun
 		if held <= r.cfg.spill.Budget {
 			return nil
 		}
-		if sp == nil {
-			if sp, err = newSpiller(*r.cfg.spill); err != nil {
+		if h.sp == nil {
+			if h.sp, err = newSpiller(*r.cfg.spill); err != nil {
 				return err
 			}
 		}
-		slices.SortStableFunc(all, func(a, b *event) int { return a.cmp(b) })
-		if err := sp.writeRun(all, sourceOf); err != nil {
+		h.parts = nil
+		slices.SortFunc(h.all, (*event).cmp)
+		if err := h.sp.writeRun(h.all, sourceOf); err != nil {
 			return err
 		}
-		if err := r.mergeLevels(sp, sourceOf); err != nil {
+		if err := r.mergeLevels(h.sp, sourceOf); err != nil {
 			return err
 		}
-		clear(all)
-		all, held = all[:0], 0
+		clear(h.all)
+		h.all, held = h.all[:0], 0
 		return nil
 	})
-	if err != nil {
-		yield(nil, err)
-		return
+	return h, err
+}
+
+// sourceOf numbers the sources' indices, as the spill file names them.
+func (r *runner) sourceOf() map[string]int {
+	sourceOf := map[string]int{}
+	for i, s := range r.sources {
+		if _, ok := sourceOf[s.Index]; !ok {
+			sourceOf[s.Index] = i
+		}
 	}
-	slices.SortStableFunc(all, func(a, b *event) int { return a.cmp(b) })
-	if sp == nil {
-		for _, e := range all {
+	return sourceOf
+}
+
+// yieldHeld yields the held events in order: those in memory sorted,
+// merged with the spilled runs.
+func (r *runner) yieldHeld(h *held, yield func(*event, error) bool) {
+	// Every event's order is distinct (input order breaks the last
+	// ties), so an unstable sort gives the one order.
+	slices.SortFunc(h.all, (*event).cmp)
+	if h.sp == nil {
+		for _, e := range h.all {
 			if !yield(e, nil) {
 				return
 			}
 		}
 		return
 	}
-	r.mergeRuns(sp, sp.runs, all, yield)
+	r.mergeRuns(h.sp, h.sp.runs, h.all, yield)
 }

@@ -1,0 +1,149 @@
+package eql
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/purpleharness/purpleharness/jsondoc"
+)
+
+// searchWithRunner is Search, also giving the runner that answered.
+func searchWithRunner(t *testing.T, req Request, docs []jsondoc.Document, opts ...Option) (*Response, *runner) {
+	t.Helper()
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	src := []Source{{Index: "s", Events: Events(sliceSeq(docs))}}
+	req, prog, err := prepare(req, &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRunner(context.Background(), prog, req, cfg, src)
+	resp, err := r.run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, r
+}
+
+// shardStream is a shuffled stream of events over a few hosts and
+// processes, with timestamp and tiebreaker ties, missing and optional
+// keys, and stage keys fanned out over several values. multi puts a two-valued host.name in one event; combos one event
+// whose predicate cannot be evaluated (too many combinations of values).
+func shardStream(t *testing.T, seed uint64, n int, multi, combos bool) []jsondoc.Document {
+	rnd := rand.New(rand.NewPCG(seed, 7))
+	var docs []jsondoc.Document
+	for i := range n {
+		host := fmt.Sprintf("%q", fmt.Sprintf("h%d", rnd.IntN(5)))
+		switch rnd.IntN(20) {
+		case 0:
+			host = "null"
+		case 1:
+			host = `["h1"]`
+		}
+		action := []string{"a", "b", "stop"}[rnd.IntN(3)]
+		cat := []string{"process", "network"}[rnd.IntN(2)]
+		if multi && i == n/2 {
+			// matched by some stage of every query: it is held
+			host, action, cat = `["h1","h2"]`, "a", "network"
+		}
+		x := ""
+		switch rnd.IntN(8) {
+		case 0:
+		case 1:
+			x = `,"x":[0,1,2]` // a stage key fanned out
+		default:
+			x = fmt.Sprintf(`,"x":%d`, rnd.IntN(3))
+		}
+		extra := ""
+		if combos && i == n/3 {
+			vals := make([]string, 300)
+			for j := range vals {
+				vals[j] = fmt.Sprint(j)
+			}
+			l := "[" + strings.Join(vals, ",") + "]"
+			extra = `,"l1":` + l + `,"l2":` + l
+		}
+		src := fmt.Sprintf(`{"@timestamp":%d,"seq":%d,"host":{"name":%s},"process":{"entity_id":"p%d"},"event":{"category":%q,"action":%q}%s%s}`,
+			1_700_000_000_000+rnd.IntN(400)*1000, rnd.IntN(50), host, rnd.IntN(4), cat, action, x, extra)
+		d, err := jsondoc.Decode([]byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, d)
+	}
+	return docs
+}
+
+// TestShardedMatchesOneMatcher: a sequence search matched in parts on
+// several cores answers exactly as one matcher over the whole stream (the
+// reference, HoldAll), whatever the window (head or tail, size, pipes),
+// the tiebreaker, until, stage keys and optional keys; and it does run in
+// parts unless an event's keys are multi-valued.
+func TestShardedMatchesOneMatcher(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	queries := []string{
+		`sequence by host.name [process where true] [network where true]`,
+		`sequence by host.name, process.entity_id with maxspan=30s [any where event.action == "a"] with runs=2 [network where true]`,
+		`sequence by host.name [process where true] by x [network where true] by x until [any where event.action == "stop"] by x`,
+		`sequence by ?host.name [any where event.action != "stop"] [any where true] | head 5`,
+		`sequence by host.name, process.entity_id [any where true] [any where event.action == "b"] | tail 4`,
+		`sequence by host.name [any where add(l1, l2) == -1 or event.action == "a"] [any where true]`,
+	}
+	streams := []struct {
+		name          string
+		multi, combos bool
+	}{{"plain", false, false}, {"multi-valued key", true, false}, {"failing predicate", false, true}}
+	partial := 0
+	for _, st := range streams {
+		docs := shardStream(t, 11, 600, st.multi, st.combos)
+		for qi, q := range queries {
+			for _, pos := range []string{"head", "tail"} {
+				for _, size := range []int{3, 1000} {
+					for _, tb := range []string{"", "seq"} {
+						req := Request{Query: q, ResultPosition: pos, Size: size, TiebreakerField: tb}
+						for _, shards := range []int{2, 3, 8} {
+							name := fmt.Sprintf("%s/q%d/%s/size%d/tb=%q/%d", st.name, qi, pos, size, tb, shards)
+							maxShards = shards
+							got, r := searchWithRunner(t, req, docs)
+							maxShards = 8
+							ref, _ := searchWithRunner(t, req, docs, HoldAll())
+							got.Took, ref.Took = 0, 0
+							gb, _ := json.Marshal(got)
+							rb, _ := json.Marshal(ref)
+							if !bytes.Equal(gb, rb) {
+								t.Fatalf("%s: matched in parts:\n%.600s\none matcher:\n%.600s", name, gb, rb)
+							}
+							// A failure one matcher meets sends the search back
+							// to one matcher; a part may also meet one that a
+							// full head window would have stopped before.
+							wantParts := min(shards, 4)
+							switch {
+							case st.multi, ref.IsPartial:
+								wantParts = 1
+							case st.combos && qi == 5 && r.parts == 1:
+								wantParts = 1
+							}
+							if r.parts != wantParts {
+								t.Errorf("%s: matched in %d parts, want %d", name, r.parts, wantParts)
+							}
+							if ref.IsPartial {
+								partial++
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if partial == 0 {
+		t.Error("no search met the predicate that cannot be evaluated")
+	}
+}
