@@ -185,6 +185,12 @@ func (n *fieldNode) evalText(doc Fields) (val, bool) {
 		if (n.ignoreAbove == 0 || len(text) <= n.ignoreAbove) && (n.ft == ftUnknown || n.ft == ftKeyword || n.ft == ftText) {
 			return val{k: vStr, s: text}, true
 		}
+		if n.ft == ftDate || n.ft == ftDateNanos {
+			// a timestamp: coerce's date, without boxing the string
+			if v := coerce(val{k: vStr, s: text}, n.ft); v.date {
+				return v, true
+			}
+		}
 	case jsondoc.TextNumber:
 		if n.ft == ftUnknown || n.ft == ftLong {
 			if i, err := strconv.ParseInt(text, 10, 64); err == nil {

@@ -225,6 +225,20 @@ func (r *runner) matchSequences(events iter.Seq2[*event, error]) (done []complet
 	}
 	maxspan := int64(r.p.q.MaxSpan / time.Nanosecond)
 	state := map[string]*seqState{}
+	// hot is the state last looked up: the stages of a "with runs"
+	// expansion look up the same key for each event, and a key's events
+	// often come together.
+	var hot *seqState
+	lookup := func(id string) *seqState {
+		if hot != nil && hot.key.id == id {
+			return hot
+		}
+		st := state[id]
+		if st != nil {
+			hot = st
+		}
+		return st
+	}
 	// Without missing-event stages (checked at the end) and without
 	// failures (which may discard everything), only the result window
 	// needs to be kept, so memory does not grow with the stream.
@@ -302,6 +316,7 @@ func (r *runner) matchSequences(events iter.Seq2[*event, error]) (done []complet
 					delete(state, k)
 				}
 			}
+			hot = nil
 			if err := r.ctx.Err(); err != nil {
 				return nil, nil, err
 			}
@@ -330,11 +345,12 @@ func (r *runner) matchSequences(events iter.Seq2[*event, error]) (done []complet
 				continue
 			}
 			for ti, kt := range tuples {
-				st := state[kt.id]
+				st := lookup(kt.id)
 				if pi == 0 {
 					if st == nil {
 						st = &seqState{key: kt.owned(), stages: make([]pending, len(pos))}
 						state[st.key.id] = st
+						hot = st
 					}
 					var evs []*event
 					if !noHits {
@@ -387,7 +403,7 @@ func (r *runner) matchSequences(events iter.Seq2[*event, error]) (done []complet
 			if ok {
 				if tuples, ok := r.keyTuples(u, e); ok {
 					for _, kt := range tuples {
-						if st := state[kt.id]; st != nil {
+						if st := lookup(kt.id); st != nil {
 							// Elasticsearch rejects a sequence when an until
 							// hit lies between its last match and the next
 							// one, both ends included (Ordinal.between):

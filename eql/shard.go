@@ -2,7 +2,6 @@ package eql
 
 import (
 	"context"
-	"hash/maphash"
 	"iter"
 	"runtime"
 	"slices"
@@ -52,7 +51,6 @@ func (r *runner) shardCount() int {
 // evaluated. ok=false for an event whose keys are multi-valued: its tuples
 // may fall in several parts, and the search then runs as one.
 func (r *runner) router(n int) func(*event) (int, bool) {
-	seed := maphash.MakeSeed()
 	var buf []byte
 	c := &evalCtx{}
 	return func(e *event) (int, bool) {
@@ -85,7 +83,12 @@ func (r *runner) router(n int) func(*event) (int, bool) {
 			b = append(b, keySep)
 		}
 		buf = b
-		return int(maphash.Bytes(seed, b) % uint64(n)), true
+		// FNV-1a: the same parts in every run
+		h := uint64(14695981039346656037)
+		for _, c := range b {
+			h = (h ^ uint64(c)) * 1099511628211
+		}
+		return int(h % uint64(n)), true
 	}
 }
 
