@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/purpleharness/purpleharness/ecs"
+	"github.com/purpleharness/purpleharness/eql/internal/synth"
 )
 
 // The stage benchmarks split what validate query does with unsorted NDJSON
@@ -19,7 +20,8 @@ import (
 //	        reads (ecs.ReadEventsParallel, ecs.Projection.Project: one
 //	        Record per event), on every core
 //	sort    order the documents by timestamp, tiebreaker, input order
-//	match   the engine over the ordered documents (Sorted)
+//	match   the engine over the ordered documents (Sorted); in parts
+//	        by join key on every core, as unsorted input is (MatchParts)
 //	render  give the hits their whole event back and write the response
 //
 // BenchmarkQueryUnsorted is the four together, as the command runs them.
@@ -138,6 +140,80 @@ func BenchmarkStageMatch(b *testing.B) {
 		checkSequences(b, resp, stageEvents)
 	}
 	reportRates(b, stageEvents, cpu0)
+}
+
+// BenchmarkStageMatchParts is what the engine does with unsorted input
+// once the readers have scanned and marked it (Wanted): hold the records,
+// sort them and match them, in one matcher ("one") or parted by join key
+// on every core ("parts", shard.go). The input is the synthetic stream of
+// docs/performance.md (package synth, 300,000 events, a third of them
+// held) under the tuned seed rule; both answers must be the same, with
+// the tail window full.
+func BenchmarkStageMatchParts(b *testing.B) {
+	const n = 300_000
+	var buf bytes.Buffer
+	if err := synth.Write(&buf, n, 1); err != nil {
+		b.Fatal(err)
+	}
+	req := Request{Query: `sequence by host.name, process.entity_id with maxspan=24h
+		[network where event.action == "connection_attempted" and destination.port in (25, 465, 587, 110, 995, 143, 993) and
+		 not process.name in~ ("thunderbird.exe")] with runs=3`}
+	q, err := Parse(req.Query)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fields, _ := SearchFields(q, req, nil)
+	wanted, err := Wanted(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	project := func() func([]byte) (Fields, error) {
+		p, test := ecs.NewProjection(fields), wanted.Test()
+		return func(raw []byte) (Fields, error) {
+			f, ok, err := p.ProjectWanted(raw, test)
+			if err == nil && !ok {
+				return Dropped, nil
+			}
+			return f, err
+		}
+	}
+	var ds []Fields
+	for d, err := range ecs.ReadEventsParallel("synth.ndjson", &buf, project, runtime.GOMAXPROCS(0)) {
+		if err != nil {
+			b.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	var want []byte
+	for _, c := range []struct {
+		name   string
+		shards int
+	}{{"one", 1}, {"parts", maxShards}} {
+		b.Run(c.name, func(b *testing.B) {
+			defer func(n int) { maxShards = n }(maxShards)
+			maxShards = c.shards
+			runtime.GC()
+			b.ResetTimer()
+			cpu0 := cpuTime().Seconds()
+			for b.Loop() {
+				resp, err := Search(context.Background(), req, sliceSeq(ds), wanted.Marks())
+				if err != nil {
+					b.Fatal(err)
+				}
+				resp.Took = 0
+				got, _ := json.Marshal(resp)
+				if want == nil {
+					if len(resp.Hits.Sequences) != DefaultSize {
+						b.Fatalf("%d sequences, want a full window of %d", len(resp.Hits.Sequences), DefaultSize)
+					}
+					want = got
+				} else if !bytes.Equal(got, want) {
+					b.Fatalf("the answer differs from the first one's:\n%.300s\n%.300s", got, want)
+				}
+			}
+			reportRates(b, n, cpu0)
+		})
+	}
 }
 
 // BenchmarkStageRender reports events/s of the input, like the others,
