@@ -374,7 +374,7 @@ func (v val) appendKey(b []byte) ([]byte, bool) {
 		return strconv.AppendFloat(append(b, 'f'), v.fl(), 'g', -1, 64), true
 	case vStr:
 		b = append(b, 's')
-		if strings.IndexByte(v.s, keyEsc) < 0 && strings.IndexByte(v.s, keySep) < 0 {
+		if !hasKeyByte(v.s) {
 			return append(b, v.s...), true
 		}
 		// Escape the separator (and the escape) so that a tuple's key
@@ -392,6 +392,17 @@ func (v val) appendKey(b []byte) ([]byte, bool) {
 		return b, true
 	}
 	return b, false
+}
+
+// hasKeyByte reports whether s holds keySep or keyEsc; one pass, for the
+// short strings join keys are.
+func hasKeyByte(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= keySep && (c == keySep || c == keyEsc) {
+			return true
+		}
+	}
+	return false
 }
 
 // keySep ends each value in a join-key tuple's identity; keyEsc escapes it

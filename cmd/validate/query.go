@@ -56,7 +56,7 @@ flags:
                                 stream it, memory bounded by open sequences; an event
                                 out of order is an error
   --memory SIZE                 unsorted input: the events a filter matches are held
-                                for the sort up to SIZE (default 512MiB; units B, KiB,
+                                for the sort up to SIZE (default 384MiB; units B, KiB,
                                 MiB, GiB, KB, MB, GB), then sorted into a temporary file
                                 (in $TMPDIR, unlinked at once) and merged back; the
                                 answer is the same. Open sequences are not counted.
@@ -77,7 +77,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	index := fs.String("index", "", "")
 	compact := fs.Bool("compact", false, "")
 	sorted := fs.Bool("sorted", false, "")
-	memory := byteSize(512 << 20)
+	memory := byteSize(384 << 20)
 	fs.Var(&memory, "memory", "")
 	ruleFile := fs.String("rule", "", "")
 	size := fs.Int("size", eql.DefaultSize, "")
