@@ -12,7 +12,7 @@ import (
 // key never meet the events of another. When every stage joins on the
 // sequence's own "by" keys, the events held for the sort are parted by a
 // hash of those keys' values, and each part is sorted and matched on a
-// core of its own. Each part's completed sequences carry the event that
+// core of its own (or, when the sort spilled, fed in order by the merge). Each part's completed sequences carry the event that
 // completed them and the key's place among that event's key tuples, so
 // the parts' results merge into the one order a single matcher completes
 // them in, and the head or tail window is cut from that. The answer is
@@ -93,7 +93,8 @@ func (r *runner) router(n int) func(*event) (int, bool) {
 }
 
 // runSequenceSharded is runSequence over n parts of the held events, each
-// matched on its own goroutine.
+// matched on its own goroutine: parted as they are held when they all fit
+// in memory, else as the spilled runs merge back.
 func (r *runner) runSequenceSharded(n int) (*Response, error) {
 	h, err := r.holdEvents(r.collect, r.router(n), n)
 	defer h.close()
@@ -108,35 +109,32 @@ func (r *runner) runSequenceSharded(n int) (*Response, error) {
 		}
 		return r.sequenceResponse(done, missing), nil
 	}
-	if h.parts == nil {
+	if h.shared {
 		return whole()
 	}
-	type result struct {
-		r    *runner
-		done []completed
-		err  error
-	}
-	res := make([]result, n)
-	var wg sync.WaitGroup
-	for i, part := range h.parts {
-		res[i].r = r.shardRunner()
-		wg.Go(func() {
-			slices.SortFunc(part, (*event).cmp)
-			res[i].done, _, res[i].err = res[i].r.matchSequences(eventsOf(r.ctx, part))
-		})
-	}
-	wg.Wait()
-	var done []completed
-	for _, x := range res {
-		if x.err != nil {
-			return nil, x.err
+	var parts []part
+	if h.sp == nil {
+		parts = r.matchParts(h.parts)
+	} else {
+		var ok bool
+		if parts, ok, err = r.matchMergedParts(h, n); err != nil {
+			return nil, err
 		}
-		if len(x.r.failed) > 0 || len(x.r.failures) > 0 || x.r.partial {
+		if !ok {
+			return whole()
+		}
+	}
+	var done []completed
+	for _, pt := range parts {
+		if pt.err != nil {
+			return nil, pt.err
+		}
+		if len(pt.r.failed) > 0 || len(pt.r.failures) > 0 || pt.r.partial {
 			// Which failures count depends on where one matcher would
 			// have stopped (a full head window): it decides.
 			return whole()
 		}
-		done = append(done, x.done...)
+		done = append(done, pt.done...)
 	}
 	slices.SortFunc(done, func(a, b completed) int {
 		if c := a.at.cmp(b.at); c != 0 {
@@ -153,6 +151,99 @@ func (r *runner) runSequenceSharded(n int) (*Response, error) {
 		}
 	}
 	return r.sequenceResponse(keep.items(), nil), nil
+}
+
+// part is what the matcher of one part found, with its runner's failures.
+type part struct {
+	r    *runner
+	done []completed
+	err  error
+}
+
+// matchParts sorts and matches each part of the events on its own
+// goroutine.
+func (r *runner) matchParts(evs [][]*event) []part {
+	parts := make([]part, len(evs))
+	var wg sync.WaitGroup
+	for i, es := range evs {
+		parts[i].r = r.shardRunner()
+		wg.Go(func() {
+			slices.SortFunc(es, (*event).cmp)
+			parts[i].done, _, parts[i].err = parts[i].r.matchSequences(eventsOf(r.ctx, es))
+		})
+	}
+	wg.Wait()
+	return parts
+}
+
+// mergedBatch is how many events the merge hands a part at once.
+const mergedBatch = 256
+
+// matchMergedParts merges the spilled runs and the events still in memory
+// on this goroutine and hands each event to its part's matcher, in order.
+// ok=false when an event turns out to belong to several parts: the parts'
+// work is then dropped, and the caller matches the whole stream again.
+func (r *runner) matchMergedParts(h *held, n int) (parts []part, ok bool, err error) {
+	slices.SortFunc(h.all, (*event).cmp)
+	route := r.router(n)
+	parts = make([]part, n)
+	feeds := make([]chan []*event, n)
+	var wg sync.WaitGroup
+	for i := range parts {
+		parts[i].r = r.shardRunner()
+		feeds[i] = make(chan []*event, 4)
+		wg.Go(func() {
+			parts[i].done, _, parts[i].err = parts[i].r.matchSequences(eventsFrom(r.ctx, feeds[i]))
+			for range feeds[i] {
+				// a full head window stops the matcher early: the rest
+				// of its part is not needed
+			}
+		})
+	}
+	batches := make([][]*event, n)
+	ok = true
+	r.mergeRuns(h.sp, h.sp.runs, h.all, func(e *event, merr error) bool {
+		if merr != nil {
+			err = merr
+			return false
+		}
+		s, routed := route(e)
+		if !routed {
+			ok = false
+			return false
+		}
+		batches[s] = append(batches[s], e)
+		if len(batches[s]) == mergedBatch {
+			feeds[s] <- batches[s]
+			batches[s] = make([]*event, 0, mergedBatch)
+		}
+		return true
+	})
+	for i, b := range batches {
+		if len(b) > 0 && ok && err == nil {
+			feeds[i] <- b
+		}
+		close(feeds[i])
+	}
+	wg.Wait()
+	return parts, ok, err
+}
+
+// eventsFrom yields the batches of feed in turn, checking ctx between them.
+func eventsFrom(ctx context.Context, feed <-chan []*event) iter.Seq2[*event, error] {
+	return func(yield func(*event, error) bool) {
+		for batch := range feed {
+			if err := ctx.Err(); err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, e := range batch {
+				if !yield(e, nil) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // shardRunner is a runner for one part: the same search, with its own

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -85,8 +86,9 @@ func shardStream(t *testing.T, seed uint64, n int, multi, combos bool) []jsondoc
 // TestShardedMatchesOneMatcher: a sequence search matched in parts on
 // several cores answers exactly as one matcher over the whole stream (the
 // reference, HoldAll), whatever the window (head or tail, size, pipes),
-// the tiebreaker, until, stage keys and optional keys; and it does run in
-// parts unless an event's keys are multi-valued.
+// the tiebreaker, until, stage keys and optional keys, held in memory or
+// spilled and merged back; and it does run in parts unless an event's keys
+// are multi-valued.
 func TestShardedMatchesOneMatcher(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
 	queries := []string{
@@ -110,32 +112,40 @@ func TestShardedMatchesOneMatcher(t *testing.T) {
 					for _, tb := range []string{"", "seq"} {
 						req := Request{Query: q, ResultPosition: pos, Size: size, TiebreakerField: tb}
 						for _, shards := range []int{2, 3, 8} {
-							name := fmt.Sprintf("%s/q%d/%s/size%d/tb=%q/%d", st.name, qi, pos, size, tb, shards)
-							maxShards = shards
-							got, r := searchWithRunner(t, req, docs)
-							maxShards = 8
-							ref, _ := searchWithRunner(t, req, docs, HoldAll())
-							got.Took, ref.Took = 0, 0
-							gb, _ := json.Marshal(got)
-							rb, _ := json.Marshal(ref)
-							if !bytes.Equal(gb, rb) {
-								t.Fatalf("%s: matched in parts:\n%.600s\none matcher:\n%.600s", name, gb, rb)
-							}
-							// A failure one matcher meets sends the search back
-							// to one matcher; a part may also meet one that a
-							// full head window would have stopped before.
-							wantParts := min(shards, 4)
-							switch {
-							case st.multi, ref.IsPartial:
-								wantParts = 1
-							case st.combos && qi == 5 && r.parts == 1:
-								wantParts = 1
-							}
-							if r.parts != wantParts {
-								t.Errorf("%s: matched in %d parts, want %d", name, r.parts, wantParts)
-							}
-							if ref.IsPartial {
-								partial++
+							for _, spilled := range []bool{false, true} {
+								name := fmt.Sprintf("%s/q%d/%s/size%d/tb=%q/%d/spilled=%v", st.name, qi, pos, size, tb, shards, spilled)
+								var opts []Option
+								if spilled {
+									// a few events per run: the merge feeds the parts
+									opts = append(opts, WithSpill(Spill{Dir: t.TempDir(), Budget: 4 << 10, Encode: func(f Fields) ([]byte, error) { return json.Marshal(f) },
+										Decode: func(raw []byte) (Fields, error) { return jsondoc.Decode(raw) }}))
+								}
+								maxShards = shards
+								got, r := searchWithRunner(t, req, docs, opts...)
+								maxShards = 8
+								ref, _ := searchWithRunner(t, req, docs, HoldAll())
+								got.Took, ref.Took = 0, 0
+								gb, _ := json.Marshal(got)
+								rb, _ := json.Marshal(ref)
+								if !bytes.Equal(gb, rb) {
+									t.Fatalf("%s: matched in parts:\n%.600s\none matcher:\n%.600s", name, gb, rb)
+								}
+								// A failure one matcher meets sends the search back
+								// to one matcher; a part may also meet one that a
+								// full head window would have stopped before.
+								wantParts := min(shards, 4)
+								switch {
+								case st.multi, ref.IsPartial:
+									wantParts = 1
+								case st.combos && qi == 5 && r.parts == 1:
+									wantParts = 1
+								}
+								if r.parts != wantParts {
+									t.Errorf("%s: matched in %d parts, want %d", name, r.parts, wantParts)
+								}
+								if ref.IsPartial {
+									partial++
+								}
 							}
 						}
 					}
@@ -145,5 +155,27 @@ func TestShardedMatchesOneMatcher(t *testing.T) {
 	}
 	if partial == 0 {
 		t.Error("no search met the predicate that cannot be evaluated")
+	}
+}
+
+// TestShardedCancelled: a search cancelled while its parts match (in
+// memory or fed by the merge of a spilled sort) stops with the context's
+// error, every part's goroutine ended.
+func TestShardedCancelled(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	docs := shardStream(t, 5, 600, false, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the collect checks every 4,096 events: these 600 reach the parts
+	spill := WithSpill(Spill{Dir: t.TempDir(), Budget: 4 << 10, Encode: func(f Fields) ([]byte, error) { return json.Marshal(f) },
+		Decode: func(raw []byte) (Fields, error) { return jsondoc.Decode(raw) }})
+	before := runtime.NumGoroutine()
+	for _, opts := range [][]Option{nil, {spill}} {
+		_, err := Search(ctx, Request{Query: `sequence by host.name [process where true] [network where true]`}, sliceSeq(docs), opts...)
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Search(cancelled, %d options) error = %v, want context.Canceled", len(opts), err)
+		}
+	}
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("%d goroutines after the searches, %d before", after, before)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"slices"
+
+	"github.com/purpleharness/purpleharness/jsondoc"
 )
 
 // Spill bounds the memory Search uses to order unsorted input. The
@@ -48,6 +50,10 @@ type spiller struct {
 	size int64 // bytes written
 	runs []run // the runs not yet merged into another
 	buf  []byte
+	// marks is the key of the marks a Prefilter's test left on the
+	// events (config.marks): they are spilled with the events, so that
+	// the filters they name are not evaluated again.
+	marks *marksKey
 }
 
 // run is a sorted stretch of the file. Runs written from memory are of
@@ -114,6 +120,11 @@ func (sp *spiller) writeEvent(e *event, sourceOf map[string]int) error {
 	b = binary.AppendVarint(b, e.ord)
 	b = binary.AppendUvarint(b, uint64(e.pos))
 	b = binary.AppendUvarint(b, uint64(sourceOf[e.index]))
+	var bits uint64
+	if m, ok := e.doc.(jsondoc.Marked); ok && sp.marks != nil {
+		bits = m.Marks(sp.marks)
+	}
+	b = binary.AppendUvarint(b, bits)
 	sp.buf = b
 	if _, err := sp.w.Write(b); err != nil {
 		return fmt.Errorf("spill: %w", err)
@@ -182,12 +193,14 @@ func (r *runner) readSpilled(rr *runReader, sp *spiller) (*event, error) {
 	}
 	e := &event{}
 	var hasTS byte
-	var pos, src uint64
+	var pos, src, bits uint64
 	if e.ts, err = binary.ReadVarint(rr.r); err == nil {
 		if hasTS, err = rr.r.ReadByte(); err == nil {
 			if e.ord, err = binary.ReadVarint(rr.r); err == nil {
 				if pos, err = binary.ReadUvarint(rr.r); err == nil {
-					src, err = binary.ReadUvarint(rr.r)
+					if src, err = binary.ReadUvarint(rr.r); err == nil {
+						bits, err = binary.ReadUvarint(rr.r)
+					}
 				}
 			}
 		}
@@ -202,6 +215,9 @@ func (r *runner) readSpilled(rr *runReader, sp *spiller) (*event, error) {
 	doc, err := sp.s.Decode(raw)
 	if err != nil {
 		return nil, fmt.Errorf("spill: event read back: %w", err)
+	}
+	if m, ok := doc.(jsondoc.Marked); ok && bits != 0 {
+		m.Mark(sp.marks, bits)
 	}
 	e.doc, e.hasTS, e.pos, e.index = doc, hasTS == 1, int(pos), r.sources[src].Index
 	if r.tbField != nil {
@@ -302,8 +318,9 @@ type held struct {
 	all []*event
 	sp  *spiller
 	// parts are all's events by shard (holdEvents' route), nil once an
-	// event belongs to several shards or the sort spills.
-	parts [][]*event
+	// event belongs to several shards (shared) or the sort spills.
+	parts  [][]*event
+	shared bool
 }
 
 func (h *held) close() {
@@ -327,7 +344,7 @@ func (r *runner) holdEvents(collect func(hold func(*event) error) error, route f
 			if s, ok := route(e); ok {
 				h.parts[s] = append(h.parts[s], e)
 			} else {
-				h.parts = nil
+				h.parts, h.shared = nil, true
 			}
 		}
 		if r.cfg.spill == nil {
@@ -345,6 +362,7 @@ func (r *runner) holdEvents(collect func(hold func(*event) error) error, route f
 			if h.sp, err = newSpiller(*r.cfg.spill); err != nil {
 				return err
 			}
+			h.sp.marks = r.cfg.marks
 		}
 		h.parts = nil
 		slices.SortFunc(h.all, (*event).cmp)
