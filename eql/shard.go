@@ -12,7 +12,8 @@ import (
 // key never meet the events of another. When every stage joins on the
 // sequence's own "by" keys, the events held for the sort are parted by a
 // hash of those keys' values, and each part is sorted and matched on a
-// core of its own (or, when the sort spilled, fed in order by the merge). Each part's completed sequences carry the event that
+// core of its own (or, when the sort spilled, fed in order by the merge
+// of the runs). Each part's completed sequences carry the event that
 // completed them and the key's place among that event's key tuples, so
 // the parts' results merge into the one order a single matcher completes
 // them in, and the head or tail window is cut from that. The answer is

@@ -158,25 +158,7 @@ func BenchmarkStageMatchParts(b *testing.B) {
 	req := Request{Query: `sequence by host.name, process.entity_id with maxspan=24h
 		[network where event.action == "connection_attempted" and destination.port in (25, 465, 587, 110, 995, 143, 993) and
 		 not process.name in~ ("thunderbird.exe")] with runs=3`}
-	q, err := Parse(req.Query)
-	if err != nil {
-		b.Fatal(err)
-	}
-	fields, _ := SearchFields(q, req, nil)
-	wanted, err := Wanted(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	project := func() func([]byte) (Fields, error) {
-		p, test := ecs.NewProjection(fields), wanted.Test()
-		return func(raw []byte) (Fields, error) {
-			f, ok, err := p.ProjectWanted(raw, test)
-			if err == nil && !ok {
-				return Dropped, nil
-			}
-			return f, err
-		}
-	}
+	wanted, project := wantedProjection(b, req)
 	var ds []Fields
 	for d, err := range ecs.ReadEventsParallel("synth.ndjson", &buf, project, runtime.GOMAXPROCS(0)) {
 		if err != nil {
@@ -266,22 +248,7 @@ func renderResponse(b *testing.B, resp *Response) []byte {
 // stream, which holds and sorts the rest, then the render.
 func BenchmarkQueryUnsorted(b *testing.B) {
 	data, req, _ := stageSetup(b)
-	q, _ := Parse(req.Query)
-	fields, _ := SearchFields(q, req, nil)
-	wanted, err := Wanted(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	project := func() func([]byte) (Fields, error) {
-		p, test := ecs.NewProjection(fields), wanted.Test()
-		return func(raw []byte) (Fields, error) {
-			f, ok, err := p.ProjectWanted(raw, test)
-			if err == nil && !ok {
-				return Dropped, nil
-			}
-			return f, err
-		}
-	}
+	wanted, project := wantedProjection(b, req)
 	b.SetBytes(int64(len(data)))
 	runtime.GC()
 	b.ResetTimer()
@@ -296,4 +263,30 @@ func BenchmarkQueryUnsorted(b *testing.B) {
 		renderResponse(b, resp)
 	}
 	reportRates(b, stageEvents, cpu0)
+}
+
+// wantedProjection is what validate query's readers do with each line:
+// project it on the fields req's search reads, dropping what no filter
+// matches (Wanted) and marking the filter that does.
+func wantedProjection(b *testing.B, req Request) (*Prefilter, func() func([]byte) (Fields, error)) {
+	b.Helper()
+	q, err := Parse(req.Query)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fields, _ := SearchFields(q, req, nil)
+	wanted, err := Wanted(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return wanted, func() func([]byte) (Fields, error) {
+		p, test := ecs.NewProjection(fields), wanted.Test()
+		return func(raw []byte) (Fields, error) {
+			f, ok, err := p.ProjectWanted(raw, test)
+			if err == nil && !ok {
+				return Dropped, nil
+			}
+			return f, err
+		}
+	}
 }
