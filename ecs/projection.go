@@ -39,6 +39,7 @@ type Projection struct {
 	shape    *recordShape // the kept paths' slots in a Record, shared by its records
 	scratch  Record       // ProjectWanted's record for the event at hand
 	spillBuf []byte       // EncodeSpilled's, reused
+	input    int          // ReadsFrom's file, 0 for none
 }
 
 // layout stands for one numbering of paths (Record.Layout): one per set
@@ -301,7 +302,12 @@ func (p *Projection) StashSources() { p.shape.stash = true }
 
 // newRecord is a Record of p with spans into raw, owning copies of both
 // (of the values alone, with KeepValuesOnly or StashSources).
-func (p *Projection) newRecord(spans []span, raw []byte) *Record {
+func (p *Projection) newRecord(spans []span, raw []byte, off int64) *Record {
+	if st := p.shape.store; st != nil && p.input > 0 && off >= 0 && !p.shape.valuesOnly {
+		r := p.valuesRecord(spans, raw)
+		r.src = storedEvent{s: st, file: p.input, off: off, n: len(raw)}
+		return r
+	}
 	if st := p.shape.store; p.shape.stash && !p.shape.valuesOnly && st != nil {
 		if src, ok := st.put(raw); ok {
 			r := p.valuesRecord(spans, raw)
@@ -339,6 +345,13 @@ func (p *Projection) valuesRecord(spans []span, raw []byte) *Record {
 // s instead of memory.
 func (p *Projection) StoreSources(s *SourceStore) { p.shape.store = s }
 
+// ReadsFrom tells p that the events it is given with an offset
+// (ProjectWantedAt) are read from input file n of its store
+// (SourceStore.AddInput, StoreSources): their records keep that offset
+// for their JSON, and in memory only the values of the fields read,
+// whether they are held, kept for a hit or stashed.
+func (p *Projection) ReadsFrom(n int) { p.input = n }
+
 // rawEvent is an event held as its JSON alone, decoded when asked.
 type rawEvent []byte
 
@@ -359,6 +372,12 @@ func (e rawEvent) Source() Document {
 // can match costs no allocation of its own. wanted must not keep the
 // Fields it is given.
 func (p *Projection) ProjectWanted(raw []byte, wanted func(jsondoc.Fields) bool) (f jsondoc.Fields, ok bool, err error) {
+	return p.ProjectWantedAt(raw, -1, wanted)
+}
+
+// ProjectWantedAt is ProjectWanted for an event whose JSON lies at off in
+// the input file of ReadsFrom (-1: unknown).
+func (p *Projection) ProjectWantedAt(raw []byte, off int64, wanted func(jsondoc.Fields) bool) (f jsondoc.Fields, ok bool, err error) {
 	spans := p.scratchSpans()
 	if p.flatScan(raw, spans) {
 		p.scratch.raw, p.scratch.markKey, p.scratch.marks = raw, nil, 0
@@ -367,7 +386,7 @@ func (p *Projection) ProjectWanted(raw []byte, wanted func(jsondoc.Fields) bool)
 		if !keep {
 			return nil, false, nil
 		}
-		r := p.newRecord(spans, raw)
+		r := p.newRecord(spans, raw, off)
 		r.markKey, r.marks = p.scratch.markKey, p.scratch.marks
 		return r, true, nil
 	}
@@ -393,7 +412,7 @@ func (p *Projection) scratchSpans() []span {
 func (p *Projection) Project(raw []byte) (jsondoc.Fields, error) {
 	spans := p.scratchSpans() // newRecord copies them
 	if p.flatScan(raw, spans) {
-		return p.newRecord(spans, raw), nil
+		return p.newRecord(spans, raw, -1), nil
 	}
 	return p.decodeNested(raw)
 }
@@ -577,6 +596,7 @@ func (r *Record) AppendBinary(b []byte) []byte {
 	}
 	if r.src.s != nil {
 		b = append(b, 1)
+		b = binary.AppendUvarint(b, uint64(r.src.file))
 		b = binary.AppendUvarint(b, uint64(r.src.off))
 		b = binary.AppendUvarint(b, uint64(r.src.n))
 	} else {
@@ -624,16 +644,19 @@ func (p *Projection) FromBinary(b []byte) (*Record, error) {
 	b = b[1:]
 	var src storedEvent
 	if stored {
-		off, k1 := binary.Uvarint(b)
-		n, k2 := uint64(0), 0
-		if k1 > 0 {
-			n, k2 = binary.Uvarint(b[k1:])
+		file, k0 := binary.Uvarint(b)
+		off, k1, n, k2 := uint64(0), 0, uint64(0), 0
+		if k0 > 0 {
+			off, k1 = binary.Uvarint(b[k0:])
 		}
-		if k1 <= 0 || k2 <= 0 || p.shape.store == nil || off > math.MaxInt64 || n > math.MaxInt32 {
+		if k0 > 0 && k1 > 0 {
+			n, k2 = binary.Uvarint(b[k0+k1:])
+		}
+		if k0 <= 0 || k1 <= 0 || k2 <= 0 || p.shape.store == nil || file > math.MaxInt32 || off > math.MaxInt64 || n > math.MaxInt32 {
 			return nil, errBinary
 		}
-		src = storedEvent{s: p.shape.store, off: int64(off), n: int(n)}
-		b = b[k1+k2:]
+		src = storedEvent{s: p.shape.store, file: int(file), off: int64(off), n: int(n)}
+		b = b[k0+k1+k2:]
 	}
 	for _, sp := range spans {
 		if uint64(sp.end) > uint64(len(b)) || sp.off > sp.end {

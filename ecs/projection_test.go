@@ -3,8 +3,11 @@ package ecs
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/purpleharness/purpleharness/jsondoc"
@@ -311,5 +314,85 @@ func BenchmarkFlatScan(b *testing.B) {
 		if !p.flatScan(raw, spans) {
 			b.Fatal("slow path")
 		}
+	}
+}
+
+// TestReadsFrom: a record read from a regular input file (ReadsFrom,
+// ProjectWantedAt) keeps its values and where its JSON lies in that file:
+// its source, as a hit's stand-in and spilled and read back, is the line,
+// and nothing is written to the store's own file. A file that is not a
+// regular one is refused.
+func TestReadsFrom(t *testing.T) {
+	dir := t.TempDir()
+	var data []byte
+	var offs []int64
+	for _, d := range projectionDocs {
+		if _, err := Decode([]byte(d)); err != nil {
+			continue
+		}
+		offs = append(offs, int64(len(data)))
+		data = append(append(data, d...), '\n')
+	}
+	path := filepath.Join(dir, "events.ndjson")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store, err := NewSourceStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	input, err := store.AddInput(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewProjection(projectionPaths)
+	p.StoreSources(store)
+	p.ReadsFrom(input)
+	records := 0
+	for i, off := range offs {
+		raw := bytes.Clone(data[off : off+int64(bytes.IndexByte(data[off:], '\n'))])
+		f, ok, err := p.ProjectWantedAt(raw, off, func(jsondoc.Fields) bool { return true })
+		if err != nil || !ok {
+			t.Fatalf("event %d: %v, %v", i, ok, err)
+		}
+		r, isRecord := f.(*Record)
+		if !isRecord {
+			continue // an event that keeps its shape: a Document
+		}
+		records++
+		want, _ := Decode(raw)
+		clear(raw) // the record must not need the line's bytes
+		enc, err := p.EncodeSpilled(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := p.DecodeSpilled(bytes.Clone(enc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, src := range map[string]jsondoc.Sourced{"record": r, "stand-in": r.Slim(), "spilled": back.(*Record)} {
+			if got := src.Source(); !reflect.DeepEqual(got, want) {
+				t.Errorf("event %d, %s: source %v, want %v", i, name, got, want)
+			}
+		}
+	}
+	if records == 0 {
+		t.Fatal("no event became a record")
+	}
+	if store.size != 0 {
+		t.Errorf("%d bytes written to the store's own file", store.size)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no named pipe here: %v", err)
+	}
+	go func() { // AddInput's open waits for a writer
+		if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
+			w.Close()
+		}
+	}()
+	if _, err := store.AddInput(fifo); err == nil {
+		t.Error("a named pipe was taken as an input file to read again")
 	}
 }

@@ -48,11 +48,22 @@ func ReadEventsWith[T any](file string, r io.Reader, decode func([]byte) (T, err
 // error as one decoder gives. Arrays and _search dumps are decoded in
 // order by one decoder.
 func ReadEventsParallel[T any](file string, r io.Reader, newDecode func() func([]byte) (T, error), workers int) iter.Seq2[T, error] {
+	return ReadEventsAt(file, r, func() func([]byte, int64) (T, error) {
+		decode := newDecode()
+		return func(raw []byte, _ int64) (T, error) { return decode(raw) }
+	}, workers)
+}
+
+// ReadEventsAt is ReadEventsParallel giving each decoder, with an NDJSON
+// line's event, the offset of its first byte in r (for reading it again
+// from a file); an event of an array or a _search dump gets -1.
+func ReadEventsAt[T any](file string, r io.Reader, newDecode func() func(raw []byte, off int64) (T, error), workers int) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
-		decode := newDecode()
+		decodeAt := newDecode()
+		decode := func(raw []byte) (T, error) { return decodeAt(raw, -1) }
 		br := bufio.NewReaderSize(r, 64<<10)
-		first, skipped, err := peekNonSpace(br)
+		first, skipped, base, err := peekNonSpace(br)
 		if err == io.EOF {
 			return
 		}
@@ -76,18 +87,29 @@ func ReadEventsParallel[T any](file string, r io.Reader, newDecode func() func([
 		// stream again from its start, as NDJSON.
 		rest := io.MultiReader(bytes.NewReader(head), dec.Buffered(), br)
 		if workers > 1 {
-			readLinesParallel(file, rest, 1+skipped, newDecode, workers, yield)
+			readLinesParallel(file, rest, 1+skipped, base, newDecode, workers, yield)
 			return
 		}
 		sc := bufio.NewScanner(bufio.NewReaderSize(rest, 64<<10))
 		sc.Buffer(make([]byte, 64<<10), maxEventLine)
+		// the offset of each line: where the split function found it
+		at, lineAt := base, base
+		sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+			advance, token, err := bufio.ScanLines(data, atEOF)
+			if token != nil {
+				lineAt = at
+			}
+			at += int64(advance)
+			return advance, token, err
+		})
 		line := 1 + skipped
 		for ; sc.Scan(); line++ {
-			b := bytes.TrimSpace(sc.Bytes())
+			raw := sc.Bytes()
+			b := bytes.TrimSpace(raw)
 			if len(b) == 0 {
 				continue
 			}
-			d, err := decode(b)
+			d, err := decodeAt(b, lineAt+int64(cap(raw)-cap(b)))
 			if err != nil {
 				yield(zero, lineError(file, line, sc.Bytes(), err))
 				return
@@ -129,6 +151,7 @@ func lineError(file string, line int, raw []byte, err error) *ReadError {
 type lineBatch[T any] struct {
 	buf   *[]byte // the lines, each with its newline (the last may lack it)
 	first int     // the line number of the first
+	off   int64   // the offset of the first in the input
 	docs  []T
 	err   *ReadError // the first error; docs holds the documents before it
 	done  chan struct{}
@@ -144,7 +167,7 @@ var blocks = sync.Pool{New: func() any { b := make([]byte, 0, blockSize); return
 
 // readLinesParallel reads r in blocks of whole lines, decodes them on
 // workers and yields the documents in order.
-func readLinesParallel[T any](file string, r io.Reader, firstLine int, newDecode func() func([]byte) (T, error), workers int, yield func(T, error) bool) {
+func readLinesParallel[T any](file string, r io.Reader, firstLine int, base int64, newDecode func() func([]byte, int64) (T, error), workers int, yield func(T, error) bool) {
 	var zero T
 	stop := make(chan struct{})
 	defer close(stop)
@@ -167,7 +190,7 @@ func readLinesParallel[T any](file string, r io.Reader, firstLine int, newDecode
 			}
 			return true
 		}
-		line := firstLine
+		line, off := firstLine, base
 		var carry []byte // the start of a line the last block cut
 		for eof := false; !eof; {
 			bp := blocks.Get().(*[]byte)
@@ -201,8 +224,9 @@ func readLinesParallel[T any](file string, r io.Reader, firstLine int, newDecode
 			}
 			carry = append(carry[:0], buf[cut:]...)
 			*bp = buf[:cut]
-			b := &lineBatch[T]{buf: bp, first: line, done: make(chan struct{})}
+			b := &lineBatch[T]{buf: bp, first: line, off: off, done: make(chan struct{})}
 			line += bytes.Count(buf[:cut], []byte{'\n'})
+			off += int64(cut)
 			if cut > 0 && !send(b) {
 				return
 			}
@@ -213,6 +237,7 @@ func readLinesParallel[T any](file string, r io.Reader, firstLine int, newDecode
 			decode := newDecode()
 			for b := range work {
 				line, rest := b.first, *b.buf
+				block := cap(rest) // a line's offset in the block: block - cap(line)
 				for len(rest) > 0 {
 					raw := rest
 					if i := bytes.IndexByte(rest, '\n'); i >= 0 {
@@ -222,7 +247,7 @@ func readLinesParallel[T any](file string, r io.Reader, firstLine int, newDecode
 					}
 					raw = bytes.TrimSuffix(raw, []byte{'\r'}) // as bufio.ScanLines
 					if t := bytes.TrimSpace(raw); len(t) > 0 {
-						d, err := decode(t)
+						d, err := decode(t, b.off+int64(block-cap(t)))
 						if err != nil {
 							b.err = lineError(file, line, raw, err)
 							break
@@ -340,24 +365,27 @@ func readArray[T any](file string, r io.Reader, decode func([]byte) (T, error), 
 }
 
 // peekNonSpace skips blank space (and a UTF-8 byte order mark) and
-// returns the first other byte, unread, and how many newlines it skipped.
-func peekNonSpace(br *bufio.Reader) (byte, int, error) {
+// returns the first other byte, unread, how many newlines it skipped and
+// how many bytes.
+func peekNonSpace(br *bufio.Reader) (first byte, lines int, skipped int64, err error) {
 	if bom, err := br.Peek(3); err == nil && string(bom) == "\uFEFF" {
 		br.Discard(3)
+		skipped = 3
 	}
-	lines := 0
 	for {
 		b, err := br.ReadByte()
 		if err != nil {
-			return 0, lines, err
+			return 0, lines, skipped, err
 		}
 		switch b {
 		case '\n':
 			lines++
+			skipped++
 			continue
 		case ' ', '\t', '\r':
+			skipped++
 			continue
 		}
-		return b, lines, br.UnreadByte()
+		return b, lines, skipped, br.UnreadByte()
 	}
 }

@@ -14,8 +14,9 @@ import (
 
 // FuzzReadEvents feeds arbitrary input to ReadEvents (the reader of
 // "validate query", recorded scenarios and run directories): it never
-// panics, every error is a *ReadError, and an NDJSON error's line lies
-// inside the input.
+// panics, every error is a *ReadError, an NDJSON error's line lies
+// inside the input, and the offset ReadEventsAt gives each line's event
+// is where its bytes are.
 func FuzzReadEvents(f *testing.F) {
 	for _, s := range []string{
 		`{"a":1}` + "\n" + `{"b":2}`,
@@ -35,6 +36,9 @@ func FuzzReadEvents(f *testing.F) {
 		gotDocs, gotErr := collect(ReadEventsParallel("f", bytes.NewReader(data), one, 3))
 		if gotErr != wantErr || !reflect.DeepEqual(gotDocs, wantDocs) {
 			t.Fatalf("3 workers: %d documents, %q; one decoder: %d documents, %q", len(gotDocs), gotErr, len(wantDocs), wantErr)
+		}
+		for _, workers := range []int{1, 3} {
+			checkOffsets(t, data, workers)
 		}
 		n := 0
 		for d, err := range ReadEvents("f", bytes.NewReader(data)) {
@@ -150,5 +154,74 @@ func TestReadEventsParallelBlocks(t *testing.T) {
 	}
 	if _, err := collect(ReadEventsParallel("f", strings.NewReader(long), one, 2)); err != wantLong {
 		t.Errorf("2 workers: error %q, want %q", err, wantLong)
+	}
+}
+
+// checkOffsets reads data with ReadEventsAt on workers decoders and
+// checks that each event given an offset lies at that offset of data.
+func checkOffsets(t *testing.T, data []byte, workers int) {
+	t.Helper()
+	newDecode := func() func([]byte, int64) ([]byte, error) {
+		return func(raw []byte, off int64) ([]byte, error) {
+			if off >= 0 && (off > int64(len(data)) || !bytes.Equal(data[off:min(off+int64(len(raw)), int64(len(data)))], raw)) {
+				return nil, fmt.Errorf("an event of %d bytes is not at offset %d", len(raw), off)
+			}
+			_, err := Decode(raw)
+			return raw, err
+		}
+	}
+	for _, err := range ReadEventsAt("f", bytes.NewReader(data), newDecode, workers) {
+		if err != nil && strings.Contains(err.Error(), "is not at offset") {
+			t.Fatalf("%d decoders: %v", workers, err)
+		}
+	}
+}
+
+// TestReadEventsAt: every NDJSON event's offset is where its bytes lie in
+// the input (after a byte order mark, blank lines, indentation and CRLF
+// ends, across blocks and lines longer than a block), with one decoder or
+// several; arrays and _search dumps give none.
+func TestReadEventsAt(t *testing.T) {
+	var in strings.Builder
+	in.WriteString("\uFEFF\n \r\n")
+	for i := range 2000 {
+		switch {
+		case i%400 == 3:
+			fmt.Fprintf(&in, "\t{\"n\":%d,\"long\":\"%s\"}\r\n", i, strings.Repeat("x", 2*blockSize))
+		case i%2 == 0:
+			fmt.Fprintf(&in, "{\"n\":%d}\n\n", i)
+		default:
+			fmt.Fprintf(&in, "   {\"n\":%d,\"s\":\"%s\"}  \r\n", i, strings.Repeat("y", i%300))
+		}
+	}
+	data := []byte(in.String())
+	for _, workers := range []int{1, 3} {
+		n := 0
+		newDecode := func() func([]byte, int64) (int64, error) {
+			return func(raw []byte, off int64) (int64, error) { return off, nil }
+		}
+		for off, err := range ReadEventsAt("f", bytes.NewReader(data), newDecode, workers) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprintf(`{"n":%d`, n)
+			if off < 0 || !bytes.HasPrefix(data[off:], []byte(want)) {
+				t.Fatalf("%d decoders: event %d at offset %d, which holds %.20q", workers, n, off, data[max(off, 0):])
+			}
+			n++
+		}
+		if n != 2000 {
+			t.Errorf("%d decoders: %d events, want 2000", workers, n)
+		}
+		checkOffsets(t, data, workers)
+	}
+	for _, dump := range []string{`[{"a":1},{"a":2}]`, `{"hits":{"hits":[{"_source":{"a":1}}]}}`} {
+		for off, err := range ReadEventsAt("f", strings.NewReader(dump), func() func([]byte, int64) (int64, error) {
+			return func(_ []byte, off int64) (int64, error) { return off, nil }
+		}, 2) {
+			if err != nil || off != -1 {
+				t.Errorf("%s: offset %d, error %v; want -1", dump, off, err)
+			}
+		}
 	}
 }

@@ -73,6 +73,7 @@ func openEventFile(path string, stdin func() io.Reader, read *atomic.Int64) (io.
 		f = countingReader{file, read}
 	}
 	switch {
+	case !compressed(path):
 	case strings.HasSuffix(path, ".gz"):
 		z, err := gzip.NewReader(f)
 		if err != nil {
@@ -89,6 +90,11 @@ func openEventFile(path string, stdin func() io.Reader, read *atomic.Int64) (io.
 		return z, func() { z.Close(); file.Close() }, nil
 	}
 	return f, func() { file.Close() }, nil
+}
+
+// compressed tells whether openEventFile decompresses path.
+func compressed(path string) bool {
+	return strings.HasSuffix(path, ".gz") || strings.HasSuffix(path, ".zst") || strings.HasSuffix(path, ".zstd")
 }
 
 // countingReader counts the bytes read through it.
@@ -178,6 +184,20 @@ func eventsOf(files []string, stdin func() io.Reader) iter.Seq2[ecs.Document, er
 // newDecode, NDJSON on every core (ecs.ReadEventsParallel), counted in
 // progress when it is not nil.
 func eventsWith[T any](files []string, stdin func() io.Reader, newDecode func() func([]byte) (T, error), progress *inputProgress) iter.Seq2[T, error] {
+	return eventsAt(files, stdin, nil, func(int) func() func([]byte, int64) (T, error) {
+		return func() func([]byte, int64) (T, error) {
+			decode := newDecode()
+			return func(raw []byte, _ int64) (T, error) { return decode(raw) }
+		}
+	}, progress)
+}
+
+// eventsAt is eventsWith giving each decoder the offset of an event's
+// JSON in its file (ecs.ReadEventsAt), and newDecode the file's number in
+// sources (SourceStore.AddInput) when the events of the file can be read
+// there again: a regular, uncompressed file, with sources given. Else
+// newDecode gets 0.
+func eventsAt[T any](files []string, stdin func() io.Reader, sources *ecs.SourceStore, newDecode func(input int) func() func([]byte, int64) (T, error), progress *inputProgress) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		for _, f := range files {
@@ -190,7 +210,13 @@ func eventsWith[T any](files []string, stdin func() io.Reader, newDecode func() 
 				yield(zero, &ecs.ReadError{File: f, Pos: "1", Err: err})
 				return
 			}
-			for d, err := range ecs.ReadEventsParallel(f, in, newDecode, runtime.GOMAXPROCS(0)) {
+			input := 0
+			if sources != nil && !compressed(f) && f != "-" {
+				if n, err := sources.AddInput(f); err == nil {
+					input = n // else its events are copied (a pipe, say)
+				}
+			}
+			for d, err := range ecs.ReadEventsAt(f, in, newDecode(input), runtime.GOMAXPROCS(0)) {
 				if progress != nil && err == nil {
 					progress.events.Add(1)
 				}

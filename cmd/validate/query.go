@@ -184,7 +184,9 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var store *ecs.SourceStore
 	if project {
 		// The events kept to be returned (open sequences, results) keep
-		// their JSON on disk, in an unlinked temporary file.
+		// their JSON on disk: where it lies in the file they were read
+		// from when that is a regular, uncompressed one, else in an
+		// unlinked temporary file.
 		if store, err = ecs.NewSourceStore(""); err != nil {
 			return fmt.Errorf("query: %w", err)
 		}
@@ -221,24 +223,29 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// The filters the readers found matching are not evaluated again.
 	opts = append(opts, wanted.Marks())
-	newDecode := func() func([]byte) (eql.Fields, error) {
-		test := wanted.Test()
-		if project {
-			p := newProjection()
-			return func(raw []byte) (eql.Fields, error) {
-				f, ok, err := p.ProjectWanted(raw, test)
-				if err == nil && !ok {
+	// A projected event read from a regular file keeps where its JSON
+	// lies there (input, its number in the store), not a copy of it.
+	newDecode := func(input int) func() func([]byte, int64) (eql.Fields, error) {
+		return func() func([]byte, int64) (eql.Fields, error) {
+			test := wanted.Test()
+			if project {
+				p := newProjection()
+				p.ReadsFrom(input)
+				return func(raw []byte, off int64) (eql.Fields, error) {
+					f, ok, err := p.ProjectWantedAt(raw, off, test)
+					if err == nil && !ok {
+						return eql.Dropped, nil
+					}
+					return f, err
+				}
+			}
+			return func(raw []byte, _ int64) (eql.Fields, error) {
+				d, err := ecs.Decode(raw)
+				if err == nil && !test(d) {
 					return eql.Dropped, nil
 				}
-				return f, err
+				return d, err
 			}
-		}
-		return func(raw []byte) (eql.Fields, error) {
-			d, err := ecs.Decode(raw)
-			if err == nil && !test(d) {
-				return eql.Dropped, nil
-			}
-			return d, err
 		}
 	}
 	// A progress line on a terminal, for searches that take a while.
@@ -251,7 +258,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		go func() { progress.show(stderr, time.Second, stop); close(done) }()
 		stopProgress = func() { close(stop); <-done }
 	}
-	res, err := eql.Search(ctx, req, eventsWith(files, stdin, newDecode, progress), opts...)
+	res, err := eql.Search(ctx, req, eventsAt(files, stdin, store, newDecode, progress), opts...)
 	stopProgress()
 	if err == nil {
 		err = restoreSources(res)

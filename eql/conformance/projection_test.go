@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -63,6 +65,21 @@ func TestProjectionDifferential(t *testing.T) {
 				t.Fatal(err)
 			}
 			raws[name] = append(raws[name], b)
+		}
+	}
+	// Each index's events as an NDJSON file, and where each lies in it,
+	// for records that read their JSON back in place.
+	files, offsets := map[string]string{}, map[string][]int64{}
+	fileDir := t.TempDir()
+	for name, rs := range raws {
+		var b []byte
+		for _, raw := range rs {
+			offsets[name] = append(offsets[name], int64(len(b)))
+			b = append(append(b, raw...), '\n')
+		}
+		files[name] = filepath.Join(fileDir, name+".ndjson")
+		if err := os.WriteFile(files[name], b, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 	whole := func(raw []byte) (eql.Fields, error) { return ecs.Decode(raw) }
@@ -182,6 +199,26 @@ func TestProjectionDifferential(t *testing.T) {
 			spill.Encode, spill.Decode = stash.EncodeSpilled, stash.DecodeSpilled
 			if got := search(q, req, stash.Project, eql.WithSpill(spill)); full != got {
 				t.Errorf("%s %s: response from stashed records differs\nquery: %s\nfull:    %.400s\nstashed: %.400s", q.File, q.Name, q.Query, full, got)
+			}
+			// and as records that read their JSON back from the file
+			// they were read from
+			input, err := store.AddInput(files[q.Index])
+			if err != nil {
+				t.Fatal(err)
+			}
+			inPlace := ecs.NewProjection(fields)
+			inPlace.StoreSources(store)
+			inPlace.ReadsFrom(input)
+			next := 0
+			atOffset := func(raw []byte) (eql.Fields, error) {
+				off := offsets[q.Index][next]
+				next++
+				f, _, err := inPlace.ProjectWantedAt(raw, off, func(eql.Fields) bool { return true })
+				return f, err
+			}
+			spill.Encode, spill.Decode = inPlace.EncodeSpilled, inPlace.DecodeSpilled
+			if got := search(q, req, atOffset, eql.WithSpill(spill)); full != got {
+				t.Errorf("%s %s: response from records read in place differs\nquery: %s\nfull:     %.400s\nin place: %.400s", q.File, q.Name, q.Query, full, got)
 			}
 			store.Close()
 			// Records keeping only their values (for a search that returns
