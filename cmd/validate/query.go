@@ -60,8 +60,9 @@ flags:
                                 MiB, GiB, KB, MB, GB), then sorted into a temporary file
                                 (in $TMPDIR, unlinked at once) and merged back; the
                                 answer is the same. Open sequences are not counted.
-                                The JSON of a held event waits for the hits in a second
-                                temporary file, its fields' values in memory
+                                A held event keeps its fields' values in memory and,
+                                for the hits, where its JSON lies in FILE (a copy in a
+                                second temporary file for compressed input or a pipe)
   --compact                     one-line JSON instead of indented
 `
 
