@@ -320,8 +320,9 @@ func BenchmarkFlatScan(b *testing.B) {
 // TestReadsFrom: a record read from a regular input file (ReadsFrom,
 // ProjectWantedAt) keeps its values and where its JSON lies in that file:
 // its source, as a hit's stand-in and spilled and read back, is the line,
-// and nothing is written to the store's own file. A file that is not a
-// regular one is refused.
+// and nothing is written to the store's own file. A file replaced since
+// is not read as the same one, and a file that is not a regular one is
+// refused.
 func TestReadsFrom(t *testing.T) {
 	dir := t.TempDir()
 	var data []byte
@@ -383,15 +384,26 @@ func TestReadsFrom(t *testing.T) {
 	if store.size != 0 {
 		t.Errorf("%d bytes written to the store's own file", store.size)
 	}
+	// A file replaced since it was read is not read as the same one.
+	f, _, err := p.ProjectWantedAt([]byte(projectionDocs[0]), offs[0], func(jsondoc.Fields) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := f.(*Record)
+	if err := os.WriteFile(path+".new", data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+	store.Close() // drops the file kept open from the reads above
+	if raw := rec.Raw(); raw != nil {
+		t.Errorf("read %q back from a file replaced since", raw)
+	}
 	fifo := filepath.Join(dir, "fifo")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Skipf("no named pipe here: %v", err)
 	}
-	go func() { // AddInput's open waits for a writer
-		if w, err := os.OpenFile(fifo, os.O_WRONLY, 0); err == nil {
-			w.Close()
-		}
-	}()
 	if _, err := store.AddInput(fifo); err == nil {
 		t.Error("a named pipe was taken as an input file to read again")
 	}

@@ -18,8 +18,19 @@ type SourceStore struct {
 	f      *os.File
 	w      *bufio.Writer
 	size   int64
-	err    error      // the first write error: later events keep their JSON in memory
-	inputs []*os.File // AddInput's files, numbered from 1
+	err    error   // the first write error: later events keep their JSON in memory
+	inputs []input // AddInput's files, numbered from 1
+	// open is the input file read last (number opened), kept open for
+	// the next read: one descriptor however many files were added.
+	open   *os.File
+	opened int
+}
+
+// input is a file added with AddInput: its path, and what it was then,
+// so that a file replaced since is not read as if it were the same.
+type input struct {
+	path string
+	fi   os.FileInfo
 }
 
 // NewSourceStore creates the store's file in dir ("" for os.TempDir()).
@@ -39,30 +50,52 @@ func NewSourceStore(dir string) (*SourceStore, error) {
 func (s *SourceStore) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, f := range s.inputs {
-		f.Close()
+	if s.open != nil {
+		s.open.Close()
+		s.open, s.opened = nil, 0
 	}
-	s.inputs = nil
 	return s.f.Close()
 }
 
-// AddInput opens path, a regular file of events, for reading their JSON
-// back in place, and returns its number for Projection.ReadsFrom. A file
-// that is not a regular one (a pipe, a device) cannot be read again: it
-// is refused.
+// AddInput names path, a regular file of events, as one their JSON is
+// read back from in place, and returns its number for
+// Projection.ReadsFrom. A file that is not a regular one (a pipe, a
+// device) cannot be read again: it is refused. The file is opened when an
+// event is read back, and must then still be the same file.
 func (s *SourceStore) AddInput(path string) (int, error) {
-	f, err := os.Open(path)
+	fi, err := os.Stat(path)
 	if err != nil {
 		return 0, fmt.Errorf("source store: %w", err)
 	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		f.Close()
+	if !fi.Mode().IsRegular() {
 		return 0, fmt.Errorf("source store: %s is not a regular file", path)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.inputs = append(s.inputs, f)
+	s.inputs = append(s.inputs, input{path, fi})
 	return len(s.inputs), nil
+}
+
+// inputFile opens input file n, or gives the one open if it is n. The
+// caller holds s.mu.
+func (s *SourceStore) inputFile(n int) (*os.File, error) {
+	if n == s.opened {
+		return s.open, nil
+	}
+	in := s.inputs[n-1]
+	f, err := os.Open(in.path)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !os.SameFile(fi, in.fi) || fi.Size() < in.fi.Size() {
+		f.Close()
+		return nil, fmt.Errorf("%s changed while it was searched", in.path)
+	}
+	if s.open != nil {
+		s.open.Close()
+	}
+	s.open, s.opened = f, n
+	return f, nil
 }
 
 // put stores raw and returns where, or false after a write error.
@@ -91,10 +124,13 @@ func (s *SourceStore) read(file int, off int64, n int) ([]byte, error) {
 		if err := s.w.Flush(); err != nil {
 			return nil, fmt.Errorf("source store: %w", err)
 		}
-	case file > len(s.inputs):
+	case file > len(s.inputs) || file < 0:
 		return nil, fmt.Errorf("source store: no input file %d", file)
 	default:
-		f = s.inputs[file-1]
+		var err error
+		if f, err = s.inputFile(file); err != nil {
+			return nil, fmt.Errorf("source store: %w", err)
+		}
 	}
 	raw := make([]byte, n)
 	if _, err := f.ReadAt(raw, off); err != nil {
