@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -212,11 +213,35 @@ func (a *event) cmp(b *event) int {
 		if b.tb == nil {
 			return -1
 		}
-		if c, ok := compareVals(*a.tb, *b.tb); ok && c != 0 {
+		if c, ok := compareVals(*a.tb, *b.tb); ok {
+			if c != 0 {
+				return c
+			}
+		} else if c := cmpInt(tiebreakerRank(*a.tb), tiebreakerRank(*b.tb)); c != 0 {
 			return c
 		}
 	}
 	return cmpInt(a.ord, b.ord)
+}
+
+// tiebreakerRank orders tiebreakers that do not compare (values of
+// different types, NaN), which one mapped field never holds in
+// Elasticsearch: numbers and dates, then NaN, strings, booleans, the rest.
+// Within a rank values compare (NaN with NaN do not: input order decides),
+// so that the order of events is total and does not depend on how they
+// are sorted.
+func tiebreakerRank(v val) int64 {
+	switch {
+	case v.k == vFloat && math.IsNaN(v.fl()):
+		return 1
+	case v.isNum():
+		return 0
+	case v.k == vStr:
+		return 2
+	case v.k == vBool:
+		return 3
+	}
+	return 4
 }
 
 type runner struct {

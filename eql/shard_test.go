@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -177,5 +179,36 @@ func TestShardedCancelled(t *testing.T) {
 	}
 	if after := runtime.NumGoroutine(); after > before {
 		t.Errorf("%d goroutines after the searches, %d before", after, before)
+	}
+}
+
+// TestEventOrderTotal: events whose tiebreakers do not compare (numbers,
+// NaN, strings and booleans in one field, which Elasticsearch's single
+// field type never holds) still sort into one consistent order, so that
+// the parts, sorted separately, agree with one matcher: after any sort,
+// every event is before every later one.
+func TestEventOrderTotal(t *testing.T) {
+	tbs := []val{intVal(2), intVal(1), floatVal(1.5), floatVal(math.NaN()), strVal("x"), strVal("a"), boolVal(true), boolVal(false), {k: vObj}}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for round := range 200 {
+		var evs []*event
+		for i := range 12 {
+			e := &event{ts: int64(rnd.IntN(2)), hasTS: true, ord: int64(i)}
+			if rnd.IntN(6) > 0 {
+				tb := tbs[rnd.IntN(len(tbs))]
+				e.tb = &tb
+			}
+			evs = append(evs, e)
+		}
+		rnd.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+		slices.SortFunc(evs, (*event).cmp)
+		for i := range evs {
+			for j := i + 1; j < len(evs); j++ {
+				if evs[i].cmp(evs[j]) >= 0 || evs[j].cmp(evs[i]) <= 0 {
+					t.Fatalf("round %d: event %d (ts %d, tb %v, ord %d) sorted before event %d (ts %d, tb %v, ord %d) but not ordered before it",
+						round, i, evs[i].ts, evs[i].tb, evs[i].ord, j, evs[j].ts, evs[j].tb, evs[j].ord)
+				}
+			}
+		}
 	}
 }
