@@ -41,7 +41,10 @@ type pending struct {
 }
 
 type seqState struct {
-	// key is the join key, kept once for every sequence of the state.
+	// key is the join key, kept once for every sequence of the state: its
+	// id, and its values only for a SequenceReport (a completed sequence
+	// reports the values of the tuple that completed it, which render
+	// alike: the same id is the same values).
 	key keyTuple
 	// per stage, the latest pending sequence that completed that stage,
 	// held in place: the matcher reads them for every event of the key
@@ -265,6 +268,17 @@ func (r *runner) matchSequences(events iter.Seq2[*event, error]) (done []complet
 	// event again (missing-event stages, failing fields, a report), an
 	// open sequence keeps no event, nor a slice for them.
 	noHits := keep.k == 0 && !anyMissing && r.cfg.badField == nil && rep == nil
+	// keyOf is the key a sequence of st completed by tuple kt reports.
+	keyOf := func(st *seqState, kt keyTuple) keyTuple {
+		if noHits || st.key.vals != nil || len(kt.vals) == 0 {
+			return st.key
+		}
+		vals := make([]val, len(kt.vals))
+		for i, v := range kt.vals {
+			vals[i] = v.owned()
+		}
+		return keyTuple{id: st.key.id, vals: vals}
+	}
 	count, nextSweep := 0, 4096
 	var lastSweepTS int64
 	sweptOnce := false
@@ -348,7 +362,10 @@ func (r *runner) matchSequences(events iter.Seq2[*event, error]) (done []complet
 				st := lookup(kt.id)
 				if pi == 0 {
 					if st == nil {
-						st = &seqState{key: kt.owned(), stages: make([]pending, len(pos))}
+						st = &seqState{key: keyTuple{id: strings.Clone(kt.id)}, stages: make([]pending, len(pos))}
+						if rep != nil {
+							st.key = kt.owned()
+						}
 						state[st.key.id] = st
 						hot = st
 					}
@@ -363,7 +380,7 @@ func (r *runner) matchSequences(events iter.Seq2[*event, error]) (done []complet
 						if !noHits {
 							evs = r.withPlaceholders(evs)
 						}
-						stop = !emit(completed{key: st.key, events: evs, at: e, tuple: ti}) || stop
+						stop = !emit(completed{key: keyOf(st, kt), events: evs, at: e, tuple: ti}) || stop
 						st.stages[0] = pending{}
 					}
 					continue
@@ -389,7 +406,7 @@ func (r *runner) matchSequences(events iter.Seq2[*event, error]) (done []complet
 					if !noHits {
 						evs = r.withPlaceholders(p.events)
 					}
-					stop = !emit(completed{key: st.key, events: evs, at: e, tuple: ti}) || stop
+					stop = !emit(completed{key: keyOf(st, kt), events: evs, at: e, tuple: ti}) || stop
 					continue
 				}
 				st.stages[pi] = p

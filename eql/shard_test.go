@@ -212,3 +212,35 @@ func TestEventOrderTotal(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinKeysOfCompletingEvent: a sequence reports the join-key values of
+// the event that completed it (its state keeps only the key's id); values
+// with one id render alike, so the response is the one the values of its
+// first event give: 1 and 1.0 are the key 1.
+func TestJoinKeysOfCompletingEvent(t *testing.T) {
+	run := func(second string) string {
+		var docs []jsondoc.Document
+		for _, src := range []string{
+			`{"@timestamp":1,"pid":1,"a":1}`,
+			`{"@timestamp":2,"pid":` + second + `,"a":2}`,
+		} {
+			d, err := jsondoc.Decode([]byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			docs = append(docs, d)
+		}
+		resp, err := Search(context.Background(), Request{Query: `sequence by pid [any where a == 1] [any where a == 2]`}, sliceSeq(docs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Hits.Sequences) != 1 {
+			t.Fatalf("pid %s: %d sequences, want 1", second, len(resp.Hits.Sequences))
+		}
+		b, _ := json.Marshal(resp.Hits.Sequences[0].JoinKeys)
+		return string(b)
+	}
+	if got, want := run("1.0"), run("1"); got != want || got != "[1]" {
+		t.Errorf("join_keys %s with 1.0 completing, %s with 1; want [1]", got, want)
+	}
+}
