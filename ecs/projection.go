@@ -305,7 +305,7 @@ func (p *Projection) StashSources() { p.shape.stash = true }
 func (p *Projection) newRecord(spans []span, raw []byte, off int64) *Record {
 	if st := p.shape.store; st != nil && p.input > 0 && off >= 0 && !p.shape.valuesOnly {
 		r := p.valuesRecord(spans, raw)
-		r.src = storedEvent{s: st, file: p.input, off: off, n: len(raw)}
+		r.src = storedEvent{s: st, file: int32(p.input), off: off, n: int32(len(raw))}
 		return r
 	}
 	if st := p.shape.store; p.shape.stash && !p.shape.valuesOnly && st != nil {
@@ -655,7 +655,7 @@ func (p *Projection) FromBinary(b []byte) (*Record, error) {
 		if k0 <= 0 || k1 <= 0 || k2 <= 0 || p.shape.store == nil || file > math.MaxInt32 || off > math.MaxInt64 || n > math.MaxInt32 {
 			return nil, errBinary
 		}
-		src = storedEvent{s: p.shape.store, file: int(file), off: int64(off), n: int(n)}
+		src = storedEvent{s: p.shape.store, file: int32(file), off: int64(off), n: int32(n)}
 		b = b[k0+k1+k2:]
 	}
 	for _, sp := range spans {

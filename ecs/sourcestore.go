@@ -3,6 +3,7 @@ package ecs
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"os"
 	"sync"
 )
@@ -102,14 +103,14 @@ func (s *SourceStore) inputFile(n int) (*os.File, error) {
 func (s *SourceStore) put(raw []byte) (storedEvent, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.err != nil {
+	if s.err != nil || len(raw) > math.MaxInt32 {
 		return storedEvent{}, false
 	}
 	if _, err := s.w.Write(raw); err != nil {
 		s.err = err
 		return storedEvent{}, false
 	}
-	e := storedEvent{s: s, off: s.size, n: len(raw)} // file 0: the store's own
+	e := storedEvent{s: s, off: s.size, n: int32(len(raw))} // file 0: the store's own
 	s.size += int64(len(raw))
 	return e, true
 }
@@ -143,9 +144,9 @@ func (s *SourceStore) read(file int, off int64, n int) ([]byte, error) {
 // (file 0) or in an input file.
 type storedEvent struct {
 	s    *SourceStore
-	file int
 	off  int64
-	n    int
+	file int32 // an event is at most maxEventLine long: both fit
+	n    int32
 }
 
 func (e storedEvent) Lookup(path string) (any, bool) { return e.Source().Lookup(path) }
@@ -161,4 +162,4 @@ func (e storedEvent) Source() Document {
 }
 
 // Raw is the event's JSON, read back.
-func (e storedEvent) Raw() ([]byte, error) { return e.s.read(e.file, e.off, e.n) }
+func (e storedEvent) Raw() ([]byte, error) { return e.s.read(int(e.file), e.off, int(e.n)) }

@@ -304,15 +304,22 @@ func (r *runner) keepForHit(e *event) *event {
 		return r.slimmed
 	}
 	h := r.hitIdentity(ke)
-	c := *ke
+	c := &keptEvent{event: *ke}
 	if c.tb != nil {
 		tb := c.tb.owned() // the document it may share memory with goes
 		c.tb = &tb
 	}
-	c.slim = &slimHit{index: h.Index, id: h.ID, src: sl.Slim()}
-	c.doc = c.slim.src
-	r.slimmed = &c
+	c.hit = slimHit{index: h.Index, id: h.ID, src: sl.Slim()}
+	c.slim, c.doc = &c.hit, c.hit.src
+	r.slimmed = &c.event
 	return r.slimmed
+}
+
+// keptEvent is an event kept only for a hit with what the hit needs, in
+// one allocation: open sequences hold one per event they have matched.
+type keptEvent struct {
+	event
+	hit slimHit
 }
 
 func newRunner(ctx context.Context, p *Program, req Request, cfg config, sources []Source) *runner {
