@@ -1,7 +1,9 @@
 package eql
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -226,7 +228,9 @@ func FuzzParse(f *testing.F) {
 }
 
 // FuzzSearch runs every query that parses over a few events: evaluation
-// must not panic, and a response holds either events or sequences.
+// must not panic, a response holds either events or sequences, and it is
+// the response of the search holding every event with one matcher
+// (HoldAll): no prefilter, no parts.
 func FuzzSearch(f *testing.F) {
 	for _, s := range []string{
 		mailRule,
@@ -234,6 +238,8 @@ func FuzzSearch(f *testing.F) {
 		`any where divide(-9223372036854775808, -1) == 1 or modulo(1, 0) == 0`,
 		`sequence by user with maxspan=1ms [a where true] ![b where true] [a where true] until [c where true]`,
 		`sample by user [a where true] [b where ?nope == null]`,
+		`sequence by user [a where true] [b where true]`,
+		`sequence by user with maxspan=2s [any where true] [b where process.name != null] until [c where true] | head 1`,
 		`any where between(process.name, "", "", true) == "" and indexOf(process.name, "", 99) == null`,
 		`any where number("0x", 16) == null and number("1e400") > 0 and cidrMatch(ip, "::/0", "bad")`,
 	} {
@@ -244,19 +250,41 @@ func FuzzSearch(f *testing.F) {
 		ev(2, "2026-01-01T00:00:02Z", "event.category", "b", "user", []any{"u1", nil, 3}, "process.name", []any{"x"}),
 		ev(3, "2026-01-01T00:00:02Z", "event.category", "c", "process", map[string]any{"name": 7}),
 	}
+	// single-valued keys, so that sequences by user run in parts
+	parted := []ecs.Document{
+		ev(1, "2026-01-01T00:00:01Z", "event.category", "a", "user", "u1", "process.name", "nc"),
+		ev(2, "2026-01-01T00:00:03Z", "event.category", "b", "user", "u2", "process.name", "curl"),
+		ev(3, "2026-01-01T00:00:02Z", "event.category", "a", "user", "u2", "process.name", "nc"),
+		ev(4, "2026-01-01T00:00:02Z", "event.category", "b", "user", "u1"),
+		ev(5, "2026-01-01T00:00:04Z", "event.category", "c", "user", "u3", "process.name", "nc"),
+		ev(6, "2026-01-01T00:00:05Z", "event.category", "b", "user", "u3", "process.name", "nc"),
+		ev(7, "2026-01-01T00:00:05Z", "event.category", "a", "process.name", "nc"),
+	}
 	f.Fuzz(func(t *testing.T, query string) {
 		if _, err := Parse(query); err != nil {
 			return
 		}
-		resp, err := Search(context.Background(), Request{Query: query}, docs(stream...))
-		if err != nil {
-			return
-		}
-		if len(resp.Hits.Events) > 0 && len(resp.Hits.Sequences) > 0 {
-			t.Fatalf("Search(%q) returned both events and sequences", query)
-		}
-		if resp.Hits.Total.Value != len(resp.Hits.Events)+len(resp.Hits.Sequences) {
-			t.Fatalf("Search(%q) total %d for %d hits", query, resp.Hits.Total.Value, len(resp.Hits.Events)+len(resp.Hits.Sequences))
+		for _, evs := range [][]ecs.Document{stream, parted} {
+			resp, err := Search(context.Background(), Request{Query: query}, docs(evs...))
+			if err != nil {
+				return
+			}
+			if len(resp.Hits.Events) > 0 && len(resp.Hits.Sequences) > 0 {
+				t.Fatalf("Search(%q) returned both events and sequences", query)
+			}
+			if resp.Hits.Total.Value != len(resp.Hits.Events)+len(resp.Hits.Sequences) {
+				t.Fatalf("Search(%q) total %d for %d hits", query, resp.Hits.Total.Value, len(resp.Hits.Events)+len(resp.Hits.Sequences))
+			}
+			ref, err := Search(context.Background(), Request{Query: query}, docs(evs...), HoldAll())
+			if err != nil {
+				t.Fatalf("Search(%q) answered, holding every event: %v", query, err)
+			}
+			resp.Took, ref.Took = 0, 0
+			got, _ := json.Marshal(resp)
+			want, _ := json.Marshal(ref)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("Search(%q):\n%s\nholding every event with one matcher:\n%s", query, got, want)
+			}
 		}
 	})
 }
