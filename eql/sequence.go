@@ -142,20 +142,13 @@ func (r *runner) simpleKey(s *stage, e *event, nk int) (t keyTuple, ok, simple b
 		c := &r.keyCtx
 		*c = evalCtx{doc: e.doc}
 		v := fn.eval(c)
-		switch v.k {
-		case vList, vObj:
+		if v.k == vList || v.k == vObj {
 			simple = false
 			return false
-		case vNull:
-			if !opt {
-				ok = false
-				return false
-			}
-			b = append(b, "\x00null"...)
-		default:
-			b, _ = v.appendKey(b)
 		}
-		b = append(b, keySep)
+		if b, ok = appendKeyPart(b, v, opt); !ok {
+			return false
+		}
 		vals = append(vals, v)
 		return true
 	}
@@ -174,6 +167,21 @@ func (r *runner) simpleKey(s *stage, e *event, nk int) (t keyTuple, ok, simple b
 	// memory) until the next call: a caller that keeps it keeps its
 	// owned copy.
 	return keyTuple{id: unsafe.String(unsafe.SliceData(b), len(b)), vals: vals}, true, true
+}
+
+// appendKeyPart appends one single-valued key's part of a tuple's id: its
+// grouping identity, or the null of an optional key (ok=false for the null
+// of a required one: the event is not joined), then keySep.
+func appendKeyPart(b []byte, v val, opt bool) (out []byte, ok bool) {
+	if v.k == vNull {
+		if !opt {
+			return b, false
+		}
+		b = append(b, "\x00null"...)
+	} else {
+		b, _ = v.appendKey(b)
+	}
+	return append(b, keySep), true
 }
 
 func distinctSorted(v val) []val {

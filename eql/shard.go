@@ -73,15 +73,10 @@ func (r *runner) router(n int) func(*event) (int, bool) {
 					return 0, false
 				}
 			}
-			if v.k == vNull {
-				if !r.p.keyOpt[i] {
-					return 0, true
-				}
-				b = append(b, "\x00null"...)
-			} else {
-				b, _ = v.appendKey(b)
+			var keyed bool
+			if b, keyed = appendKeyPart(b, v, r.p.keyOpt[i]); !keyed {
+				return 0, true
 			}
-			b = append(b, keySep)
 		}
 		buf = b
 		// FNV-1a: the same parts in every run
